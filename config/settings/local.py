@@ -1,0 +1,14 @@
+"""Embedded default: no environment needed (SQLite, local-memory cache)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY", default="dev-only-secret-key-never-use-in-production-7f3b9c1e5a")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+# Development keys: fine for the demo database, useless for real data.
+CPF_ENCRYPTION_KEYS = env.list(
+    "CPF_ENCRYPTION_KEYS", default=["n6W9DHmpA22CthYB9gw7jms5NvlmZxpGty1kXzG5IQ8="]
+)
+CPF_BLIND_INDEX_KEY = env("CPF_BLIND_INDEX_KEY", default="dev-only-blind-index-key")

@@ -1,0 +1,23 @@
+"""Test settings: the embedded default, or the real services when
+DATABASE_URL / REDIS_URL are set (CI runs both)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-used-only-by-the-test-suite-0123456789"
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+
+# Fast hashing: password strength is tested through the validators, not the hasher.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+CPF_ENCRYPTION_KEYS = ["bmQD2eQ8bvmITRj7Vly_arLCubDqhWp7xEkEFXiIed8="]
+CPF_BLIND_INDEX_KEY = "test-blind-index-key"
+
+# Never reach a real cashback API from the suite; tests point it at a
+# loopback server when they need one.
+CASHBACK_API_URL = ""
+CASHBACK_API_TOKEN = ""
+
+# Keep the suite's keys apart from anything else in a shared Redis.
+CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="cashback-test")  # noqa: F405

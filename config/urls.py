@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from config import health
+from config.middleware import json_error
+
+api_v1 = [
+    path("", include("accounts.urls")),
+    path("", include("resellers.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+]
+
+
+def handler404(request, exception=None):
+    return json_error(404)
+
+
+def handler500(request):
+    return json_error(500)
+
+
+def handler400(request, exception=None):
+    return json_error(400)
+
+
+def handler403(request, exception=None):
+    return json_error(403)

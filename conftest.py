@@ -1,0 +1,58 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.serializers import tokens_for
+from accounts.tests.factories import StaffFactory, UserFactory
+from resellers.tests.factories import ResellerFactory
+
+
+def _clear_cache():
+    # Only this suite's keys: a shared Redis may hold other data.
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    _clear_cache()
+    yield
+    _clear_cache()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+def authenticated_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user)['access']}")
+    return client
+
+
+@pytest.fixture
+def reseller(db):
+    return ResellerFactory()
+
+
+@pytest.fixture
+def reseller_client(reseller):
+    return authenticated_client(reseller.user)
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    return authenticated_client(staff_user)
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()

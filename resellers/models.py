@@ -1,0 +1,52 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from resellers import cpf as cpf_codec
+
+
+class ResellerQuerySet(models.QuerySet):
+    def with_cpf(self, value: str) -> "ResellerQuerySet":
+        """Exact CPF match through the blind index (raises InvalidCPF)."""
+        return self.filter(cpf_index=cpf_codec.blind_index(cpf_codec.normalize(value)))
+
+
+class Reseller(models.Model):
+    """A reseller's profile. Name and e-mail live on the user (the login);
+    the CPF is kept only encrypted, with a keyed hash for lookups."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="reseller",
+        verbose_name=_("user"),
+    )
+    cpf_encrypted = models.TextField(_("CPF (encrypted)"), editable=False)
+    cpf_index = models.CharField(_("CPF blind index"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ResellerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("reseller")
+        verbose_name_plural = _("resellers")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.user.full_name if self.user_id else f"Reseller #{self.pk}"
+
+    @property
+    def cpf(self) -> str:
+        """The 11 digits, decrypted on access."""
+        return cpf_codec.decrypt(self.cpf_encrypted)
+
+    @cpf.setter
+    def cpf(self, value: str) -> None:
+        digits = cpf_codec.normalize(value)
+        self.cpf_encrypted = cpf_codec.encrypt(digits)
+        self.cpf_index = cpf_codec.blind_index(digits)
+
+    @property
+    def cpf_formatted(self) -> str:
+        return cpf_codec.format_cpf(self.cpf)

@@ -1,0 +1,64 @@
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from accounts.models import User
+from resellers import cpf as cpf_codec
+from resellers.models import Reseller
+
+
+class CPFField(serializers.CharField):
+    """Accepts 153.509.460-56 or 15350946056; yields the 11 digits."""
+
+    default_error_messages = {"invalid_cpf": cpf_codec.INVALID_CPF_MESSAGE}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 14)
+        kwargs.setdefault("help_text", _("CPF, as 153.509.460-56 or 15350946056."))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return cpf_codec.normalize(value)
+        except cpf_codec.InvalidCPF:
+            self.fail("invalid_cpf")
+
+
+class ResellerOutputSerializer(serializers.ModelSerializer):
+    full_name = serializers.CharField(source="user.full_name")
+    email = serializers.EmailField(source="user.email")
+    cpf = serializers.CharField(source="cpf_formatted", help_text=_("Formatted CPF."))
+
+    class Meta:
+        model = Reseller
+        fields = ["id", "full_name", "cpf", "email", "created_at"]
+        read_only_fields = fields
+
+
+class ResellerRegisterInputSerializer(serializers.Serializer):
+    full_name = serializers.CharField(max_length=150)
+    cpf = CPFField()
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+    def validate_full_name(self, value):
+        return " ".join(value.split())
+
+    def validate(self, attrs):
+        # The similarity validator compares the password with name and e-mail.
+        candidate = User(email=attrs["email"], full_name=attrs["full_name"])
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+
+class ResellerUpdateInputSerializer(serializers.Serializer):
+    full_name = serializers.CharField(max_length=150, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+
+    def validate_full_name(self, value):
+        return " ".join(value.split())

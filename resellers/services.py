@@ -1,0 +1,63 @@
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User, normalize_email
+from resellers import cpf as cpf_codec
+from resellers.models import Reseller
+
+EMAIL_TAKEN_MESSAGE = _("An account with this e-mail already exists.")
+CPF_TAKEN_MESSAGE = _("A reseller with this CPF already exists.")
+
+
+def _duplicates(*, email: str | None, cpf_index: str | None, exclude_user_id=None) -> dict:
+    errors = {}
+    if email is not None and User.objects.filter(email=email).exclude(pk=exclude_user_id).exists():
+        errors["email"] = [EMAIL_TAKEN_MESSAGE]
+    if cpf_index is not None and Reseller.objects.filter(cpf_index=cpf_index).exists():
+        errors["cpf"] = [CPF_TAKEN_MESSAGE]
+    return errors
+
+
+@transaction.atomic
+def reseller_register(*, full_name: str, cpf: str, email: str, password: str) -> Reseller:
+    """Create the login and the reseller profile together (or neither).
+
+    E-mail and CPF uniqueness is checked first for a friendly answer; the
+    database constraints settle races, reported on the same fields."""
+    email = normalize_email(email)
+    digits = cpf_codec.normalize(cpf)
+    cpf_index = cpf_codec.blind_index(digits)
+    if errors := _duplicates(email=email, cpf_index=cpf_index):
+        raise ValidationError(errors, code="unique")
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password, full_name=full_name)
+            return Reseller.objects.create(user=user, cpf=digits)
+    except IntegrityError as exc:
+        errors = _duplicates(email=email, cpf_index=cpf_index) or {"email": [EMAIL_TAKEN_MESSAGE]}
+        raise ValidationError(errors, code="unique") from exc
+
+
+@transaction.atomic
+def reseller_update_profile(
+    *, reseller: Reseller, full_name: str | None = None, email: str | None = None
+) -> Reseller:
+    user = reseller.user
+    changes = {}
+    if full_name is not None:
+        changes["full_name"] = full_name
+    if email is not None:
+        changes["email"] = normalize_email(email)
+        if errors := _duplicates(email=changes["email"], cpf_index=None, exclude_user_id=user.pk):
+            raise ValidationError(errors, code="unique")
+    if not changes:
+        return reseller
+    for field, value in changes.items():
+        setattr(user, field, value)
+    try:
+        with transaction.atomic():
+            user.save(update_fields=list(changes))
+    except IntegrityError as exc:
+        raise ValidationError({"email": [EMAIL_TAKEN_MESSAGE]}, code="unique") from exc
+    return reseller

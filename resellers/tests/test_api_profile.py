@@ -1,0 +1,153 @@
+import pytest
+
+from accounts.models import User
+from accounts.permissions import NOT_A_RESELLER_MESSAGE
+from resellers.services import EMAIL_TAKEN_MESSAGE
+from resellers.tests.factories import ResellerFactory, make_cpf
+
+pytestmark = pytest.mark.django_db
+
+ME = "/api/v1/resellers/me/"
+LIST = "/api/v1/resellers/"
+
+
+def test_me_shows_own_profile_with_formatted_cpf(reseller, reseller_client):
+    response = reseller_client.get(ME)
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": reseller.id,
+        "full_name": reseller.user.full_name,
+        "cpf": reseller.cpf_formatted,
+        "email": reseller.user.email,
+        "created_at": response.json()["created_at"],
+    }
+
+
+def test_me_requires_a_reseller_profile(staff_client):
+    response = staff_client.get(ME)
+    assert response.status_code == 403
+    assert response.json()["detail"] == str(NOT_A_RESELLER_MESSAGE)
+
+
+def test_me_requires_authentication(api_client):
+    assert api_client.get(ME).status_code == 401
+
+
+def test_patch_me_changes_name_and_email(reseller, reseller_client):
+    response = reseller_client.patch(
+        ME, {"full_name": "  Ana   Souza ", "email": "ANA@Example.com"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["full_name"] == "Ana Souza"
+    assert response.json()["email"] == "ana@example.com"
+    reseller.user.refresh_from_db()
+    assert (reseller.user.full_name, reseller.user.email) == ("Ana Souza", "ana@example.com")
+
+
+def test_patch_me_keeps_own_email_in_another_case(reseller, reseller_client):
+    response = reseller_client.patch(ME, {"email": reseller.user.email.upper()}, format="json")
+    assert response.status_code == 200
+
+
+def test_patch_me_rejects_an_email_in_use(reseller, reseller_client):
+    other = ResellerFactory()
+    response = reseller_client.patch(ME, {"email": other.user.email.upper()}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"email": [str(EMAIL_TAKEN_MESSAGE)]}
+    reseller.user.refresh_from_db()
+    assert reseller.user.email != other.user.email
+
+
+@pytest.mark.parametrize(
+    "data", [{"full_name": ""}, {"full_name": "   "}, {"email": "nope"}, {"full_name": "x" * 151}]
+)
+def test_patch_me_rejects_bad_values(reseller, reseller_client, data):
+    before = User.objects.values().get(pk=reseller.user_id)
+    response = reseller_client.patch(ME, data, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == set(data)
+    assert User.objects.values().get(pk=reseller.user_id) == before
+
+
+def test_patch_me_cannot_change_cpf(reseller, reseller_client):
+    original = reseller.cpf_index
+    response = reseller_client.patch(ME, {"cpf": make_cpf(999)}, format="json")
+    assert response.status_code == 200
+    reseller.refresh_from_db()
+    assert reseller.cpf_index == original
+
+
+def test_staff_lists_resellers_with_formatted_cpf(staff_client):
+    resellers = ResellerFactory.create_batch(3)
+    response = staff_client.get(LIST)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] == 3
+    by_id = {row["id"]: row for row in body["results"]}
+    for reseller in resellers:
+        assert by_id[reseller.id]["cpf"] == reseller.cpf_formatted
+
+
+def test_reseller_cannot_list_resellers(reseller_client):
+    assert reseller_client.get(LIST).status_code == 403
+
+
+def test_anonymous_cannot_list_resellers(api_client):
+    assert api_client.get(LIST).status_code == 401
+
+
+@pytest.mark.parametrize("term", ["153.509.460-56", "15350946056"])
+def test_staff_search_by_exact_cpf(staff_client, term):
+    target = ResellerFactory(cpf="15350946056")
+    ResellerFactory.create_batch(2)
+    results = staff_client.get(LIST, {"search": term}).json()["results"]
+    assert [row["id"] for row in results] == [target.id]
+
+
+def test_staff_search_by_partial_cpf_finds_nothing(staff_client):
+    ResellerFactory(cpf="15350946056")
+    assert staff_client.get(LIST, {"search": "153509"}).json()["count"] == 0
+
+
+def test_staff_search_by_name_and_email(staff_client):
+    maria = ResellerFactory(user__full_name="Maria Aparecida", user__email="cida@example.com")
+    ResellerFactory(user__full_name="João Pedro", user__email="jp@example.com")
+    assert [r["id"] for r in staff_client.get(LIST, {"search": "aparecida"}).json()["results"]] == [maria.id]
+    assert [r["id"] for r in staff_client.get(LIST, {"search": "CIDA@"}).json()["results"]] == [maria.id]
+
+
+def test_staff_list_pagination_and_limits(staff_client):
+    ResellerFactory.create_batch(3)
+    body = staff_client.get(LIST, {"page_size": 2}).json()
+    assert len(body["results"]) == 2
+    assert body["next"]
+    assert staff_client.get(LIST, {"page": 99}).status_code == 404
+    assert len(staff_client.get(LIST, {"page_size": 1000}).json()["results"]) == 3
+
+
+@pytest.mark.parametrize("size", [1, 30])
+def test_staff_list_query_count_is_constant(staff_client, django_assert_num_queries, size):
+    ResellerFactory.create_batch(size)
+    # 1 authenticated user, 1 count, 1 page of resellers joined with their users
+    with django_assert_num_queries(3):
+        response = staff_client.get(LIST, {"page_size": 100})
+    assert len(response.json()["results"]) == size
+
+
+def test_staff_detail(staff_client):
+    reseller = ResellerFactory()
+    response = staff_client.get(f"{LIST}{reseller.id}/")
+    assert response.status_code == 200
+    assert response.json()["cpf"] == reseller.cpf_formatted
+
+
+def test_staff_detail_unknown_is_json_404(staff_client):
+    response = staff_client.get(f"{LIST}999999/")
+    assert response.status_code == 404
+    assert response.json()["detail"]
+
+
+def test_reseller_cannot_see_another_reseller(reseller_client):
+    other = ResellerFactory()
+    assert reseller_client.get(f"{LIST}{other.id}/").status_code == 403
