@@ -1,0 +1,75 @@
+"""The cashback rule, pure: tiers in, percent and amount out. No ORM.
+
+A month's percentage is set by the reseller's total of non-rejected purchases
+in that calendar month: the first tier whose ``up_to`` the total does not
+exceed applies (``up_to=None`` is the open-ended last tier). With the default
+tiers: total <= 1,000.00 -> 10 %, <= 1,500.00 -> 15 %, above -> 20 %.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Tier:
+    up_to: Decimal | None  # inclusive upper bound of the month's total; None = no bound
+    percent: Decimal
+
+
+@dataclass(frozen=True)
+class NextTier:
+    percent: Decimal
+    threshold: Decimal  # the month's total must exceed this
+    missing: Decimal  # the smallest amount that still has to be bought to get there
+
+
+DEFAULT_TIERS: tuple[Tier, ...] = (
+    Tier(up_to=Decimal("1000.00"), percent=Decimal("10.00")),
+    Tier(up_to=Decimal("1500.00"), percent=Decimal("15.00")),
+    Tier(up_to=None, percent=Decimal("20.00")),
+)
+
+
+def validate_tiers(tiers: Sequence[Tier]) -> None:
+    """Tiers must be sorted by bound, strictly increasing, with exactly one
+    open-ended tier, last; percentages between 0 and 100."""
+    if not tiers:
+        raise ValueError("A cashback policy needs at least one tier.")
+    if tiers[-1].up_to is not None or any(tier.up_to is None for tier in tiers[:-1]):
+        raise ValueError("Exactly one tier, the last, must have no upper bound.")
+    bounds = [tier.up_to for tier in tiers[:-1]]
+    if any(bound <= 0 for bound in bounds) or bounds != sorted(set(bounds)):
+        raise ValueError("Tier bounds must be positive and strictly increasing.")
+    if any(not (0 <= tier.percent <= 100) for tier in tiers):
+        raise ValueError("Percentages must be between 0 and 100.")
+
+
+def percent_for_total(total: Decimal, tiers: Sequence[Tier]) -> Decimal:
+    for tier in tiers:
+        if tier.up_to is None or total <= tier.up_to:
+            return tier.percent
+    raise ValueError("The tiers have no open-ended last tier.")
+
+
+def cashback_amount(value: Decimal, percent: Decimal) -> Decimal:
+    """value x percent / 100, rounded to cents half-up."""
+    return (value * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def next_tier(total: Decimal, tiers: Sequence[Tier]) -> NextTier | None:
+    """The next better tier and how much is missing to reach it, or None at the top."""
+    for index, tier in enumerate(tiers):
+        if tier.up_to is None or total <= tier.up_to:
+            if tier.up_to is None:
+                return None
+            following = tiers[index + 1]
+            return NextTier(
+                percent=following.percent,
+                threshold=tier.up_to,
+                missing=(tier.up_to - total + CENT).quantize(CENT),
+            )
+    return None

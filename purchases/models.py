@@ -1,0 +1,259 @@
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from purchases import cashback
+from purchases.months import FIRST_MONTH, current_month
+
+MAX_PURCHASE_VALUE = Decimal("1000000.00")
+FUTURE_DATE_MESSAGE = _("The purchase date cannot be in the future.")
+TOO_OLD_DATE_MESSAGE = _("The purchase date cannot be before 2000-01-01.")
+CODE_FORMAT_MESSAGE = _("Use 1 to 64 letters, digits, '-' or '_'.")
+
+
+def validate_purchase_date(value: date) -> None:
+    # "Today" is the business day in America/Sao_Paulo (TIME_ZONE).
+    if value > timezone.localdate():
+        raise ValidationError(FUTURE_DATE_MESSAGE, code="future_date")
+    if value < FIRST_MONTH:
+        raise ValidationError(TOO_OLD_DATE_MESSAGE, code="too_old")
+
+
+class CashbackPolicy(models.Model):
+    """Cashback tiers in force from a month on. A month uses the policy in
+    force on its first day; policies already in force are never edited, so a
+    change never rewrites a past month."""
+
+    effective_from = models.DateField(
+        _("effective from"), unique=True, help_text=_("First day of the first month it applies to.")
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("cashback policy")
+        verbose_name_plural = _("cashback policies")
+        ordering = ["-effective_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(effective_from__day=1), name="purchases_policy_starts_on_first_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.effective_from:%Y-%m}" + (f" — {self.description}" if self.description else "")
+
+    @property
+    def is_in_force(self) -> bool:
+        """Already applies to the current (or a past) month: read-only."""
+        return self.effective_from is not None and self.effective_from <= current_month()
+
+    def as_tiers(self) -> tuple[cashback.Tier, ...]:
+        tiers = sorted(self.tiers.all(), key=lambda tier: (tier.up_to is None, tier.up_to or 0))
+        return tuple(cashback.Tier(up_to=tier.up_to, percent=tier.percent) for tier in tiers)
+
+
+class CashbackTier(models.Model):
+    policy = models.ForeignKey(
+        CashbackPolicy, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("policy")
+    )
+    up_to = models.DecimalField(
+        _("monthly total up to"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Inclusive upper bound of the month's total; empty for the last, open-ended tier."),
+    )
+    percent = models.DecimalField(
+        _("percent"),
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+
+    class Meta:
+        verbose_name = _("cashback tier")
+        verbose_name_plural = _("cashback tiers")
+        ordering = ["policy", models.F("up_to").asc(nulls_last=True)]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "up_to"], name="purchases_tier_unique_bound"),
+            models.UniqueConstraint(
+                fields=["policy"],
+                condition=Q(up_to__isnull=True),
+                name="purchases_tier_one_open_ended",
+            ),
+            models.CheckConstraint(
+                condition=Q(percent__gte=0) & Q(percent__lte=100), name="purchases_tier_percent_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(up_to__isnull=True) | Q(up_to__gt=0), name="purchases_tier_bound_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        bound = f"≤ {self.up_to}" if self.up_to is not None else "∞"
+        return f"{bound}: {self.percent}%"
+
+
+class Purchase(models.Model):
+    class Status(models.TextChoices):
+        VALIDATING = "validating", _("In validation")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    reseller = models.ForeignKey(
+        "resellers.Reseller", on_delete=models.PROTECT, related_name="purchases", verbose_name=_("reseller")
+    )
+    code = models.CharField(
+        _("code"),
+        max_length=64,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]{1,64}$", CODE_FORMAT_MESSAGE, code="invalid_code")],
+    )
+    value = models.DecimalField(
+        _("value"),
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(MAX_PURCHASE_VALUE)],
+    )
+    date = models.DateField(_("date"), validators=[validate_purchase_date])
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.VALIDATING)
+    # Derived from the month's total by services.recalculate_month (the only
+    # writer), so lists and analytics read them instead of recomputing tiers.
+    cashback_percent = models.DecimalField(
+        _("cashback percent"), max_digits=5, decimal_places=2, default=Decimal("0.00"), editable=False
+    )
+    cashback_value = models.DecimalField(
+        _("cashback value"), max_digits=12, decimal_places=2, default=Decimal("0.00"), editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    rejection_reason = models.TextField(_("rejection reason"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["reseller", "code"], name="purchases_code_unique_per_reseller"),
+            models.CheckConstraint(
+                condition=Q(value__gt=0) & Q(value__lte=MAX_PURCHASE_VALUE), name="purchases_value_range"
+            ),
+            models.CheckConstraint(condition=Q(date__gte=FIRST_MONTH), name="purchases_date_from_2000"),
+            models.CheckConstraint(
+                condition=Q(status__in=["validating", "approved", "rejected"]), name="purchases_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(rejection_reason=""),
+                name="purchases_rejection_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(cashback_percent__gte=0) & Q(cashback_percent__lte=100),
+                name="purchases_cashback_percent_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["reseller", "date"], name="purchases_reseller_date_idx"),
+            models.Index(fields=["date", "status"], name="purchases_date_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.date:%Y-%m-%d})"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == self.Status.VALIDATING
+
+
+class PurchaseItem(models.Model):
+    purchase = models.ForeignKey(
+        Purchase, on_delete=models.CASCADE, related_name="items", verbose_name=_("purchase")
+    )
+    product = models.ForeignKey(
+        "products.Product",
+        on_delete=models.PROTECT,
+        related_name="purchase_items",
+        verbose_name=_("product"),
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(
+        _("unit price"),
+        max_digits=12,
+        decimal_places=2,
+        help_text=_("Catalogue price when the purchase was recorded."),
+    )
+
+    class Meta:
+        verbose_name = _("purchase item")
+        verbose_name_plural = _("purchase items")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["purchase", "product"], name="purchases_item_product_once"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="purchases_item_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gt=0), name="purchases_item_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id}"
+
+    @property
+    def total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class MonthlyCashback(models.Model):
+    """One reseller's month: the total of non-rejected purchases, the tier it
+    reached and the cashback it earns. Maintained by
+    services.recalculate_month together with the purchases' own columns, so
+    summaries and analytics are single aggregate queries."""
+
+    reseller = models.ForeignKey(
+        "resellers.Reseller",
+        on_delete=models.CASCADE,
+        related_name="monthly_cashback",
+        verbose_name=_("reseller"),
+    )
+    month = models.DateField(_("month"))
+    policy = models.ForeignKey(CashbackPolicy, on_delete=models.PROTECT, related_name="+")
+    total_value = models.DecimalField(_("total value"), max_digits=14, decimal_places=2)
+    purchase_count = models.PositiveIntegerField(_("purchases"))
+    cashback_percent = models.DecimalField(_("cashback percent"), max_digits=5, decimal_places=2)
+    cashback_value = models.DecimalField(_("cashback value"), max_digits=14, decimal_places=2)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("monthly cashback")
+        verbose_name_plural = _("monthly cashback")
+        ordering = ["-month", "-total_value"]
+        constraints = [
+            models.UniqueConstraint(fields=["reseller", "month"], name="purchases_monthly_unique"),
+            models.CheckConstraint(condition=Q(month__day=1), name="purchases_monthly_first_day"),
+        ]
+        indexes = [models.Index(fields=["month", "-total_value"], name="purchases_monthly_rank_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reseller_id} {self.month:%Y-%m}: {self.cashback_percent}%"

@@ -1,0 +1,39 @@
+"""Calendar months, written YYYY-MM in the API."""
+
+import re
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+INVALID_MONTH_MESSAGE = _("Enter a month as YYYY-MM (from 2000-01).")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+FIRST_MONTH = date(2000, 1, 1)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def current_month() -> date:
+    return month_start(timezone.localdate())
+
+
+def parse_month(value: str) -> date:
+    """'2026-03' -> date(2026, 3, 1); raises ValidationError otherwise."""
+    match = _MONTH.match(value.strip()) if isinstance(value, str) else None
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ValidationError(INVALID_MONTH_MESSAGE, code="invalid_month")
+    parsed = date(int(match.group(1)), int(match.group(2)), 1)
+    if parsed < FIRST_MONTH:
+        raise ValidationError(INVALID_MONTH_MESSAGE, code="invalid_month")
+    return parsed
+
+
+def format_month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
