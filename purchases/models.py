@@ -218,7 +218,7 @@ class PurchaseItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.product_id}"
+        return f"{self.quantity} x {self.product_id}"
 
     @property
     def total(self) -> Decimal:

@@ -1,5 +1,11 @@
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
@@ -7,6 +13,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts.permissions import IsReseller, IsStaff
+from purchases.selectors import reseller_local_ledger, reseller_month_summary
+from purchases.serializers import (
+    CashbackBalanceOutputSerializer,
+    MonthQuerySerializer,
+    MonthSummaryOutputSerializer,
+)
+from resellers.cashback_client import cashback_balance
 from resellers.filters import ResellerFilter
 from resellers.selectors import reseller_list
 from resellers.serializers import (
@@ -34,6 +47,29 @@ RESELLER_EXAMPLE = OpenApiExample(
         "cpf": "153.509.460-56",
         "email": "maria@example.com",
         "created_at": "2026-01-15T10:30:00-03:00",
+    },
+    response_only=True,
+)
+
+CASHBACK_EXAMPLE = OpenApiExample(
+    "External",
+    value={
+        "credit": "1234.56",
+        "source": "external",
+        "stale": False,
+        "fetched_at": "2026-03-15T10:30:00-03:00",
+    },
+    response_only=True,
+)
+SUMMARY_EXAMPLE = OpenApiExample(
+    "Summary",
+    value={
+        "month": "2026-03",
+        "total_value": "900.00",
+        "purchase_count": 3,
+        "cashback_percent": "10.00",
+        "cashback_value": "90.00",
+        "next_tier": {"percent": "15.00", "threshold": "1000.00", "missing": "100.01"},
     },
     response_only=True,
 )
@@ -113,3 +149,56 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             serializer.is_valid(raise_exception=True)
             reseller = reseller_update_profile(reseller=reseller, **serializer.validated_data)
         return Response(ResellerOutputSerializer(reseller).data)
+
+    @extend_schema(
+        summary="Own accumulated cashback",
+        description=(
+            "From the brand's cashback API when it answers (cached for a few minutes); "
+            "otherwise the local ledger (cashback of approved purchases). `source` says "
+            "which, and `stale` is true when a cached external value is served after a failure."
+        ),
+        tags=["cashback"],
+        responses={200: CashbackBalanceOutputSerializer},
+        examples=[CASHBACK_EXAMPLE],
+    )
+    @action(detail=False, methods=["get"], url_path="me/cashback")
+    def me_cashback(self, request):
+        return Response(_balance(request.user.reseller))
+
+    @extend_schema(
+        summary="Own month summary and next tier",
+        description=(
+            "Total and count of the month's non-rejected purchases, the cashback percent "
+            "they reached and earn, and the next tier with the amount still missing "
+            "(`missing` makes the total exceed `threshold`). `next_tier` is null at the top tier."
+        ),
+        tags=["cashback"],
+        parameters=[OpenApiParameter("month", str, description="YYYY-MM; default: the current month.")],
+        responses={200: MonthSummaryOutputSerializer, 400: OpenApiResponse(description="Invalid month")},
+        examples=[SUMMARY_EXAMPLE],
+    )
+    @action(detail=False, methods=["get"], url_path="me/summary")
+    def me_summary(self, request):
+        query = MonthQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        summary = reseller_month_summary(reseller=request.user.reseller, month=query.validated_month())
+        return Response(MonthSummaryOutputSerializer(summary).data)
+
+    @extend_schema(
+        summary="A reseller's accumulated cashback (staff)",
+        tags=["cashback"],
+        responses={200: CashbackBalanceOutputSerializer},
+        examples=[CASHBACK_EXAMPLE],
+    )
+    @action(detail=True, methods=["get"])
+    def cashback(self, request, pk=None):
+        return Response(_balance(self.get_object()))
+
+
+def _balance(reseller) -> dict:
+    balance = cashback_balance(
+        cpf=reseller.cpf,
+        cpf_index=reseller.cpf_index,
+        local_ledger=lambda: reseller_local_ledger(reseller=reseller),
+    )
+    return CashbackBalanceOutputSerializer(balance).data

@@ -262,5 +262,7 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # Its DEBUG lines carry full URLs, and the cashback API's URL holds a CPF.
+        "urllib3": {"level": "WARNING"},
     },
 }

@@ -1,0 +1,57 @@
+import django_filters
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from purchases.models import Purchase
+from purchases.months import month_start, next_month, parse_month
+from resellers.models import Reseller
+
+DATE_RANGE_MESSAGE = _("date_from must not be after date_to.")
+
+
+class MonthField(forms.CharField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        return parse_month(value) if value else None
+
+
+class MonthFilter(django_filters.Filter):
+    """?month=YYYY-MM: purchases dated in that calendar month."""
+
+    field_class = MonthField
+
+    def filter(self, queryset, value):
+        if not value:
+            return queryset
+        return queryset.filter(date__gte=value, date__lt=next_month(month_start(value)))
+
+
+class PurchaseFilterForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_from", DATE_RANGE_MESSAGE)
+        return cleaned
+
+
+class PurchaseFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Purchase.Status.choices)
+    month = MonthFilter(label=_("Month (YYYY-MM)"))
+    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    reseller = django_filters.ModelChoiceFilter(
+        queryset=Reseller.objects.all(), label=_("Reseller id (staff only)")
+    )
+    search = django_filters.CharFilter(field_name="code", lookup_expr="icontains", max_length=64)
+
+    class Meta:
+        model = Purchase
+        form = PurchaseFilterForm
+        fields = ["status", "month", "date_from", "date_to", "reseller", "search"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        # Resellers only ever see their own purchases: the filter is staff's.
+        if request is not None and not request.user.is_staff:
+            self.filters.pop("reseller")

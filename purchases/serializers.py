@@ -1,0 +1,144 @@
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from products.models import Product
+from purchases.models import MAX_PURCHASE_VALUE, Purchase, PurchaseItem, validate_purchase_date
+from purchases.months import current_month, format_month, parse_month
+from resellers.serializers import CPFField
+
+CODE_HELP = _("1 to 64 letters, digits, '-' or '_'; unique among your purchases.")
+
+
+class PurchaseItemInputSerializer(serializers.Serializer):
+    product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.all())
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+
+
+class PurchaseItemOutputSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku")
+    name = serializers.CharField(source="product.name")
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        model = PurchaseItem
+        fields = ["product", "sku", "name", "quantity", "unit_price", "total"]
+        read_only_fields = fields
+
+
+def _value_field(**kwargs):
+    return serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=MAX_PURCHASE_VALUE,
+        help_text=_('BRL, e.g. "150.00". Computed from the items when omitted.'),
+        **kwargs,
+    )
+
+
+class PurchaseCreateInputSerializer(serializers.Serializer):
+    code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", max_length=64, help_text=CODE_HELP)
+    value = _value_field(required=False)
+    date = serializers.DateField(validators=[validate_purchase_date])
+    cpf = CPFField(
+        required=False,
+        help_text=_("The reseller's CPF. Resellers may omit it (their own); staff must send it."),
+    )
+    items = PurchaseItemInputSerializer(many=True, required=False, max_length=200)
+
+
+class PurchaseUpdateInputSerializer(serializers.Serializer):
+    code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", max_length=64, help_text=CODE_HELP)
+    value = _value_field(required=False)
+    date = serializers.DateField(validators=[validate_purchase_date])
+    items = PurchaseItemInputSerializer(
+        many=True,
+        required=False,
+        max_length=200,
+        help_text=_("Replaces the items; an empty list removes them."),
+    )
+
+
+class PurchaseRejectInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class PurchaseResellerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    full_name = serializers.CharField(source="user.full_name")
+
+
+class PurchaseOutputSerializer(serializers.ModelSerializer):
+    status_display = serializers.CharField(source="get_status_display")
+    items = PurchaseItemOutputSerializer(many=True)
+
+    class Meta:
+        model = Purchase
+        fields = [
+            "id",
+            "code",
+            "value",
+            "date",
+            "status",
+            "status_display",
+            "cashback_percent",
+            "cashback_value",
+            "items",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PurchaseStaffOutputSerializer(PurchaseOutputSerializer):
+    reseller = PurchaseResellerSerializer()
+    reviewed_by = serializers.EmailField(source="reviewed_by.email", allow_null=True, default=None)
+
+    class Meta(PurchaseOutputSerializer.Meta):
+        fields = [
+            *PurchaseOutputSerializer.Meta.fields,
+            "reseller",
+            "reviewed_by",
+            "reviewed_at",
+            "rejection_reason",
+        ]
+        read_only_fields = fields
+
+
+class NextTierOutputSerializer(serializers.Serializer):
+    percent = serializers.DecimalField(max_digits=5, decimal_places=2)
+    threshold = serializers.DecimalField(max_digits=12, decimal_places=2)
+    missing = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class MonthSummaryOutputSerializer(serializers.Serializer):
+    month = serializers.SerializerMethodField()
+    total_value = serializers.DecimalField(max_digits=14, decimal_places=2)
+    purchase_count = serializers.IntegerField()
+    cashback_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
+    cashback_value = serializers.DecimalField(max_digits=14, decimal_places=2)
+    next_tier = NextTierOutputSerializer(allow_null=True)
+
+    def get_month(self, summary) -> str:
+        return format_month(summary.month)
+
+
+class CashbackBalanceOutputSerializer(serializers.Serializer):
+    credit = serializers.DecimalField(max_digits=14, decimal_places=2)
+    source = serializers.ChoiceField(choices=["external", "local"])
+    stale = serializers.BooleanField()
+    fetched_at = serializers.DateTimeField()
+
+
+class MonthQuerySerializer(serializers.Serializer):
+    """?month=YYYY-MM, defaulting to the current month (America/Sao_Paulo)."""
+
+    month = serializers.CharField(required=False, help_text=_("YYYY-MM; default: the current month."))
+
+    def validate_month(self, value):
+        return parse_month(value)
+
+    def validated_month(self):
+        return self.validated_data.get("month") or current_month()

@@ -1,0 +1,311 @@
+"""Every write to purchases, and the one place their cashback is computed.
+
+Locking order, the same in every function that takes more than one lock:
+the reseller row first, then the purchase row. Holding the reseller's lock
+serialises all writes to that reseller's purchases, so the month totals that
+set the cashback tiers are always computed from committed, current data.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from config.cache import bump_version
+from config.exceptions import ConflictError
+from products.models import Product
+from purchases import cashback
+from purchases.models import MAX_PURCHASE_VALUE, MonthlyCashback, Purchase, PurchaseItem
+from purchases.months import month_start, next_month
+from purchases.selectors import policy_for_month
+from resellers import cpf as cpf_codec
+from resellers.models import Reseller
+
+NOT_EDITABLE_MESSAGE = _(
+    "This purchase can no longer be changed: only purchases in validation can be edited or deleted."
+)
+ALREADY_REVIEWED_MESSAGE = _(
+    "This purchase was already reviewed: only purchases in validation can be approved or rejected."
+)
+CODE_TAKEN_MESSAGE = _("You already have a purchase with this code.")
+VALUE_REQUIRED_MESSAGE = _("Send the value, or items to compute it from.")
+VALUE_MISMATCH_MESSAGE = _("The value must equal the sum of the items (%(total)s).")
+VALUE_TOO_HIGH_MESSAGE = _("The items add up to more than 1,000,000.00.")
+INACTIVE_PRODUCT_MESSAGE = _("Product %(product)s is not available.")
+DUPLICATE_PRODUCT_MESSAGE = _("Each product may appear only once; adjust the quantity instead.")
+REASON_REQUIRED_MESSAGE = _("A reason is required to reject a purchase.")
+
+# Analytics answers are cached under this namespace (config.cache).
+ANALYTICS_CACHE_NAMESPACE = "analytics"
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    product: Product
+    quantity: int
+
+
+# --- Cashback -----------------------------------------------------------------
+
+
+def recalculate_month(*, reseller_id: int, month: date) -> MonthlyCashback | None:
+    """Recompute one reseller-month: its total of non-rejected purchases sets
+    the tier, and every purchase of the month gets that tier's percent
+    (rejected ones get zero). The caller holds the reseller's row lock."""
+    start = month_start(month)
+    purchases = list(
+        Purchase.objects.filter(reseller_id=reseller_id, date__gte=start, date__lt=next_month(start)).only(
+            "id", "value", "status", "cashback_percent", "cashback_value"
+        )
+    )
+    counted = [purchase for purchase in purchases if purchase.status != Purchase.Status.REJECTED]
+    if not counted:
+        MonthlyCashback.objects.filter(reseller_id=reseller_id, month=start).delete()
+        changed = [p for p in purchases if p.cashback_percent or p.cashback_value]
+        for purchase in changed:
+            purchase.cashback_percent = purchase.cashback_value = cashback.ZERO
+        Purchase.objects.bulk_update(changed, ["cashback_percent", "cashback_value"])
+        return None
+
+    policy = policy_for_month(start)
+    total = sum((purchase.value for purchase in counted), Decimal("0"))
+    percent = cashback.percent_for_total(total, policy.as_tiers())
+    changed = []
+    for purchase in purchases:
+        if purchase.status == Purchase.Status.REJECTED:
+            new_percent, new_value = cashback.ZERO, cashback.ZERO
+        else:
+            new_percent, new_value = percent, cashback.cashback_amount(purchase.value, percent)
+        if (purchase.cashback_percent, purchase.cashback_value) != (new_percent, new_value):
+            purchase.cashback_percent, purchase.cashback_value = new_percent, new_value
+            changed.append(purchase)
+    Purchase.objects.bulk_update(changed, ["cashback_percent", "cashback_value"])
+
+    summary, _created = MonthlyCashback.objects.update_or_create(
+        reseller_id=reseller_id,
+        month=start,
+        defaults={
+            "policy": policy,
+            "total_value": total,
+            "purchase_count": len(counted),
+            "cashback_percent": percent,
+            "cashback_value": sum(
+                (cashback.cashback_amount(purchase.value, percent) for purchase in counted), cashback.ZERO
+            ),
+        },
+    )
+    return summary
+
+
+def _purchases_changed() -> None:
+    transaction.on_commit(lambda: bump_version(ANALYTICS_CACHE_NAMESPACE))
+
+
+# --- Helpers ------------------------------------------------------------------
+
+
+def _lock_reseller(reseller: Reseller) -> Reseller:
+    return Reseller.objects.select_for_update().get(pk=reseller.pk)
+
+
+def _lock_purchase(purchase: Purchase) -> Purchase:
+    return Purchase.objects.select_for_update().get(pk=purchase.pk)
+
+
+def _is_auto_approved(reseller: Reseller) -> bool:
+    indexes = set()
+    for value in settings.CASHBACK_AUTO_APPROVED_CPFS:
+        try:
+            indexes.add(cpf_codec.blind_index(cpf_codec.normalize(value)))
+        except cpf_codec.InvalidCPF:
+            continue
+    return reseller.cpf_index in indexes
+
+
+def _priced_items(items: Sequence[ItemInput]) -> list[PurchaseItem]:
+    """Items with the catalogue price copied now; validates the products."""
+    product_ids = [item.product.pk for item in items]
+    if len(product_ids) != len(set(product_ids)):
+        raise ValidationError({"items": [DUPLICATE_PRODUCT_MESSAGE]}, code="duplicate_product")
+    # Re-read the products: price and availability as of this transaction.
+    products = Product.objects.in_bulk(product_ids)
+    priced = []
+    for item in items:
+        product = products.get(item.product.pk)
+        if product is None or not product.is_active:
+            raise ValidationError(
+                {"items": [INACTIVE_PRODUCT_MESSAGE % {"product": item.product.pk}]}, code="inactive_product"
+            )
+        priced.append(PurchaseItem(product=product, quantity=item.quantity, unit_price=product.price))
+    return priced
+
+
+def _settle_value(value: Decimal | None, items: Sequence[PurchaseItem]) -> Decimal:
+    if not items:
+        if value is None:
+            raise ValidationError({"value": [VALUE_REQUIRED_MESSAGE]}, code="required")
+        return value
+    total = sum((item.unit_price * item.quantity for item in items), Decimal("0.00"))
+    if total > MAX_PURCHASE_VALUE:
+        raise ValidationError({"items": [VALUE_TOO_HIGH_MESSAGE]}, code="max_value")
+    if value is not None and value != total:
+        raise ValidationError({"value": [VALUE_MISMATCH_MESSAGE % {"total": total}]}, code="value_mismatch")
+    return total
+
+
+def _check_code_free(*, reseller: Reseller, code: str, exclude_pk: int | None = None) -> None:
+    taken = Purchase.objects.filter(reseller=reseller, code=code).exclude(pk=exclude_pk)
+    if taken.exists():
+        raise ValidationError({"code": [CODE_TAKEN_MESSAGE]}, code="unique")
+
+
+def _full_clean(purchase: Purchase) -> None:
+    # Field validators (code format, value range, date rules) apply to every
+    # caller: API, admin and commands alike.
+    purchase.full_clean(exclude=["reseller", "created_by", "reviewed_by"], validate_unique=False)
+
+
+def _save(purchase: Purchase) -> None:
+    try:
+        with transaction.atomic():
+            purchase.save()
+    except IntegrityError as exc:
+        # The unique (reseller, code) constraint: the last guard after
+        # _check_code_free, e.g. for writes that skip the reseller lock.
+        raise ValidationError({"code": [CODE_TAKEN_MESSAGE]}, code="unique") from exc
+
+
+# --- Writes -------------------------------------------------------------------
+
+
+@transaction.atomic
+def purchase_create(
+    *,
+    reseller: Reseller,
+    code: str,
+    date: date,
+    value: Decimal | None = None,
+    items: Sequence[ItemInput] = (),
+    created_by: User | None = None,
+) -> Purchase:
+    reseller = _lock_reseller(reseller)
+    priced_items = _priced_items(items)
+    purchase = Purchase(
+        reseller=reseller,
+        code=code,
+        date=date,
+        value=_settle_value(value, priced_items),
+        created_by=created_by,
+        status=Purchase.Status.APPROVED if _is_auto_approved(reseller) else Purchase.Status.VALIDATING,
+    )
+    _full_clean(purchase)
+    _check_code_free(reseller=reseller, code=code)
+    _save(purchase)
+    for item in priced_items:
+        item.purchase = purchase
+    PurchaseItem.objects.bulk_create(priced_items)
+    recalculate_month(reseller_id=reseller.pk, month=purchase.date)
+    _purchases_changed()
+    purchase.refresh_from_db()
+    return purchase
+
+
+@transaction.atomic
+def purchase_update(
+    *,
+    purchase: Purchase,
+    code: str | None = None,
+    date: date | None = None,
+    value: Decimal | None = None,
+    items: Sequence[ItemInput] | None = None,
+) -> Purchase:
+    """Change code, date, value or items of a purchase still in validation.
+
+    ``items=None`` keeps the items; a sequence replaces them (empty removes
+    them). A purchase with items always has the value of their sum."""
+    reseller = _lock_reseller(purchase.reseller)
+    purchase = _lock_purchase(purchase)
+    if not purchase.is_editable:
+        raise ConflictError(NOT_EDITABLE_MESSAGE)
+    old_month = month_start(purchase.date)
+
+    # Kept items keep the unit price they were recorded with.
+    new_items = _priced_items(items) if items is not None else list(purchase.items.all())
+    if new_items:
+        purchase.value = _settle_value(value, new_items)
+    elif value is not None:
+        purchase.value = value
+    if code is not None:
+        purchase.code = code
+    if date is not None:
+        purchase.date = date
+    _full_clean(purchase)
+    if code is not None:
+        _check_code_free(reseller=reseller, code=code, exclude_pk=purchase.pk)
+    _save(purchase)
+    if items is not None:
+        purchase.items.all().delete()
+        for item in new_items:
+            item.purchase = purchase
+        PurchaseItem.objects.bulk_create(new_items)
+
+    for month in {old_month, month_start(purchase.date)}:
+        recalculate_month(reseller_id=reseller.pk, month=month)
+    _purchases_changed()
+    purchase.refresh_from_db()
+    return purchase
+
+
+@transaction.atomic
+def purchase_delete(*, purchase: Purchase) -> None:
+    reseller = _lock_reseller(purchase.reseller)
+    purchase = _lock_purchase(purchase)
+    if not purchase.is_editable:
+        raise ConflictError(NOT_EDITABLE_MESSAGE)
+    month = purchase.date
+    purchase.delete()
+    recalculate_month(reseller_id=reseller.pk, month=month)
+    _purchases_changed()
+
+
+@transaction.atomic
+def purchase_approve(*, purchase: Purchase, reviewer: User) -> Purchase:
+    # Approval keeps the purchase counted in its month: no tier changes, so
+    # only the purchase row needs the lock.
+    purchase = _lock_purchase(purchase)
+    if not purchase.is_editable:
+        raise ConflictError(ALREADY_REVIEWED_MESSAGE)
+    purchase.status = Purchase.Status.APPROVED
+    purchase.reviewed_by = reviewer
+    purchase.reviewed_at = timezone.now()
+    purchase.save(update_fields=["status", "reviewed_by", "reviewed_at", "updated_at"])
+    _purchases_changed()
+    return purchase
+
+
+@transaction.atomic
+def purchase_reject(*, purchase: Purchase, reviewer: User, reason: str) -> Purchase:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [REASON_REQUIRED_MESSAGE]}, code="required")
+    reseller = _lock_reseller(purchase.reseller)
+    purchase = _lock_purchase(purchase)
+    if not purchase.is_editable:
+        raise ConflictError(ALREADY_REVIEWED_MESSAGE)
+    purchase.status = Purchase.Status.REJECTED
+    purchase.rejection_reason = reason
+    purchase.reviewed_by = reviewer
+    purchase.reviewed_at = timezone.now()
+    purchase.save(update_fields=["status", "rejection_reason", "reviewed_by", "reviewed_at", "updated_at"])
+    # Leaving the month's total can lower the tier of the others.
+    recalculate_month(reseller_id=reseller.pk, month=purchase.date)
+    _purchases_changed()
+    purchase.refresh_from_db()
+    return purchase

@@ -1,0 +1,410 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from freezegun import freeze_time
+
+from conftest import authenticated_client
+from purchases.models import Purchase
+from purchases.services import ALREADY_REVIEWED_MESSAGE, NOT_EDITABLE_MESSAGE, purchase_create
+from purchases.views import CPF_REQUIRED_MESSAGE, FOREIGN_CPF_MESSAGE, UNKNOWN_CPF_MESSAGE
+from resellers.tests.factories import ResellerFactory, make_cpf
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/purchases/"
+TODAY = date(2026, 3, 20)
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+@pytest.fixture(autouse=True)
+def frozen_today():
+    with freeze_time("2026-03-20 12:00:00"):
+        yield
+
+
+def detail(purchase):
+    return f"{URL}{purchase.pk}/"
+
+
+def make(reseller, value="100.00", day=TODAY, code=None):
+    make.counter += 1
+    return purchase_create(reseller=reseller, code=code or f"P{make.counter}", value=Decimal(value), date=day)
+
+
+make.counter = 0
+
+
+# --- Create -------------------------------------------------------------------
+
+
+def test_reseller_creates_a_purchase_for_themselves(reseller, reseller_client):
+    response = reseller_client.post(URL, {"code": "NF-1", "value": "150.00", "date": "2026-03-19"})
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body == {
+        "id": body["id"],
+        "code": "NF-1",
+        "value": "150.00",
+        "date": "2026-03-19",
+        "status": "validating",
+        "status_display": "Em validação",
+        "cashback_percent": "10.00",
+        "cashback_value": "15.00",
+        "items": [],
+        "created_at": body["created_at"],
+        "updated_at": body["updated_at"],
+    }
+    assert Purchase.objects.get().reseller == reseller
+
+
+@pytest.mark.parametrize("cpf_format", ["digits", "formatted"])
+def test_reseller_may_send_their_own_cpf(reseller, reseller_client, cpf_format):
+    cpf = reseller.cpf if cpf_format == "digits" else reseller.cpf_formatted
+    response = reseller_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19", "cpf": cpf})
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("registered", [True, False])
+def test_reseller_cannot_use_another_cpf(reseller_client, registered):
+    cpf = ResellerFactory().cpf if registered else make_cpf(9999)
+    response = reseller_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19", "cpf": cpf})
+    assert response.status_code == 403
+    assert response.json()["detail"] == str(FOREIGN_CPF_MESSAGE)
+    assert not Purchase.objects.exists()
+
+
+def test_staff_creates_for_any_reseller(staff_client, staff_user):
+    target = ResellerFactory()
+    response = staff_client.post(
+        URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19", "cpf": target.cpf_formatted}
+    )
+    assert response.status_code == 201
+    assert response.json()["reseller"] == {"id": target.id, "full_name": target.user.full_name}
+    purchase = Purchase.objects.get()
+    assert (purchase.reseller, purchase.created_by) == (target, staff_user)
+
+
+def test_staff_must_send_a_cpf(staff_client):
+    response = staff_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19"})
+    assert response.status_code == 400
+    assert response.json() == {"cpf": [str(CPF_REQUIRED_MESSAGE)]}
+
+
+def test_unknown_cpf_is_400(staff_client):
+    response = staff_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19", "cpf": make_cpf(77)})
+    assert response.status_code == 400
+    assert response.json() == {"cpf": [str(UNKNOWN_CPF_MESSAGE)]}
+
+
+def test_auto_approved_cpf_through_the_api(api_client):
+    vip = ResellerFactory(cpf="15350946056")
+    client = authenticated_client(vip.user)
+    response = client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19"})
+    assert response.json()["status"] == "approved"
+    assert response.json()["status_display"] == "Aprovado"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"value": "10.00", "date": "2026-03-19"}, "code"),
+        ({"code": "", "value": "10.00", "date": "2026-03-19"}, "code"),
+        ({"code": "has space", "value": "10.00", "date": "2026-03-19"}, "code"),
+        ({"code": "x" * 65, "value": "10.00", "date": "2026-03-19"}, "code"),
+        ({"code": "çódigo", "value": "10.00", "date": "2026-03-19"}, "code"),
+        ({"code": "A", "date": "2026-03-19"}, "value"),
+        ({"code": "A", "value": "0", "date": "2026-03-19"}, "value"),
+        ({"code": "A", "value": "-5.00", "date": "2026-03-19"}, "value"),
+        ({"code": "A", "value": "10.001", "date": "2026-03-19"}, "value"),
+        ({"code": "A", "value": "1000000.01", "date": "2026-03-19"}, "value"),
+        ({"code": "A", "value": "abc", "date": "2026-03-19"}, "value"),
+        ({"code": "A", "value": "NaN", "date": "2026-03-19"}, "value"),
+        ({"code": "A", "value": "Infinity", "date": "2026-03-19"}, "value"),
+        ({"code": "A", "value": "10.00"}, "date"),
+        ({"code": "A", "value": "10.00", "date": "2026-03-21"}, "date"),
+        ({"code": "A", "value": "10.00", "date": "1999-12-31"}, "date"),
+        ({"code": "A", "value": "10.00", "date": "20/03/2026"}, "date"),
+        ({"code": "A", "value": "10.00", "date": "2026-02-30"}, "date"),
+        ({"code": "A", "value": "10.00", "date": "2026-03-19", "cpf": "123"}, "cpf"),
+        ({"code": "A", "value": "10.00", "date": "2026-03-19", "items": "x"}, "items"),
+    ],
+)
+def test_bad_input_is_400_on_the_field(reseller_client, data, field):
+    response = reseller_client.post(URL, data)
+    assert response.status_code == 400, response.json()
+    assert field in response.json()
+    assert not Purchase.objects.exists()
+
+
+def test_value_accepts_json_numbers_exactly(reseller_client):
+    response = reseller_client.post(URL, {"code": "A", "value": 1234.56, "date": "2026-03-19"})
+    assert response.status_code == 201
+    assert response.json()["value"] == "1234.56"
+
+
+def test_duplicate_code_is_400(reseller, reseller_client):
+    make(reseller, code="NF-1")
+    response = reseller_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19"})
+    assert response.status_code == 400
+    assert "code" in response.json()
+    assert Purchase.objects.count() == 1
+
+
+def test_status_cannot_be_set_on_create(reseller_client):
+    response = reseller_client.post(URL, {"code": "A", "value": "10.00", "date": "2026-03-19", "status": "approved"})
+    assert response.json()["status"] == "validating"
+
+
+def test_staff_without_profile_and_anonymous(api_client):
+    assert api_client.post(URL, {}).status_code == 401
+    assert api_client.get(URL).status_code == 401
+
+
+# --- List and detail ----------------------------------------------------------
+
+
+def test_reseller_lists_only_their_own(reseller, reseller_client):
+    mine = make(reseller)
+    make(ResellerFactory())
+    body = reseller_client.get(URL).json()
+    assert body["count"] == 1
+    assert [row["id"] for row in body["results"]] == [mine.id]
+    assert "reseller" not in body["results"][0]
+
+
+def test_another_resellers_purchase_is_404(reseller_client):
+    other = make(ResellerFactory())
+    assert reseller_client.get(detail(other)).status_code == 404
+    assert reseller_client.patch(detail(other), {"value": "1.00"}).status_code == 404
+    assert reseller_client.delete(detail(other)).status_code == 404
+    assert Purchase.objects.filter(pk=other.pk).exists()
+
+
+def test_staff_lists_everyone_with_the_reseller(staff_client):
+    first, second = make(ResellerFactory()), make(ResellerFactory())
+    body = staff_client.get(URL).json()
+    assert body["count"] == 2
+    rows = {row["id"]: row for row in body["results"]}
+    assert rows[first.id]["reseller"] == {"id": first.reseller.id, "full_name": first.reseller.user.full_name}
+    assert rows[second.id]["reseller"]["id"] == second.reseller.id
+
+
+def test_detail_shows_cashback(reseller, reseller_client):
+    purchase = make(reseller, "1200.00")
+    body = reseller_client.get(detail(purchase)).json()
+    assert (body["cashback_percent"], body["cashback_value"]) == ("15.00", "180.00")
+
+
+def test_status_display_in_english(reseller, reseller_client):
+    purchase = make(reseller)
+    assert reseller_client.get(detail(purchase), **EN).json()["status_display"] == "In validation"
+
+
+def test_filters(reseller, reseller_client, staff_user):
+    feb = make(reseller, day=date(2026, 2, 10), code="FEB-1")
+    mar = make(reseller, day=date(2026, 3, 5), code="MAR-1")
+    rejected = make(reseller, day=date(2026, 3, 6), code="MAR-2")
+    from purchases.services import purchase_reject
+
+    purchase_reject(purchase=rejected, reviewer=staff_user, reason="Dup")
+
+    def ids(**params):
+        return {row["id"] for row in reseller_client.get(URL, params).json()["results"]}
+
+    assert ids(month="2026-02") == {feb.id}
+    assert ids(month="2026-03") == {mar.id, rejected.id}
+    assert ids(status="rejected") == {rejected.id}
+    assert ids(date_from="2026-03-06") == {rejected.id}
+    assert ids(date_to="2026-02-28") == {feb.id}
+    assert ids(search="mar-") == {mar.id, rejected.id}
+
+
+def test_staff_filters_by_reseller(staff_client):
+    target = ResellerFactory()
+    mine = make(target)
+    make(ResellerFactory())
+    rows = staff_client.get(URL, {"reseller": target.id}).json()["results"]
+    assert [row["id"] for row in rows] == [mine.id]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"month": "2026-13"},
+        {"month": "2026-3"},
+        {"month": "1999-12"},
+        {"month": "abc"},
+        {"status": "paid"},
+        {"date_from": "yesterday"},
+        {"date_from": "2026-03-10", "date_to": "2026-03-01"},
+        {"page_size": "abc"},
+    ],
+)
+def test_bad_filters_are_400_not_500(reseller_client, params):
+    response = reseller_client.get(URL, params)
+    if "page_size" in params:
+        assert response.status_code == 200  # DRF falls back to the default size
+    else:
+        assert response.status_code == 400, response.json()
+        assert set(response.json()) <= {"month", "status", "date_from", "date_to"}
+
+
+def test_ordering(reseller, reseller_client):
+    cheap = make(reseller, "10.00", date(2026, 3, 1))
+    dear = make(reseller, "99.00", date(2026, 2, 1))
+    assert [r["id"] for r in reseller_client.get(URL, {"ordering": "value"}).json()["results"]] == [cheap.id, dear.id]
+    assert [r["id"] for r in reseller_client.get(URL, {"ordering": "-value"}).json()["results"]] == [dear.id, cheap.id]
+    assert [r["id"] for r in reseller_client.get(URL, {"ordering": "date"}).json()["results"]] == [dear.id, cheap.id]
+    assert [r["id"] for r in reseller_client.get(URL).json()["results"]] == [cheap.id, dear.id]
+
+
+def test_page_size_is_capped_at_100(reseller, reseller_client):
+    for index in range(3):
+        make(reseller, code=f"X{index}")
+    body = reseller_client.get(URL, {"page_size": 2}).json()
+    assert (body["count"], len(body["results"])) == (3, 2)
+    assert body["next"] is not None
+
+
+@pytest.mark.parametrize("rows", [1, 100])
+def test_reseller_list_query_count_is_constant(reseller, reseller_client, django_assert_num_queries, rows):
+    Purchase.objects.bulk_create(
+        Purchase(reseller=reseller, code=f"Q{index}", value=Decimal("10.00"), date=TODAY) for index in range(rows)
+    )
+    # user, reseller profile, count, page, items (one prefetch for the page)
+    with django_assert_num_queries(5):
+        response = reseller_client.get(URL, {"page_size": 100})
+    assert len(response.json()["results"]) == rows
+
+
+@pytest.mark.parametrize("rows", [1, 100])
+def test_staff_list_query_count_is_constant(staff_client, django_assert_num_queries, rows):
+    resellers = ResellerFactory.create_batch(3)
+    Purchase.objects.bulk_create(
+        Purchase(reseller=resellers[index % 3], code=f"Q{index}", value=Decimal("10.00"), date=TODAY)
+        for index in range(rows)
+    )
+    # user, count, page (joined with reseller, user and reviewer), items
+    with django_assert_num_queries(4):
+        response = staff_client.get(URL, {"page_size": 100})
+    assert len(response.json()["results"]) == rows
+
+
+# --- Edit and delete ----------------------------------------------------------
+
+
+def test_edit_while_validating(reseller, reseller_client):
+    purchase = make(reseller, "100.00")
+    response = reseller_client.patch(detail(purchase), {"value": "1100.00", "code": "NEW"})
+    assert response.status_code == 200, response.json()
+    assert (response.json()["value"], response.json()["code"], response.json()["cashback_percent"]) == (
+        "1100.00",
+        "NEW",
+        "15.00",
+    )
+
+
+def test_put_requires_the_whole_purchase(reseller, reseller_client):
+    purchase = make(reseller)
+    response = reseller_client.put(detail(purchase), {"value": "5.00"})
+    assert response.status_code == 400
+    assert {"code", "date"} <= set(response.json())
+    response = reseller_client.put(detail(purchase), {"code": "Z", "value": "5.00", "date": "2026-03-01"})
+    assert response.status_code == 200
+
+
+def test_status_is_not_writable_through_edit(reseller, reseller_client):
+    purchase = make(reseller)
+    response = reseller_client.patch(detail(purchase), {"status": "approved"})
+    assert response.status_code == 200
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.VALIDATING
+
+
+def test_edit_bad_input_leaves_the_row_untouched(reseller, reseller_client):
+    purchase = make(reseller)
+    before = Purchase.objects.values().get(pk=purchase.pk)
+    for data in ({"value": "-1"}, {"date": "2030-01-01"}, {"code": "bad code"}):
+        assert reseller_client.patch(detail(purchase), data).status_code == 400
+    assert Purchase.objects.values().get(pk=purchase.pk) == before
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_reviewed_purchase_edit_and_delete_are_409(reseller, reseller_client, staff_client, action):
+    purchase = make(reseller)
+    payload = {"reason": "Invoice missing"} if action == "reject" else {}
+    assert staff_client.post(f"{detail(purchase)}{action}/", payload).status_code == 200
+    before = Purchase.objects.values().get(pk=purchase.pk)
+
+    for response in (
+        reseller_client.patch(detail(purchase), {"value": "1.00"}),
+        reseller_client.put(detail(purchase), {"code": "Z", "value": "1.00", "date": "2026-03-01"}),
+        reseller_client.delete(detail(purchase)),
+    ):
+        assert response.status_code == 409
+        assert response.json()["detail"] == str(NOT_EDITABLE_MESSAGE)
+    assert Purchase.objects.values().get(pk=purchase.pk) == before
+
+
+def test_delete_while_validating(reseller, reseller_client):
+    purchase = make(reseller)
+    assert reseller_client.delete(detail(purchase)).status_code == 204
+    assert not Purchase.objects.exists()
+
+
+def test_staff_can_edit_and_delete_while_validating(reseller, staff_client):
+    purchase = make(reseller)
+    assert staff_client.patch(detail(purchase), {"value": "20.00"}).status_code == 200
+    assert staff_client.delete(detail(purchase)).status_code == 204
+
+
+# --- Review -------------------------------------------------------------------
+
+
+def test_approve(reseller, staff_client, staff_user):
+    purchase = make(reseller)
+    response = staff_client.post(f"{detail(purchase)}approve/")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["status_display"], body["reviewed_by"]) == ("approved", "Aprovado", staff_user.email)
+    assert body["reviewed_at"]
+
+
+def test_reject_needs_a_reason(reseller, staff_client):
+    purchase = make(reseller)
+    for payload in ({}, {"reason": ""}, {"reason": "   "}):
+        response = staff_client.post(f"{detail(purchase)}reject/", payload)
+        assert response.status_code == 400
+        assert "reason" in response.json()
+    response = staff_client.post(f"{detail(purchase)}reject/", {"reason": "Invoice missing"})
+    assert response.status_code == 200
+    assert (response.json()["status_display"], response.json()["cashback_value"]) == ("Reprovado", "0.00")
+    assert response.json()["rejection_reason"] == "Invoice missing"
+
+
+def test_review_twice_is_409(reseller, staff_client):
+    purchase = make(reseller)
+    staff_client.post(f"{detail(purchase)}approve/")
+    for action, payload in (("approve", {}), ("reject", {"reason": "x"})):
+        response = staff_client.post(f"{detail(purchase)}{action}/", payload)
+        assert response.status_code == 409
+        assert response.json()["detail"] == str(ALREADY_REVIEWED_MESSAGE)
+
+
+def test_resellers_cannot_review(reseller, reseller_client):
+    purchase = make(reseller)
+    assert reseller_client.post(f"{detail(purchase)}approve/").status_code == 403
+    assert reseller_client.post(f"{detail(purchase)}reject/", {"reason": "x"}).status_code == 403
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.VALIDATING
+
+
+def test_review_unknown_purchase_is_404(staff_client):
+    assert staff_client.post(f"{URL}999999/approve/").status_code == 404
+
+
+def test_yesterday_is_a_valid_date(reseller_client):
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    assert reseller_client.post(URL, {"code": "Y", "value": "1.00", "date": yesterday}).status_code == 201

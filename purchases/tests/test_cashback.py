@@ -1,0 +1,92 @@
+from decimal import Decimal
+
+import pytest
+
+from purchases import cashback
+from purchases.cashback import DEFAULT_TIERS, Tier
+
+D = Decimal
+
+
+@pytest.mark.parametrize(
+    ("total", "percent"),
+    [
+        ("0.00", "10.00"),
+        ("0.01", "10.00"),
+        ("999.99", "10.00"),
+        ("1000.00", "10.00"),
+        ("1000.01", "15.00"),
+        ("1499.99", "15.00"),
+        ("1500.00", "15.00"),
+        ("1500.01", "20.00"),
+        ("1000000.00", "20.00"),
+    ],
+)
+def test_percent_at_the_tier_boundaries(total, percent):
+    assert cashback.percent_for_total(D(total), DEFAULT_TIERS) == D(percent)
+
+
+@pytest.mark.parametrize(
+    ("value", "percent", "expected"),
+    [
+        ("100.00", "10.00", "10.00"),
+        ("0.05", "10.00", "0.01"),  # 0.005 rounds half-up
+        ("0.04", "10.00", "0.00"),  # 0.004 rounds down
+        ("0.15", "15.00", "0.02"),  # 0.0225
+        ("0.10", "15.00", "0.02"),  # 0.015 half-up (half-even would give 0.02 too)
+        ("0.30", "15.00", "0.05"),  # 0.045 half-up (half-even would give 0.04)
+        ("1000000.00", "20.00", "200000.00"),
+        ("333.33", "15.00", "50.00"),  # 49.9995
+        ("1234.57", "20.00", "246.91"),  # 246.914
+    ],
+)
+def test_cashback_amount_rounds_half_up_to_cents(value, percent, expected):
+    assert cashback.cashback_amount(D(value), D(percent)) == D(expected)
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [
+        ("0.00", ("15.00", "1000.00", "1000.01")),
+        ("900.00", ("15.00", "1000.00", "100.01")),
+        ("1000.00", ("15.00", "1000.00", "0.01")),
+        ("1000.01", ("20.00", "1500.00", "500.00")),
+        ("1500.00", ("20.00", "1500.00", "0.01")),
+        ("1500.01", None),
+    ],
+)
+def test_next_tier_and_what_is_missing(total, expected):
+    result = cashback.next_tier(D(total), DEFAULT_TIERS)
+    if expected is None:
+        assert result is None
+    else:
+        assert (result.percent, result.threshold, result.missing) == tuple(D(x) for x in expected)
+
+
+def test_reaching_the_missing_amount_reaches_the_next_tier():
+    for total in (D("0.00"), D("123.45"), D("999.99"), D("1000.00"), D("1499.99")):
+        nxt = cashback.next_tier(total, DEFAULT_TIERS)
+        assert cashback.percent_for_total(total + nxt.missing, DEFAULT_TIERS) == nxt.percent
+        assert cashback.percent_for_total(total + nxt.missing - D("0.01"), DEFAULT_TIERS) != nxt.percent
+
+
+def test_default_tiers_are_valid():
+    cashback.validate_tiers(DEFAULT_TIERS)
+
+
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        (),
+        (Tier(D("1000"), D("10")),),  # no open-ended tier
+        (Tier(None, D("10")), Tier(D("1000"), D("15"))),  # open-ended not last
+        (Tier(D("1000"), D("10")), Tier(D("1000"), D("15")), Tier(None, D("20"))),  # repeated bound
+        (Tier(D("1500"), D("10")), Tier(D("1000"), D("15")), Tier(None, D("20"))),  # unsorted
+        (Tier(D("0"), D("10")), Tier(None, D("20"))),  # zero bound
+        (Tier(D("1000"), D("-1")), Tier(None, D("20"))),
+        (Tier(D("1000"), D("10")), Tier(None, D("100.01"))),
+    ],
+)
+def test_invalid_tiers_are_refused(tiers):
+    with pytest.raises(ValueError, match=r"."):
+        cashback.validate_tiers(tiers)

@@ -1,0 +1,255 @@
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from accounts.permissions import IsStaff, get_reseller
+from purchases.filters import PurchaseFilter
+from purchases.models import Purchase
+from purchases.selectors import purchase_list
+from purchases.serializers import (
+    PurchaseCreateInputSerializer,
+    PurchaseOutputSerializer,
+    PurchaseRejectInputSerializer,
+    PurchaseStaffOutputSerializer,
+    PurchaseUpdateInputSerializer,
+)
+from purchases.services import (
+    ItemInput,
+    purchase_approve,
+    purchase_create,
+    purchase_delete,
+    purchase_reject,
+    purchase_update,
+)
+from resellers import cpf as cpf_codec
+from resellers.models import Reseller
+
+FOREIGN_CPF_MESSAGE = _("Resellers can only record their own purchases.")
+UNKNOWN_CPF_MESSAGE = _("No reseller has this CPF.")
+CPF_REQUIRED_MESSAGE = _("Send the CPF of the reseller who made the purchase.")
+
+CONFLICT_RESPONSE = OpenApiResponse(description="The purchase is no longer in validation")
+PURCHASE_EXAMPLE = OpenApiExample(
+    "Purchase",
+    value={
+        "id": 42,
+        "code": "NF-2026-0001",
+        "value": "1200.00",
+        "date": "2026-03-15",
+        "status": "validating",
+        "status_display": "Em validação",
+        "cashback_percent": "15.00",
+        "cashback_value": "180.00",
+        "items": [],
+        "created_at": "2026-03-15T10:30:00-03:00",
+        "updated_at": "2026-03-15T10:30:00-03:00",
+    },
+    response_only=True,
+)
+CREATE_EXAMPLES = [
+    OpenApiExample(
+        "By value",
+        value={"code": "NF-2026-0001", "value": "1200.00", "date": "2026-03-15"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "With items (value computed)",
+        value={"code": "NF-2026-0002", "date": "2026-03-15", "items": [{"product": 1, "quantity": 3}]},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "By staff, for a reseller",
+        value={"code": "NF-2026-0003", "value": "99.90", "date": "2026-03-15", "cpf": "153.509.460-56"},
+        request_only=True,
+    ),
+]
+
+
+class IsResellerOrStaff(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and (user.is_staff or get_reseller(user)))
+
+
+def _items(validated_items):
+    if validated_items is None:
+        return None
+    return [ItemInput(product=item["product"], quantity=item["quantity"]) for item in validated_items]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List purchases",
+        description=(
+            "Resellers see their own purchases, staff see everyone's (with the reseller). "
+            "Each purchase carries the cashback percent of its month and its cashback value."
+        ),
+        tags=["purchases"],
+        responses={200: PurchaseOutputSerializer(many=True)},
+    ),
+    retrieve=extend_schema(
+        summary="Purchase detail",
+        tags=["purchases"],
+        responses={200: PurchaseOutputSerializer},
+        examples=[PURCHASE_EXAMPLE],
+    ),
+)
+class PurchaseViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [IsResellerOrStaff]
+    filterset_class = PurchaseFilter
+    ordering_fields = ["date", "value", "created_at"]
+    ordering = ["-date", "-id"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        queryset = purchase_list(user=self.request.user)
+        if self.request.user.is_staff:
+            queryset = queryset.select_related("reviewed_by")
+        return queryset
+
+    def get_serializer_class(self):
+        if self.request is not None and self.request.user.is_staff:
+            return PurchaseStaffOutputSerializer
+        return PurchaseOutputSerializer
+
+    def get_permissions(self):
+        if self.action in ("approve", "reject"):
+            return [IsStaff()]
+        return super().get_permissions()
+
+    def _respond(self, purchase: Purchase, status_code=status.HTTP_200_OK) -> Response:
+        # Re-read through the scoped queryset: items, reseller and review in one go.
+        purchase = self.get_queryset().get(pk=purchase.pk)
+        return Response(self.get_serializer(purchase).data, status=status_code)
+
+    def _reseller_for_create(self, cpf: str | None) -> Reseller:
+        user = self.request.user
+        own = get_reseller(user)
+        if cpf is None:
+            if own is None:
+                raise ValidationError({"cpf": [CPF_REQUIRED_MESSAGE]})
+            return own
+        index = cpf_codec.blind_index(cpf)
+        if own is not None and own.cpf_index == index:
+            return own
+        if not user.is_staff:
+            # Whether or not the CPF exists: no way to probe for registered CPFs.
+            raise PermissionDenied(FOREIGN_CPF_MESSAGE)
+        reseller = Reseller.objects.filter(cpf_index=index).first()
+        if reseller is None:
+            raise ValidationError({"cpf": [UNKNOWN_CPF_MESSAGE]})
+        return reseller
+
+    @extend_schema(
+        summary="Record a purchase",
+        description=(
+            "Status starts as `validating` (`approved` for CPFs in the auto-approve list). "
+            "With `items`, unit prices come from the catalogue and `value` must equal their "
+            "sum or is computed when omitted."
+        ),
+        tags=["purchases"],
+        request=PurchaseCreateInputSerializer,
+        responses={
+            201: PurchaseOutputSerializer,
+            400: OpenApiResponse(description="Invalid fields, duplicate code or unknown CPF"),
+            403: OpenApiResponse(description="A reseller sent another reseller's CPF"),
+        },
+        examples=[*CREATE_EXAMPLES, PURCHASE_EXAMPLE],
+    )
+    def create(self, request):
+        serializer = PurchaseCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        purchase = purchase_create(
+            reseller=self._reseller_for_create(data.get("cpf")),
+            code=data["code"],
+            date=data["date"],
+            value=data.get("value"),
+            items=_items(data.get("items")) or (),
+            created_by=request.user,
+        )
+        return self._respond(purchase, status.HTTP_201_CREATED)
+
+    def _update(self, request, *, partial: bool) -> Response:
+        purchase = self.get_object()
+        serializer = PurchaseUpdateInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        purchase = purchase_update(
+            purchase=purchase,
+            code=data.get("code"),
+            date=data.get("date"),
+            value=data.get("value"),
+            items=_items(data.get("items")),
+        )
+        return self._respond(purchase)
+
+    @extend_schema(
+        summary="Replace a purchase",
+        description="Only while `validating`; otherwise 409 and nothing changes. Status is not writable.",
+        tags=["purchases"],
+        request=PurchaseUpdateInputSerializer,
+        responses={200: PurchaseOutputSerializer, 409: CONFLICT_RESPONSE},
+    )
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        summary="Change a purchase",
+        description="Only while `validating`; otherwise 409 and nothing changes. Status is not writable.",
+        tags=["purchases"],
+        request=PurchaseUpdateInputSerializer,
+        responses={200: PurchaseOutputSerializer, 409: CONFLICT_RESPONSE},
+        examples=[OpenApiExample("New value", value={"value": "250.00"}, request_only=True)],
+    )
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    @extend_schema(
+        summary="Delete a purchase",
+        description="Only while `validating`; otherwise 409 and nothing changes.",
+        tags=["purchases"],
+        responses={204: None, 409: CONFLICT_RESPONSE},
+    )
+    def destroy(self, request, pk=None):
+        purchase_delete(purchase=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Approve a purchase (staff)",
+        tags=["purchases"],
+        request=None,
+        responses={200: PurchaseStaffOutputSerializer, 409: CONFLICT_RESPONSE},
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        purchase = purchase_approve(purchase=self.get_object(), reviewer=request.user)
+        return self._respond(purchase)
+
+    @extend_schema(
+        summary="Reject a purchase (staff)",
+        tags=["purchases"],
+        request=PurchaseRejectInputSerializer,
+        responses={200: PurchaseStaffOutputSerializer, 409: CONFLICT_RESPONSE},
+        examples=[
+            OpenApiExample("Reason", value={"reason": "Invoice does not match the value."}, request_only=True)
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        purchase = self.get_object()
+        serializer = PurchaseRejectInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        purchase = purchase_reject(
+            purchase=purchase, reviewer=request.user, reason=serializer.validated_data["reason"]
+        )
+        return self._respond(purchase)

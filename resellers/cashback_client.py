@@ -1,0 +1,319 @@
+"""Client of the brand's accumulated-cashback API, with a fast local fallback.
+
+``GET {CASHBACK_API_URL}/v1/cashback?cpf=<11 digits>`` with the header
+``token: <CASHBACK_API_TOKEN>`` answers ``{"statusCode": 200, "body": {"credit": <number>}}``.
+
+The route that shows the balance must stay fast whatever the API does, so:
+
+* **Not configured** (empty ``CASHBACK_API_URL``): the local ledger, no HTTP.
+* **Fresh cache**: an answer is reused for ``CASHBACK_API_CACHE_SECONDS``.
+* **Time budget**: ``CASHBACK_API_TIMEOUT`` seconds for the whole call,
+  retry included. Each attempt gets what is left of the budget as its connect
+  and read timeouts, and the body is read piece by piece against the same
+  deadline (a read timeout bounds each socket read, not the whole answer). A
+  silent server costs the budget; one trickling bytes at most about twice it.
+* **One retry** on connection errors and HTTP 5xx, only if enough budget is
+  left. A read timeout is not retried: it has used the budget already.
+* **Strict parsing**: anything but the documented shape with a finite,
+  non-negative ``credit`` is a failure, like 4xx/5xx, redirects and timeouts.
+* **Circuit breaker** kept in the cache so every process shares it: after
+  ``CASHBACK_API_BREAKER_FAILURES`` consecutive failed calls no request is made
+  for ``CASHBACK_API_BREAKER_SECONDS``; then one caller gets a trial call
+  (half-open). Success closes the circuit, failure opens it again.
+* **On failure** the last good external answer (kept for a day) is served
+  with ``stale=True``; without one, the local ledger.
+
+Nothing here raises for an API or cache problem. The CPF is only ever sent to
+the API: cache keys use the reseller's blind index, and log records name the
+reason of a failure, never the CPF, the token or the URL with its query
+string (``requests``' exception messages contain that URL, so they are never
+logged).
+"""
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import requests
+import urllib3
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+SOURCE_EXTERNAL = "external"
+SOURCE_LOCAL = "local"
+
+CENTS = Decimal("0.01")
+
+# Reused across calls for connection pooling.
+_session = requests.Session()
+
+# Below this, a retry cannot realistically connect and answer; it would only
+# make the route slower before falling back anyway.
+_MIN_RETRY_SECONDS = 0.1
+# The answer is a few dozen bytes; a huge body is garbage, not worth reading.
+_MAX_BODY_BYTES = 64 * 1024
+_READ_BYTES = 8192
+# How long the last good answer stays available to be served as stale.
+_LAST_GOOD_SECONDS = 24 * 60 * 60
+# The failure counter outlives any open period; it is reset by a success.
+_BREAKER_STATE_SECONDS = 24 * 60 * 60
+
+# The version segment lets a future change of the stored format ignore old entries.
+_KEY_PREFIX = "cashback-api:v1"
+_FAILURES_KEY = f"{_KEY_PREFIX}:breaker:failures"
+_OPEN_KEY = f"{_KEY_PREFIX}:breaker:open"
+_TRIAL_KEY = f"{_KEY_PREFIX}:breaker:trial"
+
+_DECIMAL_STRING = re.compile(r"^\d+(\.\d+)?$")
+
+
+@dataclass(frozen=True)
+class CashbackBalance:
+    credit: Decimal
+    source: str
+    stale: bool
+    fetched_at: datetime
+
+
+class _Failure(Exception):
+    """One failed attempt; ``reason`` is safe to log (no CPF, token or URL)."""
+
+    def __init__(self, reason: str, *, retryable: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+def cashback_balance(*, cpf: str, cpf_index: str, local_ledger: Callable[[], Decimal]) -> CashbackBalance:
+    """The reseller's accumulated cashback: external when possible, else the local ledger.
+
+    ``cpf`` (11 digits) is only sent to the API; ``cpf_index`` (the blind index)
+    keys the cache; ``local_ledger`` is called only when it is the answer.
+    """
+    if not settings.CASHBACK_API_URL:
+        return _local(local_ledger)
+
+    fresh = _cached_balance(_fresh_key(cpf_index))
+    if fresh is not None:
+        return fresh
+
+    if not _circuit_allows_call():
+        return _fallback(cpf_index, local_ledger, reason="circuit open")
+
+    try:
+        credit = _fetch_with_retry(cpf)
+    except _Failure as failure:
+        _record_failure()
+        return _fallback(cpf_index, local_ledger, reason=failure.reason)
+
+    _record_success()
+    balance = CashbackBalance(credit, SOURCE_EXTERNAL, stale=False, fetched_at=timezone.now())
+    _store(cpf_index, balance)
+    return balance
+
+
+# --- HTTP -------------------------------------------------------------------
+
+
+def _fetch_with_retry(cpf: str) -> Decimal:
+    deadline = time.monotonic() + settings.CASHBACK_API_TIMEOUT
+    try:
+        return _fetch(cpf, deadline)
+    except _Failure as failure:
+        if not failure.retryable or deadline - time.monotonic() < _MIN_RETRY_SECONDS:
+            raise
+        logger.info("Cashback API attempt failed (%s); retrying once.", failure.reason)
+    return _fetch(cpf, deadline)
+
+
+def _fetch(cpf: str, deadline: float) -> Decimal:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _Failure("timeout")
+    try:
+        # stream=True: the body is read under the deadline by _read_body.
+        # No redirects: the token header would follow them to any host.
+        with _session.get(
+            f"{settings.CASHBACK_API_URL.rstrip('/')}/v1/cashback",
+            params={"cpf": cpf},
+            headers={"token": settings.CASHBACK_API_TOKEN, "Accept": "application/json"},
+            timeout=(remaining, remaining),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            if response.status_code >= 500:
+                raise _Failure(f"HTTP {response.status_code}", retryable=True)
+            if response.status_code != 200:
+                raise _Failure(f"HTTP {response.status_code}")
+            body = _read_body(response, deadline)
+    # Only the exception's class is reported: its message holds the URL with the CPF.
+    except requests.ConnectTimeout:
+        raise _Failure("connect timeout", retryable=True) from None
+    except requests.Timeout:
+        raise _Failure("timeout") from None
+    except requests.ConnectionError as exc:
+        raise _Failure(f"connection error ({type(exc).__name__})", retryable=True) from None
+    except requests.RequestException as exc:
+        raise _Failure(f"request error ({type(exc).__name__})") from None
+    # Reading the body through response.raw raises urllib3's own exceptions.
+    except urllib3.exceptions.ReadTimeoutError:
+        raise _Failure("timeout") from None
+    except urllib3.exceptions.ProtocolError as exc:
+        raise _Failure(f"connection error ({type(exc).__name__})", retryable=True) from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise _Failure(f"request error ({type(exc).__name__})") from None
+    return _parse_credit(body)
+
+
+def _read_body(response: requests.Response, deadline: float) -> bytes:
+    # read1() hands back whatever has arrived, so the deadline and size are
+    # checked between socket reads; iter_content() would block until a whole
+    # chunk came in, letting a server that trickles bytes just under the read
+    # timeout hold the call far past the budget.
+    chunks, size = [], 0
+    while chunk := response.raw.read1(_READ_BYTES):
+        size += len(chunk)
+        if size > _MAX_BODY_BYTES:
+            raise _Failure("invalid body (too large)")
+        if time.monotonic() > deadline:
+            raise _Failure("timeout")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_credit(body: bytes) -> Decimal:
+    try:
+        payload = json.loads(body)
+    except ValueError:  # also covers UnicodeDecodeError
+        raise _Failure("invalid body (not JSON)") from None
+    if not isinstance(payload, dict) or payload.get("statusCode") != 200:
+        raise _Failure("invalid body (statusCode is not 200)")
+    inner = payload.get("body")
+    if not isinstance(inner, dict) or "credit" not in inner:
+        raise _Failure("invalid body (no credit)")
+    credit = _to_decimal(inner["credit"])
+    if credit is None:
+        raise _Failure("invalid body (credit is not a non-negative number)")
+    return credit
+
+
+def _to_decimal(value: object) -> Decimal | None:
+    # bool is an int subclass, and `true` is not an amount.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str) and not _DECIMAL_STRING.match(value):
+        return None
+    if not isinstance(value, int | float | str):
+        return None
+    try:
+        credit = Decimal(str(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than the decimal context holds
+        return None
+    return credit if credit >= 0 else None
+
+
+# --- Answers ----------------------------------------------------------------
+
+
+def _local(local_ledger: Callable[[], Decimal]) -> CashbackBalance:
+    # `or 0`: an aggregate Sum over no approved purchases is None.
+    credit = Decimal(local_ledger() or 0).quantize(CENTS, rounding=ROUND_HALF_UP)
+    return CashbackBalance(credit, SOURCE_LOCAL, stale=False, fetched_at=timezone.now())
+
+
+def _fallback(cpf_index: str, local_ledger: Callable[[], Decimal], *, reason: str) -> CashbackBalance:
+    last_good = _cached_balance(_last_good_key(cpf_index))
+    if last_good is not None:
+        logger.warning("Cashback API unavailable (%s); serving the last good answer.", reason)
+        return replace(last_good, stale=True)
+    logger.warning("Cashback API unavailable (%s); serving the local ledger.", reason)
+    return _local(local_ledger)
+
+
+# --- Answer cache -----------------------------------------------------------
+
+
+def _fresh_key(cpf_index: str) -> str:
+    return f"{_KEY_PREFIX}:fresh:{cpf_index}"
+
+
+def _last_good_key(cpf_index: str) -> str:
+    return f"{_KEY_PREFIX}:last-good:{cpf_index}"
+
+
+def _store(cpf_index: str, balance: CashbackBalance) -> None:
+    # Plain values rather than the dataclass: nothing to unpickle if the class changes.
+    entry = {"credit": str(balance.credit), "fetched_at": balance.fetched_at.isoformat()}
+    fresh_seconds = settings.CASHBACK_API_CACHE_SECONDS
+    _safe_cache(cache.set, _fresh_key(cpf_index), entry, fresh_seconds)
+    _safe_cache(cache.set, _last_good_key(cpf_index), entry, max(_LAST_GOOD_SECONDS, fresh_seconds))
+
+
+def _cached_balance(key: str) -> CashbackBalance | None:
+    """The stored external answer as a fresh balance, or None."""
+    entry = _safe_cache(cache.get, key)
+    try:
+        credit = Decimal(entry["credit"])
+        fetched_at = datetime.fromisoformat(entry["fetched_at"])
+    except (TypeError, KeyError, ValueError, InvalidOperation):
+        return None  # a miss, or an entry this code does not recognise
+    return CashbackBalance(credit, SOURCE_EXTERNAL, stale=False, fetched_at=fetched_at)
+
+
+def _safe_cache(operation: Callable[..., Any], *args: Any) -> Any:
+    # django-redis already swallows connection errors (IGNORE_EXCEPTIONS), but
+    # any cache failure must only cost the cache, never the answer.
+    try:
+        return operation(*args)
+    except Exception:
+        logger.warning("Cache error in the cashback client; continuing without it.", exc_info=True)
+        return None
+
+
+# --- Circuit breaker (state in the shared cache) -----------------------------
+
+
+def _circuit_allows_call() -> bool:
+    threshold = settings.CASHBACK_API_BREAKER_FAILURES
+    if threshold <= 0:
+        return True  # breaker disabled
+    if _safe_cache(cache.get, _OPEN_KEY):
+        return False
+    if (_safe_cache(cache.get, _FAILURES_KEY) or 0) < threshold:
+        return True
+    # Half-open: the open period is over but nothing has succeeded since.
+    # add() is atomic, so a single caller across all processes gets the trial;
+    # it expires with the budget in case that caller dies mid-call.
+    trial_seconds = math.ceil(settings.CASHBACK_API_TIMEOUT) + 1
+    return bool(_safe_cache(cache.add, _TRIAL_KEY, True, trial_seconds))
+
+
+def _record_failure() -> None:
+    _safe_cache(cache.add, _FAILURES_KEY, 0, _BREAKER_STATE_SECONDS)
+    failures = _safe_cache(cache.incr, _FAILURES_KEY)
+    threshold = settings.CASHBACK_API_BREAKER_FAILURES
+    if failures is not None and 0 < threshold <= failures:
+        # Also reached by a failed half-open trial: the circuit opens again.
+        _safe_cache(cache.set, _OPEN_KEY, True, settings.CASHBACK_API_BREAKER_SECONDS)
+        logger.warning(
+            "Cashback API circuit open for %s s after %s consecutive failures.",
+            settings.CASHBACK_API_BREAKER_SECONDS,
+            failures,
+        )
+    _safe_cache(cache.delete, _TRIAL_KEY)
+
+
+def _record_success() -> None:
+    _safe_cache(cache.delete_many, [_FAILURES_KEY, _OPEN_KEY, _TRIAL_KEY])
