@@ -1,6 +1,8 @@
 import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from purchases.models import Purchase
 from purchases.months import month_start, next_month, parse_month
@@ -15,6 +17,7 @@ class MonthField(forms.CharField):
         return parse_month(value) if value else None
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class MonthFilter(django_filters.Filter):
     """?month=YYYY-MM: purchases dated in that calendar month."""
 

@@ -1,0 +1,84 @@
+from datetime import date
+
+import pytest
+from freezegun import freeze_time
+
+from accounts.tests.factories import StaffFactory
+from purchases.models import CashbackPolicy
+
+pytestmark = pytest.mark.django_db
+
+ADD = "/admin/purchases/cashbackpolicy/add/"
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(StaffFactory(is_superuser=True))
+    return client
+
+
+def policy_form(effective_from, tiers):
+    data = {
+        "effective_from": effective_from,
+        "description": "Summer",
+        "tiers-TOTAL_FORMS": str(len(tiers)),
+        "tiers-INITIAL_FORMS": "0",
+        "tiers-MIN_NUM_FORMS": "0",
+        "tiers-MAX_NUM_FORMS": "1000",
+    }
+    for index, (up_to, percent) in enumerate(tiers):
+        data[f"tiers-{index}-up_to"] = up_to
+        data[f"tiers-{index}-percent"] = percent
+    return data
+
+
+@freeze_time("2026-03-20 12:00:00")
+def test_staff_adds_a_policy_for_a_future_month(admin_client):
+    response = admin_client.post(ADD, policy_form("2026-04-01", [("2000.00", "12"), ("", "18")]))
+    assert response.status_code == 302
+    policy = CashbackPolicy.objects.get(effective_from=date(2026, 4, 1))
+    assert [(t.up_to, t.percent) for t in policy.as_tiers()] == [(2000, 12), (None, 18)]
+
+
+@freeze_time("2026-03-20 12:00:00")
+@pytest.mark.parametrize("effective_from", ["2026-03-01", "2026-02-01", "2026-04-15"])
+def test_policies_cannot_start_in_a_begun_month_or_mid_month(admin_client, effective_from):
+    response = admin_client.post(ADD, policy_form(effective_from, [("", "18")]))
+    assert response.status_code == 200
+    assert "effective_from" in response.context["adminform"].form.errors
+    assert CashbackPolicy.objects.count() == 1
+
+
+@freeze_time("2026-03-20 12:00:00")
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        [("1000", "10")],  # no open-ended tier
+        [("", "10"), ("", "20")],  # two open-ended tiers
+        [("1000", "10"), ("1000", "15"), ("", "20")],  # repeated bound
+        [("1000", "10"), ("", "150")],  # percent over 100
+    ],
+)
+def test_invalid_tiers_are_refused(admin_client, tiers):
+    response = admin_client.post(ADD, policy_form("2026-04-01", tiers))
+    assert response.status_code == 200
+    assert CashbackPolicy.objects.count() == 1
+
+
+def test_the_policy_in_force_is_read_only(admin_client):
+    policy = CashbackPolicy.objects.get()
+    url = f"/admin/purchases/cashbackpolicy/{policy.pk}/change/"
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    assert not response.context["has_change_permission"]
+    admin_client.post(url, policy_form("2030-01-01", [("", "50")]))
+    policy.refresh_from_db()
+    assert policy.effective_from == date(2000, 1, 1)
+    assert admin_client.post(f"/admin/purchases/cashbackpolicy/{policy.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert CashbackPolicy.objects.filter(pk=policy.pk).exists()
+
+
+def test_policy_changelist(admin_client):
+    response = admin_client.get("/admin/purchases/cashbackpolicy/")
+    assert response.status_code == 200
+    assert "20.00%" in response.content.decode()
