@@ -1,0 +1,64 @@
+"""Real-browser checks: headless Debian Chromium driven by Playwright against
+a live server. Selected with `-m browser`; CI installs Chromium for them."""
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# The machine has no outside network: keep Chromium from trying to reach it.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    # serialized_rollback: keep the default cashback policy across the flush.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # the tests make around it are still plain synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="pt-BR")
+    page = context.new_page()
+    external = []
+    page.on(
+        "request",
+        lambda request: external.append(request.url)
+        if not request.url.startswith(("http://localhost", "http://127.0.0.1", "data:", "blob:"))
+        else None,
+    )
+    yield page
+    context.close()
+    assert not external, f"the page tried to reach the internet: {external}"
+
+
+def test_swagger_ui_renders_operations_offline(live_server, page):
+    page.goto(f"{live_server.url}/api/v1/docs/")
+    page.wait_for_selector(".opblock", timeout=15_000)
+    operations = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/v1/purchases/" in " ".join(operations)
+    assert "/api/v1/auth/token/" in " ".join(operations)
+    assert page.locator(".swagger-ui .info .title").inner_text().startswith("Reseller Cashback API")
