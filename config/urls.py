@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("resellers.urls")),
     path("", include("purchases.urls")),
+    path("", include("products.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

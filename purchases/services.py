@@ -134,8 +134,12 @@ def _priced_items(items: Sequence[ItemInput]) -> list[PurchaseItem]:
     product_ids = [item.product.pk for item in items]
     if len(product_ids) != len(set(product_ids)):
         raise ValidationError({"items": [DUPLICATE_PRODUCT_MESSAGE]}, code="duplicate_product")
-    # Re-read the products: price and availability as of this transaction.
-    products = Product.objects.in_bulk(product_ids)
+    # Re-read the products, locked (in id order, so two purchases never
+    # deadlock): the price and availability used are the ones committed, and
+    # product_delete, which locks the product too, cannot remove one between
+    # this check and our commit.
+    locked = Product.objects.select_for_update(no_key=True).filter(pk__in=product_ids).order_by("pk")
+    products = {product.pk: product for product in locked}
     priced = []
     for item in items:
         product = products.get(item.product.pk)

@@ -234,6 +234,11 @@ CASHBACK_API_CACHE_SECONDS = env.int("CASHBACK_API_CACHE_SECONDS", default=300)
 CASHBACK_API_BREAKER_FAILURES = env.int("CASHBACK_API_BREAKER_FAILURES", default=5)
 CASHBACK_API_BREAKER_SECONDS = env.int("CASHBACK_API_BREAKER_SECONDS", default=30)
 
+# --- Cached answers -----------------------------------------------------------
+# Catalogue answers are invalidated on every catalogue change (config.cache),
+# so this only bounds how long an unchanged answer is reused.
+PRODUCTS_CACHE_SECONDS = env.int("PRODUCTS_CACHE_SECONDS", default=300)
+
 # --- Logging ----------------------------------------------------------------
 # LOG_FORMAT=json gives one JSON object per line (the production default);
 # every record carries the request id of the request that produced it.

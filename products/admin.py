@@ -1,0 +1,83 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from products.models import Category, Product
+from products.services import catalogue_invalidate, normalize_sku, product_bulk_set_active
+
+
+class ProductAdminForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = ["sku", "name", "description", "category", "price", "is_active"]
+
+    def clean_sku(self):
+        # Normalised before the form's unique check, so "abc-1" meets "ABC-1".
+        return normalize_sku(self.cleaned_data["sku"])
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    # The admin writes through the ModelForm; these hooks add what the
+    # services do after a write: the cached catalogue is invalidated once the
+    # admin's transaction commits. Deleting a category with products is
+    # refused by the admin's own PROTECT check.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        catalogue_invalidate()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        catalogue_invalidate()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        catalogue_invalidate()
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
+    list_display = ["sku", "name", "category", "price", "is_active"]
+    list_filter = ["is_active", "category"]
+    search_fields = ["sku", "name"]
+    list_select_related = ["category"]
+    readonly_fields = ["created_at", "updated_at"]
+    actions = ["activate", "deactivate"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        catalogue_invalidate()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        catalogue_invalidate()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        catalogue_invalidate()
+
+    @admin.action(description=_("Activate selected products"), permissions=["change"])
+    def activate(self, request, queryset):
+        changed = product_bulk_set_active(product_ids=queryset.values_list("pk", flat=True), is_active=True)
+        self.message_user(
+            request,
+            ngettext("%(count)d product activated.", "%(count)d products activated.", changed)
+            % {"count": changed},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Deactivate selected products"), permissions=["change"])
+    def deactivate(self, request, queryset):
+        changed = product_bulk_set_active(product_ids=queryset.values_list("pk", flat=True), is_active=False)
+        self.message_user(
+            request,
+            ngettext("%(count)d product deactivated.", "%(count)d products deactivated.", changed)
+            % {"count": changed},
+            messages.SUCCESS,
+        )

@@ -1,0 +1,448 @@
+from urllib.parse import urlencode
+
+from django.core.cache import cache
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+
+from accounts.permissions import IsReseller, IsStaff
+from products.filters import MAX_ID, ProductFilter, StableOrderingFilter
+from products.models import Product
+from products.selectors import (
+    catalogue_cache_key,
+    catalogue_cache_seconds,
+    category_list,
+    favorite_list,
+    product_list,
+)
+from products.serializers import (
+    CategoryInputSerializer,
+    CategoryOutputSerializer,
+    ProductDeactivatedOutputSerializer,
+    ProductInputSerializer,
+    ProductOutputSerializer,
+)
+from products.services import (
+    PRODUCT_DEACTIVATED_MESSAGE,
+    category_create,
+    category_delete,
+    category_update,
+    favorite_add,
+    favorite_remove,
+    product_create,
+    product_delete,
+    product_update,
+)
+
+CATEGORY_EXAMPLE = OpenApiExample(
+    "Category",
+    value={"id": 3, "name": "Perfumaria", "slug": "perfumaria"},
+    response_only=True,
+)
+PRODUCT_EXAMPLE_VALUE = {
+    "id": 42,
+    "sku": "PERF-0042",
+    "name": "Colônia Floral 100 ml",
+    "description": "Fragrância floral suave.",
+    "category": {"id": 3, "name": "Perfumaria", "slug": "perfumaria"},
+    "price": "59.90",
+    "is_active": True,
+}
+PRODUCT_EXAMPLE = OpenApiExample("Product", value=PRODUCT_EXAMPLE_VALUE, response_only=True)
+PRODUCT_INPUT_EXAMPLE = OpenApiExample(
+    "New product",
+    value={
+        "sku": "perf-0042",
+        "name": "Colônia Floral 100 ml",
+        "description": "Fragrância floral suave.",
+        "category": 3,
+        "price": "59.90",
+    },
+    request_only=True,
+)
+DEACTIVATED_EXAMPLE = OpenApiExample(
+    "Deactivated instead of deleted",
+    value={
+        "detail": str(PRODUCT_DEACTIVATED_MESSAGE),
+        "product": {**PRODUCT_EXAMPLE_VALUE, "is_active": False},
+    },
+    response_only=True,
+    status_codes=["200"],
+)
+
+UNAUTHENTICATED = OpenApiResponse(description="Not authenticated")
+NOT_STAFF = OpenApiResponse(description="Staff only")
+NOT_FOUND = OpenApiResponse(description="Not found (inactive products too, for non-staff)")
+INVALID = OpenApiResponse(description="Invalid fields, keyed by field name")
+
+
+def _sorted_url(request) -> str:
+    """The absolute URL with its query parameters sorted by name (each
+    parameter's own values keep their order)."""
+    query = urlencode(sorted(request.query_params.lists()), doseq=True)
+    url = request.build_absolute_uri(request.path)
+    return f"{url}?{query}" if query else url
+
+
+class CatalogueReadMixin:
+    """Reads of the catalogue, cached and authenticated from the token alone.
+
+    GET/HEAD/OPTIONS use JWTStatelessUserAuthentication: the user is built
+    from the access token's claims (``is_staff`` included, see
+    accounts.serializers.tokens_for) without reading the users table, so a
+    cached answer is served without a single query. The trade-off: a user
+    deactivated, or a staff member demoted, keeps reading the catalogue as
+    before until the access token expires (15 minutes). Writes use the normal
+    database-backed JWTAuthentication, so they always see the current user.
+
+    List and detail answers are cached for PRODUCTS_CACHE_SECONDS under the
+    catalogue's versioned namespace (see selectors.catalogue_cache_key); the
+    services bump the version after every catalogue write.
+    """
+
+    def get_authenticators(self):
+        # self.request is Django's request here (View.setup runs before
+        # initialize_request builds DRF's), so the method is known.
+        request = getattr(self, "request", None)
+        # The schema documents the one Bearer scheme the whole API uses: both
+        # classes read the same header and token.
+        schema_generation = getattr(self, "swagger_fake_view", False)
+        if request is not None and request.method in SAFE_METHODS and not schema_generation:
+            return [JWTStatelessUserAuthentication()]
+        return super().get_authenticators()
+
+    def get_permissions(self):
+        if self.request.method in SAFE_METHODS:
+            return [IsAuthenticated()]
+        return [IsStaff()]
+
+    def list(self, request, *args, **kwargs):
+        return self._cached(request, super().list, *args, **kwargs)
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._cached(request, super().retrieve, *args, **kwargs)
+
+    def _cached(self, request, render, *args, **kwargs):
+        # The key (and with it the namespace version) is read before the
+        # database: an answer built while a write commits is stored under the
+        # old version, which nobody reads any more.
+        key = catalogue_cache_key(is_staff=bool(request.user.is_staff), url=_sorted_url(request))
+        if key is not None:
+            data = cache.get(key)
+            if data is not None:
+                return Response(data)
+        response = render(request, *args, **kwargs)
+        # Only successes: errors (404, bad filters) are cheap and may change.
+        if key is not None and response.status_code == status.HTTP_200_OK:
+            cache.set(key, response.data, timeout=catalogue_cache_seconds())
+        return response
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List products",
+        description=(
+            "Paginated catalogue. Staff see inactive products too and may filter by "
+            "`is_active`; everyone else sees only active products. Answers are cached "
+            "and invalidated on any catalogue change."
+        ),
+        tags=["products"],
+        responses={200: ProductOutputSerializer, 400: INVALID, 401: UNAUTHENTICATED},
+        examples=[PRODUCT_EXAMPLE],
+    ),
+    retrieve=extend_schema(
+        summary="Product detail",
+        tags=["products"],
+        responses={200: ProductOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        examples=[PRODUCT_EXAMPLE],
+    ),
+    create=extend_schema(
+        summary="Create a product (staff)",
+        tags=["products"],
+        request=ProductInputSerializer,
+        responses={201: ProductOutputSerializer, 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_STAFF},
+        examples=[PRODUCT_INPUT_EXAMPLE, PRODUCT_EXAMPLE],
+    ),
+    update=extend_schema(
+        summary="Replace a product (staff)",
+        description="An omitted `description` or `is_active` keeps its current value.",
+        tags=["products"],
+        request=ProductInputSerializer,
+        responses={
+            200: ProductOutputSerializer,
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            403: NOT_STAFF,
+            404: NOT_FOUND,
+        },
+        examples=[PRODUCT_INPUT_EXAMPLE, PRODUCT_EXAMPLE],
+    ),
+    partial_update=extend_schema(
+        summary="Change a product (staff)",
+        tags=["products"],
+        request=ProductInputSerializer(partial=True),
+        responses={
+            200: ProductOutputSerializer,
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            403: NOT_STAFF,
+            404: NOT_FOUND,
+        },
+        examples=[
+            OpenApiExample("New price", value={"price": "64.90"}, request_only=True),
+            OpenApiExample("Reactivate", value={"is_active": True}, request_only=True),
+            PRODUCT_EXAMPLE,
+        ],
+    ),
+    destroy=extend_schema(
+        summary="Delete a product (staff)",
+        description=(
+            "Deletes the product (204). A product referenced by purchases is kept for "
+            "their history and deactivated instead (200, with the product)."
+        ),
+        tags=["products"],
+        responses={
+            200: ProductDeactivatedOutputSerializer,
+            204: OpenApiResponse(description="Deleted"),
+            401: UNAUTHENTICATED,
+            403: NOT_STAFF,
+            404: NOT_FOUND,
+        },
+        examples=[DEACTIVATED_EXAMPLE],
+    ),
+)
+class ProductViewSet(
+    CatalogueReadMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ProductOutputSerializer
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filterset_class = ProductFilter
+    ordering_fields = ["name", "price", "created_at"]
+    ordering = ["name"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return product_list(user=self.request.user)
+
+    def create(self, request):
+        serializer = ProductInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        product = product_create(**serializer.validated_data)
+        return Response(ProductOutputSerializer(product).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        product = self.get_object()
+        serializer = ProductInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        product = product_update(product=product, data=serializer.validated_data)
+        return Response(ProductOutputSerializer(product).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        deactivated = product_delete(product=self.get_object())
+        if deactivated is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        body = {"detail": PRODUCT_DEACTIVATED_MESSAGE, "product": deactivated}
+        return Response(ProductDeactivatedOutputSerializer(body).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List categories",
+        tags=["categories"],
+        responses={200: CategoryOutputSerializer, 401: UNAUTHENTICATED},
+        examples=[CATEGORY_EXAMPLE],
+    ),
+    retrieve=extend_schema(
+        summary="Category detail",
+        tags=["categories"],
+        responses={200: CategoryOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        examples=[CATEGORY_EXAMPLE],
+    ),
+    create=extend_schema(
+        summary="Create a category (staff)",
+        tags=["categories"],
+        request=CategoryInputSerializer,
+        responses={201: CategoryOutputSerializer, 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_STAFF},
+        examples=[
+            OpenApiExample("New category", value={"name": "Perfumaria"}, request_only=True),
+            CATEGORY_EXAMPLE,
+        ],
+    ),
+    update=extend_schema(
+        summary="Replace a category (staff)",
+        tags=["categories"],
+        request=CategoryInputSerializer,
+        responses={
+            200: CategoryOutputSerializer,
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            403: NOT_STAFF,
+            404: NOT_FOUND,
+        },
+        examples=[CATEGORY_EXAMPLE],
+    ),
+    partial_update=extend_schema(
+        summary="Change a category (staff)",
+        tags=["categories"],
+        request=CategoryInputSerializer(partial=True),
+        responses={
+            200: CategoryOutputSerializer,
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            403: NOT_STAFF,
+            404: NOT_FOUND,
+        },
+        examples=[CATEGORY_EXAMPLE],
+    ),
+    destroy=extend_schema(
+        summary="Delete a category (staff)",
+        description="Only an empty category can be deleted; one with products answers 409.",
+        tags=["categories"],
+        responses={
+            204: OpenApiResponse(description="Deleted"),
+            401: UNAUTHENTICATED,
+            403: NOT_STAFF,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="The category still has products"),
+        },
+    ),
+)
+class CategoryViewSet(
+    CatalogueReadMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = CategoryOutputSerializer
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return category_list()
+
+    def create(self, request):
+        serializer = CategoryInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        category = category_create(**serializer.validated_data)
+        return Response(CategoryOutputSerializer(category).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        category = self.get_object()
+        serializer = CategoryInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        category = category_update(category=category, data=serializer.validated_data)
+        return Response(CategoryOutputSerializer(category).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        category_delete(category=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FavoriteListView(generics.ListAPIView):
+    serializer_class = ProductOutputSerializer
+    permission_classes = [IsReseller]
+    filter_backends = []
+
+    def get_queryset(self):
+        return favorite_list(reseller=self.request.user.reseller)
+
+    @extend_schema(
+        summary="List own favourite products",
+        description="Newest favourite first. Products deactivated since are left out.",
+        tags=["favorites"],
+        responses={
+            200: ProductOutputSerializer,
+            401: UNAUTHENTICATED,
+            403: OpenApiResponse(description="Resellers only"),
+        },
+        examples=[PRODUCT_EXAMPLE],
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        products = [favorite.product for favorite in page]
+        return self.get_paginated_response(ProductOutputSerializer(products, many=True).data)
+
+
+PRODUCT_ID_PARAMETER = OpenApiParameter("product_id", int, OpenApiParameter.PATH, description="Product id.")
+
+
+def _check_id(product_id: int) -> None:
+    # <int:...> matches any length of digits; no row has an id beyond the
+    # 64-bit range, and SQLite would not even take it as a parameter.
+    if product_id > MAX_ID:
+        raise NotFound
+
+
+class FavoriteDetailView(APIView):
+    permission_classes = [IsReseller]
+
+    @extend_schema(
+        summary="Add a favourite product",
+        description=(
+            "Idempotent: 201 when the product becomes a favourite, 200 when it already "
+            "was one; both answer with the product."
+        ),
+        tags=["favorites"],
+        parameters=[PRODUCT_ID_PARAMETER],
+        request=None,
+        responses={
+            200: ProductOutputSerializer,
+            201: ProductOutputSerializer,
+            400: OpenApiResponse(description="The product is inactive"),
+            401: UNAUTHENTICATED,
+            403: OpenApiResponse(description="Resellers only"),
+            404: OpenApiResponse(description="Unknown product"),
+        },
+        examples=[PRODUCT_EXAMPLE],
+    )
+    def put(self, request, product_id: int):
+        _check_id(product_id)
+        try:
+            favorite, created = favorite_add(reseller=request.user.reseller, product_id=product_id)
+        except Product.DoesNotExist as exc:
+            raise NotFound from exc
+        return Response(
+            ProductOutputSerializer(favorite.product).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        summary="Remove a favourite product",
+        description="Idempotent: 204 whether or not the product was a favourite; 404 for an unknown product.",
+        tags=["favorites"],
+        parameters=[PRODUCT_ID_PARAMETER],
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Not a favourite (any more)"),
+            401: UNAUTHENTICATED,
+            403: OpenApiResponse(description="Resellers only"),
+            404: OpenApiResponse(description="Unknown product"),
+        },
+    )
+    def delete(self, request, product_id: int):
+        _check_id(product_id)
+        try:
+            favorite_remove(reseller=request.user.reseller, product_id=product_id)
+        except Product.DoesNotExist as exc:
+            raise NotFound from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
