@@ -74,7 +74,10 @@ def test_the_policy_in_force_is_read_only(admin_client):
     admin_client.post(url, policy_form("2030-01-01", [("", "50")]))
     policy.refresh_from_db()
     assert policy.effective_from == date(2000, 1, 1)
-    assert admin_client.post(f"/admin/purchases/cashbackpolicy/{policy.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(f"/admin/purchases/cashbackpolicy/{policy.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
     assert CashbackPolicy.objects.filter(pk=policy.pk).exists()
 
 

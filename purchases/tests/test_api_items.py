@@ -40,15 +40,30 @@ def post(client, **data):
 
 def test_value_is_computed_from_the_items(reseller_client, lipstick, perfume):
     response = post(
-        reseller_client, items=[{"product": lipstick.id, "quantity": 3}, {"product": perfume.id, "quantity": 1}]
+        reseller_client,
+        items=[{"product": lipstick.id, "quantity": 3}, {"product": perfume.id, "quantity": 1}],
     )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["value"] == "319.69"  # 3 x 39.90 + 199.99
     assert body["cashback_value"] == "31.97"  # 31.969 half-up
     assert body["items"] == [
-        {"product": lipstick.id, "sku": "LIP-01", "name": "Batom", "quantity": 3, "unit_price": "39.90", "total": "119.70"},
-        {"product": perfume.id, "sku": "PERF-01", "name": "Perfume", "quantity": 1, "unit_price": "199.99", "total": "199.99"},
+        {
+            "product": lipstick.id,
+            "sku": "LIP-01",
+            "name": "Batom",
+            "quantity": 3,
+            "unit_price": "39.90",
+            "total": "119.70",
+        },
+        {
+            "product": perfume.id,
+            "sku": "PERF-01",
+            "name": "Perfume",
+            "quantity": 1,
+            "unit_price": "199.99",
+            "total": "199.99",
+        },
     ]
 
 
@@ -128,7 +143,9 @@ def test_items_over_the_maximum_value_are_400(reseller_client):
 
 def test_items_are_editable_while_validating(reseller_client, lipstick, perfume):
     purchase_id = post(reseller_client, items=[{"product": lipstick.id, "quantity": 1}]).json()["id"]
-    response = reseller_client.patch(f"{URL}{purchase_id}/", {"items": [{"product": perfume.id, "quantity": 2}]})
+    response = reseller_client.patch(
+        f"{URL}{purchase_id}/", {"items": [{"product": perfume.id, "quantity": 2}]}
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["value"] == "399.98"
     assert [item["product"] for item in response.json()["items"]] == [perfume.id]

@@ -93,7 +93,9 @@ def test_staff_must_send_a_cpf(staff_client):
 
 
 def test_unknown_cpf_is_400(staff_client):
-    response = staff_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19", "cpf": make_cpf(77)})
+    response = staff_client.post(
+        URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19", "cpf": make_cpf(77)}
+    )
     assert response.status_code == 400
     assert response.json() == {"cpf": [str(UNKNOWN_CPF_MESSAGE)]}
 
@@ -153,7 +155,9 @@ def test_duplicate_code_is_400(reseller, reseller_client):
 
 
 def test_status_cannot_be_set_on_create(reseller_client):
-    response = reseller_client.post(URL, {"code": "A", "value": "10.00", "date": "2026-03-19", "status": "approved"})
+    response = reseller_client.post(
+        URL, {"code": "A", "value": "10.00", "date": "2026-03-19", "status": "approved"}
+    )
     assert response.json()["status"] == "validating"
 
 
@@ -254,9 +258,18 @@ def test_bad_filters_are_400_not_500(reseller_client, params):
 def test_ordering(reseller, reseller_client):
     cheap = make(reseller, "10.00", date(2026, 3, 1))
     dear = make(reseller, "99.00", date(2026, 2, 1))
-    assert [r["id"] for r in reseller_client.get(URL, {"ordering": "value"}).json()["results"]] == [cheap.id, dear.id]
-    assert [r["id"] for r in reseller_client.get(URL, {"ordering": "-value"}).json()["results"]] == [dear.id, cheap.id]
-    assert [r["id"] for r in reseller_client.get(URL, {"ordering": "date"}).json()["results"]] == [dear.id, cheap.id]
+    assert [r["id"] for r in reseller_client.get(URL, {"ordering": "value"}).json()["results"]] == [
+        cheap.id,
+        dear.id,
+    ]
+    assert [r["id"] for r in reseller_client.get(URL, {"ordering": "-value"}).json()["results"]] == [
+        dear.id,
+        cheap.id,
+    ]
+    assert [r["id"] for r in reseller_client.get(URL, {"ordering": "date"}).json()["results"]] == [
+        dear.id,
+        cheap.id,
+    ]
     assert [r["id"] for r in reseller_client.get(URL).json()["results"]] == [cheap.id, dear.id]
 
 
@@ -271,7 +284,8 @@ def test_page_size_is_capped_at_100(reseller, reseller_client):
 @pytest.mark.parametrize("rows", [1, 100])
 def test_reseller_list_query_count_is_constant(reseller, reseller_client, django_assert_num_queries, rows):
     Purchase.objects.bulk_create(
-        Purchase(reseller=reseller, code=f"Q{index}", value=Decimal("10.00"), date=TODAY) for index in range(rows)
+        Purchase(reseller=reseller, code=f"Q{index}", value=Decimal("10.00"), date=TODAY)
+        for index in range(rows)
     )
     # user, reseller profile, count, page, items (one prefetch for the page)
     with django_assert_num_queries(5):
@@ -368,7 +382,11 @@ def test_approve(reseller, staff_client, staff_user):
     response = staff_client.post(f"{detail(purchase)}approve/")
     assert response.status_code == 200
     body = response.json()
-    assert (body["status"], body["status_display"], body["reviewed_by"]) == ("approved", "Aprovado", staff_user.email)
+    assert (body["status"], body["status_display"], body["reviewed_by"]) == (
+        "approved",
+        "Aprovado",
+        staff_user.email,
+    )
     assert body["reviewed_at"]
 
 

@@ -75,7 +75,9 @@ def test_identical_creates_make_exactly_one_row():
     clients = [authenticated_client(reseller.user) for _ in range(4)]
     payload = {"code": "SAME", "value": "10.00", "date": timezone.localdate().isoformat()}
 
-    responses = run_together(*(lambda client=client: client.post("/api/v1/purchases/", payload) for client in clients))
+    responses = run_together(
+        *(lambda client=client: client.post("/api/v1/purchases/", payload) for client in clients)
+    )
 
     codes = sorted(response.status_code for response in responses)
     assert codes.count(201) == 1

@@ -44,7 +44,9 @@ create.counter = 0
 
 
 def percents(reseller):
-    return {p.code: (p.cashback_percent, p.cashback_value) for p in Purchase.objects.filter(reseller=reseller)}
+    return {
+        p.code: (p.cashback_percent, p.cashback_value) for p in Purchase.objects.filter(reseller=reseller)
+    }
 
 
 def test_first_purchase_starts_in_validation_with_10_percent(reseller):
