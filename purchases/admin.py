@@ -1,11 +1,19 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from config.exceptions import ConflictError
 from purchases import cashback
-from purchases.models import CashbackPolicy, CashbackTier
-from purchases.months import current_month
+from purchases.models import CashbackPolicy, CashbackTier, Purchase, PurchaseItem
+from purchases.months import current_month, format_month, next_month, parse_month
+from purchases.services import REASON_REQUIRED_MESSAGE, purchase_approve, purchase_reject
+from resellers.admin import cpf_search_condition
 
 POLICY_START_MESSAGE = _("A policy starts on the first day of a month after the current one.")
 POLICY_TIERS_MESSAGE = _(
@@ -81,3 +89,216 @@ class CashbackPolicyAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_in_force:
             return False
         return super().has_delete_permission(request, obj)
+
+
+# --- Purchases ------------------------------------------------------------------
+
+PURCHASE_SEARCH_HELP = _("Code, reseller e-mail or the reseller's exact CPF (000.000.000-00 or 00000000000).")
+REASON_MAX_LENGTH = 500  # as the API's reject route
+
+
+class PurchaseMonthFilter(admin.SimpleListFilter):
+    title = _("month")
+    parameter_name = "month"
+    months_offered = 12
+
+    def lookups(self, request, model_admin):
+        # One query: the latest months that have purchases, newest first.
+        months = Purchase.objects.dates("date", "month", order="DESC")[: self.months_offered]
+        return [(format_month(month), format_month(month)) for month in months]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            start = parse_month(self.value())
+        except ValidationError as exc:
+            # The changelist answers with its "?e=1" page, not a 500.
+            raise IncorrectLookupParameters(exc) from exc
+        return queryset.filter(date__gte=start, date__lt=next_month(start))
+
+
+class RejectReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        error_messages={"required": REASON_REQUIRED_MESSAGE},
+    )
+
+
+class PurchaseItemInline(admin.TabularInline):
+    model = PurchaseItem
+    fields = ["product", "quantity", "unit_price"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(admin.ModelAdmin):
+    """Purchases are recorded, edited and deleted through the API, whose
+    services recompute the month's cashback; here staff read them and review
+    them. The only writes are the approve/reject actions, which call the same
+    services as the API (so the same rules and locks apply). A purchase's
+    page is view-only: status and review audit never change by form."""
+
+    list_display = [
+        "code",
+        "reseller_name",
+        "value",
+        "date",
+        "status",
+        "cashback_percent",
+        "cashback_value",
+    ]
+    list_filter = ["status", PurchaseMonthFilter]
+    date_hierarchy = "date"
+    search_fields = ["code", "reseller__user__email"]
+    search_help_text = PURCHASE_SEARCH_HELP
+    ordering = ["-date", "-id"]
+    # The table grows to millions of rows: skip the second COUNT(*) of the
+    # whole table when a filter or search is active.
+    show_full_result_count = False
+    actions = ["approve_selected", "reject_selected"]
+    inlines = [PurchaseItemInline]
+    fieldsets = [
+        (None, {"fields": ["reseller", "reseller_cpf", "code", "value", "date"]}),
+        (_("Review"), {"fields": ["status", "reviewed_by", "reviewed_at", "rejection_reason"]}),
+        (_("Cashback"), {"fields": ["cashback_percent", "cashback_value"]}),
+        (_("Record"), {"fields": ["created_by", "created_at", "updated_at"]}),
+    ]
+    readonly_fields = [
+        "reseller",
+        "reseller_cpf",
+        "code",
+        "value",
+        "date",
+        "status",
+        "reviewed_by",
+        "reviewed_at",
+        "rejection_reason",
+        "cashback_percent",
+        "cashback_value",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description=_("reseller"), ordering="reseller__user__full_name")
+    def reseller_name(self, purchase):
+        return purchase.reseller.user.full_name
+
+    @admin.display(description=_("reseller CPF"))
+    def reseller_cpf(self, purchase):
+        return purchase.reseller.cpf_formatted
+
+    def get_queryset(self, request):
+        # The changelist, the change page and the actions all read the
+        # reseller's name (and the page its CPF): one join, no N+1.
+        return super().get_queryset(request).select_related("reseller__user")
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        condition = cpf_search_condition(search_term, lookup="reseller__cpf_index")
+        if condition is not None:
+            results |= queryset.filter(condition)
+        return results, may_have_duplicates
+
+    # Recorded through the API only (it prices items and recomputes cashback).
+    def has_add_permission(self, request):
+        return False
+
+    # A purchase's page is view-only; "change" in general (obj=None) stays,
+    # as it is the permission the review actions require.
+    def has_change_permission(self, request, obj=None):
+        if obj is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    # Deleting follows the API's rules (only in validation, month recomputed).
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # --- Review actions ---------------------------------------------------------
+
+    def _report(self, request, *, changed: int, skipped: int, done: str) -> None:
+        if changed:
+            self.message_user(request, done, messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d purchase was skipped: only purchases in validation can be reviewed.",
+                    "%(count)d purchases were skipped: only purchases in validation can be reviewed.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Approve selected purchases"), permissions=["change"])
+    def approve_selected(self, request, queryset):
+        changed = skipped = 0
+        for purchase in queryset.order_by("pk"):
+            try:
+                purchase_approve(purchase=purchase, reviewer=request.user)
+            except ConflictError:
+                skipped += 1
+            else:
+                changed += 1
+        done = ngettext("%(count)d purchase approved.", "%(count)d purchases approved.", changed)
+        self._report(request, changed=changed, skipped=skipped, done=done % {"count": changed})
+
+    @admin.action(description=_("Reject selected purchases"), permissions=["change"])
+    def reject_selected(self, request, queryset):
+        # The usual admin two-step: the changelist's POST shows a page asking
+        # for the reason; that page posts back here with "apply".
+        submitted = "apply" in request.POST
+        form = RejectReasonForm(request.POST if submitted else None)
+        if submitted and form.is_valid():
+            changed = skipped = 0
+            for purchase in queryset.order_by("pk"):
+                try:
+                    purchase_reject(
+                        purchase=purchase, reviewer=request.user, reason=form.cleaned_data["reason"]
+                    )
+                except ConflictError:
+                    skipped += 1
+                else:
+                    changed += 1
+            done = ngettext("%(count)d purchase rejected.", "%(count)d purchases rejected.", changed)
+            self._report(request, changed=changed, skipped=skipped, done=done % {"count": changed})
+            return None
+
+        counts = queryset.aggregate(
+            selected=Count("pk"), validating=Count("pk", filter=Q(status=Purchase.Status.VALIDATING))
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Reject purchases"),
+            "opts": self.model._meta,
+            "form": form,
+            "selected_count": counts["selected"],
+            "validating_count": counts["validating"],
+            "skipped_count": counts["selected"] - counts["validating"],
+            "shown": queryset.filter(status=Purchase.Status.VALIDATING)[: self.list_per_page],
+            "selected_ids": queryset.values_list("pk", flat=True),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "reject_selected",
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/purchases/purchase/reject_reason.html", context)

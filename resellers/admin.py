@@ -1,0 +1,123 @@
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from resellers import cpf as cpf_codec
+from resellers.models import Reseller
+from resellers.services import CPF_TAKEN_MESSAGE
+
+CPF_SEARCH_HELP = _("Name, e-mail or the exact CPF (000.000.000-00 or 00000000000).")
+
+
+def cpf_search_condition(term: str, lookup: str = "cpf_index") -> Q | None:
+    """The admin's "exact CPF" search: a valid CPF in either format becomes an
+    equality on the blind index (``lookup`` names it from the searched model);
+    anything else, partial CPFs included, gives None. The ciphertext is never
+    searched: it is randomised, so a LIKE on it could only leak timing."""
+    try:
+        digits = cpf_codec.normalize(term)
+    except cpf_codec.InvalidCPF:
+        return None
+    return Q(**{lookup: cpf_codec.blind_index(digits)})
+
+
+def cpf_taken(cpf_index: str, *, exclude_pk: int | None = None) -> bool:
+    return Reseller.objects.filter(cpf_index=cpf_index).exclude(pk=exclude_pk).exists()
+
+
+class _ConcurrentWrite(Exception):
+    """A unique constraint fired between the form's checks and the save."""
+
+
+class ResellerAdminForm(forms.ModelForm):
+    # Not a model field: the model keeps only ciphertext and blind index, and
+    # its ``cpf`` property setter computes both from the digits.
+    cpf = forms.CharField(
+        label=_("CPF"),
+        max_length=14,
+        help_text=_("As 000.000.000-00 or 00000000000."),
+    )
+
+    class Meta:
+        model = Reseller
+        fields = ["user"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial.setdefault("cpf", self.instance.cpf_formatted)
+
+    def clean_cpf(self):
+        try:
+            digits = cpf_codec.normalize(self.cleaned_data["cpf"])
+        except cpf_codec.InvalidCPF as exc:
+            raise ValidationError(cpf_codec.INVALID_CPF_MESSAGE, code="invalid_cpf") from exc
+        if cpf_taken(cpf_codec.blind_index(digits), exclude_pk=self.instance.pk):
+            raise ValidationError(CPF_TAKEN_MESSAGE, code="unique")
+        return digits
+
+    def save(self, commit=True):
+        # The property setter encrypts the digits and recomputes the index.
+        self.instance.cpf = self.cleaned_data["cpf"]
+        return super().save(commit=commit)
+
+
+@admin.register(Reseller)
+class ResellerAdmin(admin.ModelAdmin):
+    """Name and e-mail live on the user (edited in the users admin); here the
+    CPF is shown formatted and edited through a plain field. The ciphertext
+    and the blind index are never shown."""
+
+    form = ResellerAdminForm
+    list_display = ["full_name", "email", "cpf_display", "created_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__full_name", "user__email"]
+    search_help_text = CPF_SEARCH_HELP
+    ordering = ["-created_at", "-id"]
+    autocomplete_fields = ["user"]
+    exclude = ["cpf_encrypted", "cpf_index"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    @admin.display(description=_("full name"), ordering="user__full_name")
+    def full_name(self, reseller):
+        return reseller.user.full_name
+
+    @admin.display(description=_("e-mail"), ordering="user__email")
+    def email(self, reseller):
+        return reseller.user.email
+
+    @admin.display(description=_("CPF"))
+    def cpf_display(self, reseller):
+        return reseller.cpf_formatted
+
+    def get_fields(self, request, obj=None):
+        return ["user", "cpf", "created_at", "updated_at"] if obj else ["user", "cpf"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The login a profile belongs to is chosen once, when it is created.
+        return ["user", *self.readonly_fields] if obj else []
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        condition = cpf_search_condition(search_term)
+        if condition is not None:
+            results |= queryset.filter(condition)
+        return results, may_have_duplicates
+
+    def save_model(self, request, obj, form, change):
+        try:
+            with transaction.atomic():
+                super().save_model(request, obj, form, change)
+        except IntegrityError as exc:
+            raise _ConcurrentWrite from exc
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ConcurrentWrite:
+            # Another save took the CPF (or the user) after this form was
+            # validated; validating again reports it on the field.
+            return super().changeform_view(request, object_id, form_url, extra_context)
