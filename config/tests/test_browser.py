@@ -46,9 +46,11 @@ def page(browser):
     external = []
     page.on(
         "request",
-        lambda request: external.append(request.url)
-        if not request.url.startswith(("http://localhost", "http://127.0.0.1", "data:", "blob:"))
-        else None,
+        lambda request: (
+            external.append(request.url)
+            if not request.url.startswith(("http://localhost", "http://127.0.0.1", "data:", "blob:"))
+            else None
+        ),
     )
     yield page
     context.close()
@@ -62,3 +64,43 @@ def test_swagger_ui_renders_operations_offline(live_server, page):
     assert "/api/v1/purchases/" in " ".join(operations)
     assert "/api/v1/auth/token/" in " ".join(operations)
     assert page.locator(".swagger-ui .info .title").inner_text().startswith("Reseller Cashback API")
+
+
+def test_staff_approves_a_purchase_with_the_admin_bulk_action(live_server, page):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from accounts.tests.factories import PASSWORD, StaffFactory
+    from purchases.models import Purchase
+    from purchases.services import purchase_create
+    from resellers.tests.factories import ResellerFactory
+
+    staff = StaffFactory(is_superuser=True)
+    purchase = purchase_create(
+        reseller=ResellerFactory(),
+        code="BROWSER-1",
+        value=Decimal("250.00"),
+        date=timezone.localdate() - timedelta(days=1),
+    )
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/purchases/purchase/")
+    page.fill("#id_username", staff.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#result_list")
+    row = page.locator("#result_list tbody tr", has_text="BROWSER-1")
+    assert "Em validação" in row.inner_text()
+
+    row.locator("input.action-select").check()
+    page.select_option("select[name=action]", "approve_selected")
+    page.click("button[name=index]")
+
+    page.wait_for_selector(".messagelist")
+    assert "1" in page.locator(".messagelist").inner_text()
+    row = page.locator("#result_list tbody tr", has_text="BROWSER-1")
+    assert "Aprovado" in row.inner_text()
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.APPROVED
+    assert purchase.reviewed_by == staff
