@@ -75,3 +75,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def default_cashback_policy(transactional_db):
+    """Transactional tests flush the database after each test, which drops
+    the default policy the data migration created: put it back."""
+    from datetime import date
+
+    from purchases.cashback import DEFAULT_TIERS
+    from purchases.models import CashbackPolicy, CashbackTier
+
+    policy, created = CashbackPolicy.objects.get_or_create(effective_from=date(2000, 1, 1))
+    if created:
+        CashbackTier.objects.bulk_create(
+            CashbackTier(policy=policy, up_to=tier.up_to, percent=tier.percent) for tier in DEFAULT_TIERS
+        )
+    return policy

@@ -15,9 +15,11 @@ from purchases.models import MonthlyCashback, Purchase
 from purchases.services import purchase_create
 from resellers.tests.factories import ResellerFactory
 
-# serialized_rollback: the flush after each test would drop the default
-# cashback policy the data migration created; this restores it.
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("default_cashback_policy"),
+]
 
 
 def run_together(*calls):
