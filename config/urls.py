@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from config import health
 from config.middleware import json_error
+from purchases.admin_views import analytics_admin_view
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -16,6 +17,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/analytics/", analytics_admin_view, name="admin-analytics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("health/live", health.live, name="health-live"),

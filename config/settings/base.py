@@ -71,7 +71,7 @@ AUTH_USER_MODEL = "accounts.User"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -238,6 +238,8 @@ CASHBACK_API_BREAKER_SECONDS = env.int("CASHBACK_API_BREAKER_SECONDS", default=3
 # Catalogue answers are invalidated on every catalogue change (config.cache),
 # so this only bounds how long an unchanged answer is reused.
 PRODUCTS_CACHE_SECONDS = env.int("PRODUCTS_CACHE_SECONDS", default=300)
+# Staff analytics: invalidated by every purchase change, kept briefly.
+ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=60)
 
 # --- Logging ----------------------------------------------------------------
 # LOG_FORMAT=json gives one JSON object per line (the production default);

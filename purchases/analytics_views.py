@@ -1,0 +1,282 @@
+"""Staff analytics: thin views over the analytics selectors, each whole
+answer cached briefly under the "analytics" namespace, whose version every
+purchase write bumps on commit (services._purchases_changed)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsStaff
+from config.cache import versioned_key
+from purchases.months import format_month
+from purchases.selectors import (
+    analytics_monthly,
+    analytics_summary,
+    analytics_top_products,
+    analytics_top_resellers,
+)
+from purchases.serializers import (
+    AnalyticsMonthlyOutputSerializer,
+    AnalyticsRangeQuerySerializer,
+    AnalyticsSummaryOutputSerializer,
+    AnalyticsTopProductsOutputSerializer,
+    AnalyticsTopQuerySerializer,
+    AnalyticsTopResellersOutputSerializer,
+    MonthQuerySerializer,
+)
+from purchases.services import ANALYTICS_CACHE_NAMESPACE
+
+MONTH_PATTERN = r"^\d{4}-\d{2}$"
+MONTH_PARAMETER = OpenApiParameter(
+    "month",
+    str,
+    pattern=MONTH_PATTERN,
+    description="Month as YYYY-MM (from 2000-01); default: the current month.",
+)
+LIMIT_PARAMETER = OpenApiParameter(
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": 100},
+    default=10,
+    description="How many rows, 1 to 100; default 10.",
+)
+BAD_QUERY_RESPONSE = OpenApiResponse(
+    description="Invalid query parameter; errors are keyed by the parameter name."
+)
+STAFF_ONLY = "Staff only. Cached briefly; any purchase change makes the next answer fresh."
+
+
+def _cached(endpoint: str, params: dict[str, object], compute: Callable[[], Any]) -> Any:
+    # The key carries the namespace version read before computing: an answer
+    # computed while a purchase write commits lands under the old version,
+    # which the write's bump makes unreachable.
+    key = versioned_key(ANALYTICS_CACHE_NAMESPACE, endpoint, *sorted(params.items()))
+    answer = cache.get(key)
+    if answer is None:
+        answer = compute()
+        cache.set(key, answer, timeout=settings.ANALYTICS_CACHE_SECONDS)
+    return answer
+
+
+class AnalyticsSummaryView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        summary="Month summary (staff)",
+        description=(
+            f"{STAFF_ONLY} Count, value and cashback of the month's purchases in each status "
+            "(all three always present, zeros included; rejected purchases carry no cashback). "
+            "`active_resellers` counts the distinct resellers with at least one purchase in the "
+            "month, in any status. `resellers_per_tier` counts, per percent of the month's policy, "
+            "the resellers whose total of non-rejected purchases reached that tier."
+        ),
+        tags=["analytics"],
+        parameters=[MONTH_PARAMETER],
+        responses={200: AnalyticsSummaryOutputSerializer, 400: BAD_QUERY_RESPONSE},
+        examples=[
+            OpenApiExample(
+                "March",
+                value={
+                    "month": "2026-03",
+                    "by_status": {
+                        "validating": {
+                            "purchase_count": 4,
+                            "total_value": "2300.00",
+                            "cashback_value": "310.00",
+                        },
+                        "approved": {
+                            "purchase_count": 6,
+                            "total_value": "5100.00",
+                            "cashback_value": "820.00",
+                        },
+                        "rejected": {"purchase_count": 1, "total_value": "900.00", "cashback_value": "0.00"},
+                    },
+                    "active_resellers": 5,
+                    "resellers_per_tier": [
+                        {"percent": "10.00", "resellers": 2},
+                        {"percent": "15.00", "resellers": 1},
+                        {"percent": "20.00", "resellers": 2},
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request):
+        query = MonthQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month = query.validated_month()
+        return Response(
+            _cached(
+                "summary",
+                {"month": format_month(month)},
+                lambda: AnalyticsSummaryOutputSerializer(analytics_summary(month=month)).data,
+            )
+        )
+
+
+class AnalyticsMonthlyView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        summary="Month by month (staff)",
+        description=(
+            f"{STAFF_ONLY} One row per calendar month from `from` to `to`, both included, oldest "
+            "first; months without purchases appear with zeros. Each row counts the month's "
+            "non-rejected purchases (validating and approved): their number, their value and the "
+            "cashback they earn. Rejected purchases are left out of every figure. At most 120 months."
+        ),
+        tags=["analytics"],
+        parameters=[
+            OpenApiParameter(
+                "from",
+                str,
+                pattern=MONTH_PATTERN,
+                description="First month, YYYY-MM; default: 11 months before `to`.",
+            ),
+            OpenApiParameter(
+                "to",
+                str,
+                pattern=MONTH_PATTERN,
+                description="Last month, YYYY-MM; default: the current month.",
+            ),
+        ],
+        responses={200: AnalyticsMonthlyOutputSerializer, 400: BAD_QUERY_RESPONSE},
+        examples=[
+            OpenApiExample(
+                "Two months",
+                value={
+                    "from": "2026-02",
+                    "to": "2026-03",
+                    "results": [
+                        {
+                            "month": "2026-02",
+                            "purchase_count": 0,
+                            "total_value": "0.00",
+                            "cashback_value": "0.00",
+                        },
+                        {
+                            "month": "2026-03",
+                            "purchase_count": 10,
+                            "total_value": "7400.00",
+                            "cashback_value": "1130.00",
+                        },
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request):
+        query = AnalyticsRangeQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        first, last = query.validated_data["from"], query.validated_data["to"]
+
+        def compute():
+            rows = analytics_monthly(from_month=first, to_month=last)
+            return AnalyticsMonthlyOutputSerializer(
+                {"from_month": first, "to_month": last, "results": rows}
+            ).data
+
+        return Response(_cached("monthly", {"from": format_month(first), "to": format_month(last)}, compute))
+
+
+class AnalyticsTopResellersView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        summary="Top resellers of a month (staff)",
+        description=(
+            f"{STAFF_ONLY} Resellers ranked by the month's total of non-rejected purchases "
+            "(highest first, ties by reseller id), with the number of those purchases, the "
+            "cashback percent the total reached and the cashback earned. Resellers without "
+            "non-rejected purchases in the month are not listed."
+        ),
+        tags=["analytics"],
+        parameters=[MONTH_PARAMETER, LIMIT_PARAMETER],
+        responses={200: AnalyticsTopResellersOutputSerializer, 400: BAD_QUERY_RESPONSE},
+        examples=[
+            OpenApiExample(
+                "Ranking",
+                value={
+                    "month": "2026-03",
+                    "results": [
+                        {
+                            "reseller": {"id": 7, "full_name": "Maria da Silva"},
+                            "total_value": "2300.00",
+                            "purchase_count": 3,
+                            "cashback_percent": "20.00",
+                            "cashback_value": "460.00",
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request):
+        query = AnalyticsTopQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month, limit = query.validated_month(), query.validated_data["limit"]
+        return Response(
+            _cached(
+                "top-resellers",
+                {"month": format_month(month), "limit": limit},
+                lambda: (
+                    AnalyticsTopResellersOutputSerializer(
+                        {"month": month, "results": analytics_top_resellers(month=month, limit=limit)}
+                    ).data
+                ),
+            )
+        )
+
+
+class AnalyticsTopProductsView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        summary="Best-selling products of a month (staff)",
+        description=(
+            f"{STAFF_ONLY} Products ranked by units sold in the month's non-rejected purchases "
+            "(ties by value, then product id), with the value of those units at the unit prices "
+            "recorded in the purchases. Purchases recorded without items do not count here."
+        ),
+        tags=["analytics"],
+        parameters=[MONTH_PARAMETER, LIMIT_PARAMETER],
+        responses={200: AnalyticsTopProductsOutputSerializer, 400: BAD_QUERY_RESPONSE},
+        examples=[
+            OpenApiExample(
+                "Ranking",
+                value={
+                    "month": "2026-03",
+                    "results": [
+                        {
+                            "product": {"id": 3, "sku": "PERF-001", "name": "Eau de parfum 100 ml"},
+                            "quantity": 42,
+                            "total_value": "8358.00",
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request):
+        query = AnalyticsTopQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month, limit = query.validated_month(), query.validated_data["limit"]
+        return Response(
+            _cached(
+                "top-products",
+                {"month": format_month(month), "limit": limit},
+                lambda: (
+                    AnalyticsTopProductsOutputSerializer(
+                        {"month": month, "results": analytics_top_products(month=month, limit=limit)}
+                    ).data
+                ),
+            )
+        )
