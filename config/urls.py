@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import health
@@ -15,6 +16,10 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
+
+admin.site.site_header = _("Reseller cashback — back office")
+admin.site.site_title = _("Reseller cashback")
+admin.site.index_title = _("Back office")
 
 urlpatterns = [
     path("admin/analytics/", analytics_admin_view, name="admin-analytics"),
