@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format schema check-deploy migrate seed bench clean
+.PHONY: install run test lint format schema migrate seed bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ install: $(VENV)/.installed
 migrate: install
 	$(BIN)/python manage.py migrate --no-input
 
-run: migrate
+# Demo data; idempotent, so a rerun creates nothing. SEED_ARGS="--reset" starts over.
+seed: migrate
+	$(BIN)/python manage.py seed $(SEED_ARGS)
+
+run: seed
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install
@@ -35,8 +39,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Seeds a scratch database and times the main routes (see bench/README.md).
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 schema: install
-	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file schema.yml
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn > /dev/null
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

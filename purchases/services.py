@@ -173,7 +173,11 @@ def _check_code_free(*, reseller: Reseller, code: str, exclude_pk: int | None = 
 def _full_clean(purchase: Purchase) -> None:
     # Field validators (code format, value range, date rules) apply to every
     # caller: API, admin and commands alike.
-    purchase.full_clean(exclude=["reseller", "created_by", "reviewed_by"], validate_unique=False)
+    # The check constraints are left to the database (validating them here
+    # costs a query each); the field validators above cover the same rules.
+    purchase.full_clean(
+        exclude=["reseller", "created_by", "reviewed_by"], validate_unique=False, validate_constraints=False
+    )
 
 
 def _save(purchase: Purchase) -> None:

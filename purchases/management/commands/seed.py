@@ -1,0 +1,184 @@
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from config.cache import bump_version
+from products.services import catalogue_invalidate
+from purchases.management import seeding
+from purchases.services import ANALYTICS_CACHE_NAMESPACE
+from resellers import cpf as cpf_codec
+
+
+def at_least(minimum: int):
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return number
+
+    return parse
+
+
+class Command(BaseCommand):
+    help = (
+        "Seed deterministic demo data: a staff login, resellers (one with CPF 153.509.460-56), "
+        "a catalogue and purchases with their cashback; prints the logins at the end. "
+        f"Demo passwords: {seeding.STAFF_EMAIL} / {seeding.STAFF_PASSWORD}; {seeding.DEMO_EMAIL} and "
+        f"revendedor-NNNNN@{seeding.RESELLER_EMAIL_DOMAIN} / {seeding.RESELLER_PASSWORD}. "
+        "Idempotent: every seeded object has a fixed natural key (e-mail, category slug, SKU "
+        f"{seeding.SKU_PREFIX}NNNN) and is created only when missing; purchases are generated only "
+        "for resellers created by the same run, so running again with the same flags creates "
+        "nothing, and a larger --resellers adds only the new resellers with their purchases. "
+        "Existing rows are never changed: to seed other sizes or another --seed, add --reset, which "
+        "deletes the seeded logins (and every e-mail on the seed's domain), their purchases and "
+        "month rows, and the seeded products and categories nothing else uses, then seeds again. "
+        "Everything runs in one transaction: an interrupted run leaves nothing behind."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--seed", type=int, default=42, help="Random seed: the same seed and sizes give the same data."
+        )
+        parser.add_argument(
+            "--resellers", type=at_least(1), default=20, help=f"Resellers, {seeding.DEMO_EMAIL} included."
+        )
+        parser.add_argument(
+            "--purchases",
+            type=at_least(0),
+            default=200,
+            help="Purchases in all, spread unevenly over the resellers.",
+        )
+        parser.add_argument("--products", type=at_least(0), default=30, help="Catalogue products.")
+        parser.add_argument(
+            "--months",
+            type=at_least(1),
+            default=6,
+            help="Purchases are dated over the last N calendar months, up to today (America/Sao_Paulo).",
+        )
+        parser.add_argument("--reset", action="store_true", help="Delete the seeded data first, then seed.")
+        parser.add_argument("--batch-size", type=at_least(1), default=5000, help="Rows per bulk insert.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args, **options):
+        started = time.perf_counter()
+        today = timezone.localdate()
+        seed, batch_size = options["seed"], options["batch_size"]
+        with transaction.atomic():
+            outcome = Outcome(deleted=seeding.delete_seeded_data() if options["reset"] else {})
+            staff, outcome.staff_created = seeding.ensure_staff()
+            categories, outcome.categories = seeding.ensure_categories()
+            product_specs = seeding.product_specs(seed, options["products"])
+            outcome.products = seeding.ensure_products(product_specs, categories)
+            outcome.setup = seeding.ensure_resellers(
+                seeding.reseller_specs(seed, options["resellers"]), batch_size=batch_size
+            )
+            writer = seeding.writer_for(staff_id=staff.pk, now=timezone.now(), batch_size=batch_size)
+            self._write_purchases(
+                writer,
+                outcome.setup,
+                seeding.purchase_counts(seed, options["purchases"], options["resellers"]),
+                seed=seed,
+                first_day=seeding.first_month(today, options["months"]),
+                today=today,
+                catalogue=seeding.catalogue_for_items(product_specs),
+                progress=not options["no_progress"] and options["verbosity"] > 0 and sys.stderr.isatty(),
+            )
+            outcome.written = writer.counts
+            # The bulk writes skip the services, so the caches they would
+            # invalidate are invalidated here.
+            if outcome.deleted or outcome.products or outcome.categories:
+                catalogue_invalidate()
+            if outcome.deleted or outcome.written.purchases:
+                transaction.on_commit(lambda: bump_version(ANALYTICS_CACHE_NAMESPACE))
+        if outcome.written.purchases:
+            seeding.analyze()
+        if options["verbosity"] > 0:
+            self._report(outcome, resellers=options["resellers"], elapsed=time.perf_counter() - started)
+
+    @staticmethod
+    def _write_purchases(writer, setup, counts, *, seed, first_day, today, catalogue, progress):
+        """Generate each new reseller's purchases with their cashback and
+        write them in batches, so memory stays flat whatever the size."""
+        auto_approved = seeding.auto_approved_cpfs()
+        policies = seeding.policy_lookup()
+        total = sum(counts[spec.index] for spec, _ in setup.created)
+        batch, months = [], []
+        with tqdm(total=total, unit=" purchases", disable=not progress, file=sys.stderr) as bar:
+            for spec, owner in setup.created:
+                rows = seeding.generate_purchases(
+                    seed=seed,
+                    reseller_index=spec.index,
+                    count=counts[spec.index],
+                    first_day=first_day,
+                    today=today,
+                    products=catalogue,
+                    auto_approved=spec.cpf in auto_approved,
+                )
+                months.extend((owner, month) for month in seeding.apply_cashback(rows, policies))
+                batch.extend((owner, row) for row in rows)
+                if len(batch) >= writer.batch_size:
+                    writer.write(batch, months)
+                    bar.update(len(batch))
+                    batch, months = [], []
+            if batch or months:
+                writer.write(batch, months)
+                bar.update(len(batch))
+
+    def _report(self, outcome: "Outcome", *, resellers: int, elapsed: float) -> None:
+        if outcome.deleted:
+            self.stdout.write(
+                "Reset: deleted {users} logins, {purchases} purchases ({items} items), {months} month rows, "
+                "{products} products, {categories} categories.".format(**outcome.deleted)
+            )
+        written = outcome.written
+        if outcome.created_anything:
+            staff = " and the staff login" if outcome.staff_created else ""
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created {len(outcome.setup.created)} resellers{staff}, "
+                    f"{outcome.categories} categories, {outcome.products} products, "
+                    f"{written.purchases} purchases ({written.items} items), "
+                    f"{written.months} monthly cashback rows in {elapsed:.1f} s."
+                )
+            )
+        else:
+            self.stdout.write(
+                f"Demo data already present: nothing created in {elapsed:.1f} s (use --reset to seed again)."
+            )
+        for spec in outcome.setup.cpf_taken:
+            self.stderr.write(
+                self.style.WARNING(f"Skipped {spec.email}: its CPF belongs to an account outside the seed.")
+            )
+        self.stdout.write("Logins (demo passwords, for a demo database only):")
+        self.stdout.write(f"  staff     {seeding.STAFF_EMAIL} / {seeding.STAFF_PASSWORD}   (also /admin/)")
+        self.stdout.write(
+            f"  reseller  {seeding.DEMO_EMAIL} / {seeding.RESELLER_PASSWORD}   "
+            f"(CPF {cpf_codec.format_cpf(seeding.DEMO_CPF)}, purchases auto-approved)"
+        )
+        if resellers > 1:
+            self.stdout.write(
+                f"  resellers {seeding.reseller_email(1)} / {seeding.RESELLER_PASSWORD}   "
+                f"(… to {seeding.reseller_email(resellers - 1)})"
+            )
+        if not outcome.created_anything:
+            self.stdout.write("  (accounts that were already there keep the password they have)")
+
+
+@dataclass
+class Outcome:
+    deleted: dict[str, int]
+    staff_created: bool = False
+    categories: int = 0
+    products: int = 0
+    setup: seeding.ResellerSetup = field(default_factory=lambda: seeding.ResellerSetup([], []))
+    written: seeding.WriteCounts = field(default_factory=seeding.WriteCounts)
+
+    @property
+    def created_anything(self) -> bool:
+        return bool(self.staff_created or self.categories or self.products or self.setup.created)
