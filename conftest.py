@@ -1,5 +1,8 @@
+import threading
+
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.serializers import tokens_for
@@ -31,6 +34,27 @@ def authenticated_client(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user)['access']}")
     return client
+
+
+def run_together(*calls):
+    """Run the calls in threads released at the same moment (each on its own
+    database connection); return their results in order. For race tests."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def runner(index, call):
+        try:
+            barrier.wait()
+            results[index] = call()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
 
 
 @pytest.fixture

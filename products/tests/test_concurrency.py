@@ -1,38 +1,15 @@
 """Races on favourites and catalogue deletes, against PostgreSQL (row locks
 mean nothing on SQLite)."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts.tests.factories import StaffFactory
-from conftest import authenticated_client
+from conftest import authenticated_client, run_together
 from products.models import Favorite, Product
 from products.tests.factories import ProductFactory
 from resellers.tests.factories import ResellerFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*calls):
-    """Start the calls in threads at the same moment; return their results."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def runner(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def test_concurrent_adds_of_one_favourite_make_one_row():

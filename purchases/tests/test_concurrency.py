@@ -1,15 +1,13 @@
 """Races, against PostgreSQL (row locks mean nothing on SQLite)."""
 
-import threading
 import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import StaffFactory
-from conftest import authenticated_client
+from conftest import authenticated_client, run_together
 from purchases import services
 from purchases.models import MonthlyCashback, Purchase
 from purchases.services import purchase_create
@@ -20,26 +18,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("default_cashback_policy"),
 ]
-
-
-def run_together(*calls):
-    """Start the calls in threads at the same moment; return their results."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def runner(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def slow_now(monkeypatch):
