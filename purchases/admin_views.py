@@ -14,8 +14,8 @@ from django.utils import formats
 from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext_lazy as _
 
-from purchases.months import current_month
-from purchases.selectors import MonthFigures, analytics_monthly, shift_month
+from purchases.months import current_month, shift_month
+from purchases.selectors import MonthFigures, analytics_monthly
 
 CHART_MONTHS = 12
 PAGE_TITLE = _("Cashback analytics")

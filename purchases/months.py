@@ -37,3 +37,14 @@ def parse_month(value: str) -> date:
 
 def format_month(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
+def shift_month(month: date, months: int) -> date:
+    """The first day of the month ``months`` after (or before) ``month``."""
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_span(first: date, last: date) -> int:
+    """How many calendar months from ``first`` to ``last``, both included."""
+    return (last.year - first.year) * 12 + last.month - first.month + 1

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from accounts.models import User
 from purchases import cashback
 from purchases.models import CashbackPolicy, MonthlyCashback, Purchase, PurchaseItem
-from purchases.months import month_start
+from purchases.months import month_span, month_start, shift_month
 from resellers.models import Reseller
 
 
@@ -98,17 +98,6 @@ def _sum_money(expression, **kwargs) -> Coalesce:
 def _month_last_day(month: date) -> date:
     # Not next_month(): 9999-12 is a valid month with no month after it.
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
-
-
-def shift_month(month: date, months: int) -> date:
-    """The first day of the month ``months`` after (or before) ``month``."""
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def month_span(first: date, last: date) -> int:
-    """How many calendar months from ``first`` to ``last``, both included."""
-    return (last.year - first.year) * 12 + last.month - first.month + 1
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,7 @@ from rest_framework import serializers
 
 from products.models import Product
 from purchases.models import MAX_PURCHASE_VALUE, Purchase, PurchaseItem, validate_purchase_date
-from purchases.months import FIRST_MONTH, current_month, format_month, parse_month
-from purchases.selectors import month_span, shift_month
+from purchases.months import FIRST_MONTH, current_month, format_month, month_span, parse_month, shift_month
 from resellers.serializers import CPFField
 
 CODE_HELP = _("1 to 64 letters, digits, '-' or '_'; unique among your purchases.")
