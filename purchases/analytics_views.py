@@ -185,8 +185,32 @@ class AnalyticsMonthlyView(APIView):
         return Response(_cached("monthly", {"from": format_month(first), "to": format_month(last)}, compute))
 
 
-class AnalyticsTopResellersView(APIView):
+class _AnalyticsRankingView(APIView):
+    """A month's ranking (`?month=&limit=`): subclasses name the cache
+    endpoint, the selector and the output serializer."""
+
     permission_classes = [IsStaff]
+    endpoint: str
+    selector: Callable[..., list]
+    output_serializer: type
+
+    def ranking(self, request) -> Response:
+        query = AnalyticsTopQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month, limit = query.validated_month(), query.validated_data["limit"]
+
+        def compute():
+            # Through the class: a plain function, not bound as a method.
+            rows = type(self).selector(month=month, limit=limit)
+            return self.output_serializer({"month": month, "results": rows}).data
+
+        return Response(_cached(self.endpoint, {"month": format_month(month), "limit": limit}, compute))
+
+
+class AnalyticsTopResellersView(_AnalyticsRankingView):
+    endpoint = "top-resellers"
+    selector = analytics_top_resellers
+    output_serializer = AnalyticsTopResellersOutputSerializer
 
     @extend_schema(
         summary="Top resellers of a month (staff)",
@@ -219,24 +243,13 @@ class AnalyticsTopResellersView(APIView):
         ],
     )
     def get(self, request):
-        query = AnalyticsTopQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        month, limit = query.validated_month(), query.validated_data["limit"]
-        return Response(
-            _cached(
-                "top-resellers",
-                {"month": format_month(month), "limit": limit},
-                lambda: (
-                    AnalyticsTopResellersOutputSerializer(
-                        {"month": month, "results": analytics_top_resellers(month=month, limit=limit)}
-                    ).data
-                ),
-            )
-        )
+        return self.ranking(request)
 
 
-class AnalyticsTopProductsView(APIView):
-    permission_classes = [IsStaff]
+class AnalyticsTopProductsView(_AnalyticsRankingView):
+    endpoint = "top-products"
+    selector = analytics_top_products
+    output_serializer = AnalyticsTopProductsOutputSerializer
 
     @extend_schema(
         summary="Best-selling products of a month (staff)",
@@ -266,17 +279,4 @@ class AnalyticsTopProductsView(APIView):
         ],
     )
     def get(self, request):
-        query = AnalyticsTopQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        month, limit = query.validated_month(), query.validated_data["limit"]
-        return Response(
-            _cached(
-                "top-products",
-                {"month": format_month(month), "limit": limit},
-                lambda: (
-                    AnalyticsTopProductsOutputSerializer(
-                        {"month": month, "results": analytics_top_products(month=month, limit=limit)}
-                    ).data
-                ),
-            )
-        )
+        return self.ranking(request)
