@@ -17,16 +17,11 @@ class ProductAdminForm(forms.ModelForm):
         return normalize_sku(self.cleaned_data["sku"])
 
 
-@admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
-    search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
+class CatalogueAdmin(admin.ModelAdmin):
+    """The admin writes through ModelForms; these hooks add what the services
+    do after a write: the cached catalogue is invalidated once the admin's
+    transaction commits."""
 
-    # The admin writes through the ModelForm; these hooks add what the
-    # services do after a write: the cached catalogue is invalidated once the
-    # admin's transaction commits. Deleting a category with products is
-    # refused by the admin's own PROTECT check.
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         catalogue_invalidate()
@@ -40,8 +35,15 @@ class CategoryAdmin(admin.ModelAdmin):
         catalogue_invalidate()
 
 
+@admin.register(Category)
+class CategoryAdmin(CatalogueAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CatalogueAdmin):
     form = ProductAdminForm
     list_display = ["sku", "name", "category", "price", "is_active"]
     list_filter = ["is_active", "category"]
@@ -49,18 +51,6 @@ class ProductAdmin(admin.ModelAdmin):
     list_select_related = ["category"]
     readonly_fields = ["created_at", "updated_at"]
     actions = ["activate", "deactivate"]
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        catalogue_invalidate()
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        catalogue_invalidate()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        catalogue_invalidate()
 
     @admin.action(description=_("Activate selected products"), permissions=["change"])
     def activate(self, request, queryset):
