@@ -21,3 +21,9 @@ class IsReseller(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return get_reseller(request.user) is not None
+
+
+class IsResellerOrStaff(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and (user.is_staff or get_reseller(user)))

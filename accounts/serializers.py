@@ -1,15 +1,11 @@
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
-from resellers import cpf as cpf_codec
-from resellers.models import Reseller
-from resellers.serializers import ResellerOutputSerializer
 
 INVALID_CREDENTIALS_MESSAGE = _("Invalid credentials.")
 LOGIN_IDENTIFIER_MESSAGE = _("Send either an e-mail or a CPF, with the password.")
@@ -33,24 +29,15 @@ class LoginInputSerializer(serializers.Serializer):
     def validate(self, attrs):
         if bool(attrs.get("email")) == bool(attrs.get("cpf")):
             raise serializers.ValidationError(LOGIN_IDENTIFIER_MESSAGE, code="identifier")
-        email = attrs.get("email") or self._email_for_cpf(attrs["cpf"])
-        # authenticate() is called even for an unknown CPF, so every failure
-        # costs one password hash: timing does not tell which part was wrong.
-        user = authenticate(
-            request=self.context.get("request"), email=email or "", password=attrs["password"]
-        )
+        # A CPF is answered by the reseller app's authentication backend.
+        # Every backend hashes the password even for an unknown identifier,
+        # so timing does not tell which part was wrong.
+        identifier = {"email": attrs["email"]} if attrs.get("email") else {"cpf": attrs["cpf"]}
+        user = authenticate(request=self.context.get("request"), password=attrs["password"], **identifier)
         if user is None:
             raise AuthenticationFailed(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
         attrs["user"] = user
         return attrs
-
-    @staticmethod
-    def _email_for_cpf(value: str) -> str | None:
-        try:
-            reseller = Reseller.objects.with_cpf(value).select_related("user").first()
-        except cpf_codec.InvalidCPF:
-            return None
-        return reseller.user.email if reseller else None
 
 
 class TokenPairOutputSerializer(serializers.Serializer):
@@ -70,16 +57,3 @@ class LogoutInputSerializer(serializers.Serializer):
             # Someone else's token: indistinguishable from an invalid one.
             raise InvalidToken(FOREIGN_TOKEN_MESSAGE)
         return token
-
-
-class MeOutputSerializer(serializers.ModelSerializer):
-    reseller = serializers.SerializerMethodField()
-
-    class Meta:
-        model = User
-        fields = ["id", "email", "full_name", "is_staff", "reseller"]
-
-    @extend_schema_field(ResellerOutputSerializer(allow_null=True))
-    def get_reseller(self, user):
-        reseller = getattr(user, "reseller", None)
-        return ResellerOutputSerializer(reseller).data if reseller else None

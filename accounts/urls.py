@@ -6,5 +6,4 @@ urlpatterns = [
     path("auth/token/", views.LoginView.as_view(), name="auth-token"),
     path("auth/token/refresh/", views.RefreshView.as_view(), name="auth-token-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
-    path("auth/me/", views.MeView.as_view(), name="auth-me"),
 ]

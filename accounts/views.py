@@ -4,13 +4,11 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts.serializers import (
     LoginInputSerializer,
     LogoutInputSerializer,
-    MeOutputSerializer,
     TokenPairOutputSerializer,
     tokens_for,
 )
@@ -100,13 +98,3 @@ class LogoutView(GenericAPIView):
         serializer.is_valid(raise_exception=True)
         serializer.validated_data["refresh"].blacklist()
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class MeView(APIView):
-    @extend_schema(
-        summary="Who am I",
-        tags=["auth"],
-        responses={200: MeOutputSerializer},
-    )
-    def get(self, request):
-        return Response(MeOutputSerializer(request.user).data)

@@ -265,14 +265,14 @@ def run(args) -> dict:
 
     from accounts.models import User
     from accounts.serializers import tokens_for
-    from purchases.management import seeding
+    from config.seeding import generate
     from purchases.months import format_month
     from resellers.models import Reseller
 
     dataset = seed_dataset(args)
     # The busiest reseller: the worst case of the reseller routes.
     reseller = Reseller.objects.annotate(count=Count("purchases")).order_by("-count", "pk").first()
-    staff = User.objects.get(email=seeding.STAFF_EMAIL)
+    staff = User.objects.get(email=generate.STAFF_EMAIL)
     dataset["reseller_purchases"] = reseller.count
     clients = {
         role: Client(
@@ -285,8 +285,8 @@ def run(args) -> dict:
     results = [
         measure(case, clients[case.role], args.requests)
         for case in cases(
-            month=format_month(seeding.first_month(today, 2)),  # the last full month
-            first_month=format_month(seeding.first_month(today, args.months)),
+            month=format_month(generate.first_month(today, 2)),  # the last full month
+            first_month=format_month(generate.first_month(today, args.months)),
             last_month=format_month(today),
             today=today.isoformat(),
         )

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.core.signals import request_finished
 
 
@@ -12,3 +13,11 @@ class ConfigConfig(AppConfig):
         from config.logging import clear_request_id
 
         request_finished.connect(clear_request_id, dispatch_uid="config.clear_request_id")
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the project's site (config.admin.AdminSite),
+    installed as ``config.apps.AdminConfig`` in place of ``django.contrib.admin``."""
+
+    default = False  # "config" alone means ConfigConfig
+    default_site = "config.admin.AdminSite"

@@ -44,7 +44,8 @@ def exception_handler(exc, context):
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+        # A service may say why (the first argument); otherwise DRF's default.
+        exc = exceptions.PermissionDenied(exc.args[0] if exc.args else None)
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.exception("Database unavailable")
         return Response(

@@ -1,28 +1,24 @@
+"""The root URLconf: the one place that includes every app's routes."""
+
 from django.contrib import admin
 from django.urls import include, path
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import health
 from config.middleware import json_error
-from purchases.admin_views import analytics_admin_view
 
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("resellers.urls")),
-    path("", include("purchases.urls")),
     path("", include("products.urls")),
+    path("", include("purchases.urls")),
+    path("", include("purchases.analytics.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
-admin.site.site_header = _("Reseller cashback — back office")
-admin.site.site_title = _("Reseller cashback")
-admin.site.index_title = _("Back office")
-
 urlpatterns = [
-    path("admin/analytics/", analytics_admin_view, name="admin-analytics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("health/live", health.live, name="health-live"),

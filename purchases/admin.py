@@ -13,7 +13,7 @@ from purchases import cashback
 from purchases.models import CashbackPolicy, CashbackTier, Purchase, PurchaseItem
 from purchases.months import current_month, format_month, next_month, parse_month
 from purchases.services import REASON_REQUIRED_MESSAGE, purchase_approve, purchase_reject
-from resellers.admin import cpf_search_condition
+from resellers.selectors import reseller_cpf_condition
 
 POLICY_START_MESSAGE = _("A policy starts on the first day of a month after the current one.")
 POLICY_TIERS_MESSAGE = _(
@@ -212,7 +212,7 @@ class PurchaseAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        condition = cpf_search_condition(search_term, lookup="reseller__cpf_index")
+        condition = reseller_cpf_condition(search_term, lookup="reseller__cpf_index")
         if condition is not None:
             results |= queryset.filter(condition)
         return results, may_have_duplicates

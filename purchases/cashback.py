@@ -9,6 +9,7 @@ tiers: total <= 1,000.00 -> 10 %, <= 1,500.00 -> 15 %, above -> 20 %.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -73,3 +74,57 @@ def next_tier(total: Decimal, tiers: Sequence[Tier]) -> NextTier | None:
                 missing=(tier.up_to - total + CENT).quantize(CENT),
             )
     return None
+
+
+class MonthPurchase(NamedTuple):
+    """What the rule needs of one purchase of the month."""
+
+    value: Decimal
+    rejected: bool
+
+
+class Share(NamedTuple):
+    """One purchase's cashback."""
+
+    percent: Decimal
+    value: Decimal
+
+
+NO_SHARE = Share(ZERO, ZERO)
+
+
+@dataclass(frozen=True)
+class MonthCashback:
+    """A reseller-month: its non-rejected total and count, the percent that
+    total reached, the cashback it earns, and each purchase's share (in the
+    order the purchases were given). ``purchase_count == 0`` means nothing
+    counts: no tier, every share zero."""
+
+    total_value: Decimal
+    purchase_count: int
+    percent: Decimal
+    cashback_value: Decimal
+    shares: tuple[Share, ...]
+
+
+def month_cashback(purchases: Sequence[MonthPurchase], tiers: Sequence[Tier]) -> MonthCashback:
+    """The whole rule for one reseller-month: the total of the non-rejected
+    purchases sets the percent, every non-rejected purchase gets it, rejected
+    ones get zero. ``tiers`` is not read when nothing counts (so a caller may
+    skip loading a policy then). Used by the services and by the seed alike."""
+    counted = [purchase.value for purchase in purchases if not purchase.rejected]
+    if not counted:
+        return MonthCashback(ZERO, 0, ZERO, ZERO, tuple(NO_SHARE for _ in purchases))
+    total = sum(counted, ZERO)
+    percent = percent_for_total(total, tiers)
+    shares = tuple(
+        NO_SHARE if purchase.rejected else Share(percent, cashback_amount(purchase.value, percent))
+        for purchase in purchases
+    )
+    return MonthCashback(
+        total_value=total,
+        purchase_count=len(counted),
+        percent=percent,
+        cashback_value=sum((share.value for share in shares), ZERO),
+        shares=shares,
+    )

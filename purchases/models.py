@@ -125,7 +125,7 @@ class Purchase(models.Model):
     )
     date = models.DateField(_("date"), validators=[validate_purchase_date])
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.VALIDATING)
-    # Derived from the month's total by services.recalculate_month (the only
+    # Derived from the month's total by services.monthly_cashback_recalculate (the only
     # writer), so lists and analytics read them instead of recomputing tiers.
     cashback_percent = models.DecimalField(
         _("cashback percent"), max_digits=5, decimal_places=2, default=Decimal("0.00"), editable=False
@@ -228,7 +228,7 @@ class PurchaseItem(models.Model):
 class MonthlyCashback(models.Model):
     """One reseller's month: the total of non-rejected purchases, the tier it
     reached and the cashback it earns. Maintained by
-    services.recalculate_month together with the purchases' own columns, so
+    services.monthly_cashback_recalculate together with the purchases' own columns, so
     summaries and analytics are single aggregate queries."""
 
     reseller = models.ForeignKey(

@@ -1,4 +1,4 @@
-"""Every write to purchases, and the one place their cashback is computed.
+"""Every write to purchases, and the one place their cashback is stored.
 
 Locking order, the same in every function that takes more than one lock:
 the reseller row first, then the purchase row. Holding the reseller's lock
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,9 +23,9 @@ from products.models import Product
 from purchases import cashback
 from purchases.models import MAX_PURCHASE_VALUE, MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_start, next_month
-from purchases.selectors import policy_for_month
-from resellers import cpf as cpf_codec
+from purchases.selectors import cashback_policy_get
 from resellers.models import Reseller
+from resellers.selectors import reseller_is_auto_approved
 
 NOT_EDITABLE_MESSAGE = _(
     "This purchase can no longer be changed: only purchases in validation can be edited or deleted."
@@ -55,50 +54,39 @@ class ItemInput:
 # --- Cashback -----------------------------------------------------------------
 
 
-def recalculate_month(*, reseller_id: int, month: date) -> MonthlyCashback | None:
-    """Recompute one reseller-month: its total of non-rejected purchases sets
-    the tier, and every purchase of the month gets that tier's percent
-    (rejected ones get zero). The caller holds the reseller's row lock."""
+def monthly_cashback_recalculate(*, reseller_id: int, month: date) -> MonthlyCashback | None:
+    """Recompute one reseller-month with the cashback rule and store it: each
+    purchase's percent and value, and the month's MonthlyCashback row (none
+    when nothing counts). The caller holds the reseller's row lock."""
     start = month_start(month)
     purchases = list(
         Purchase.objects.filter(reseller_id=reseller_id, date__gte=start, date__lt=next_month(start)).only(
             "id", "value", "status", "cashback_percent", "cashback_value"
         )
     )
-    counted = [purchase for purchase in purchases if purchase.status != Purchase.Status.REJECTED]
-    if not counted:
-        MonthlyCashback.objects.filter(reseller_id=reseller_id, month=start).delete()
-        changed = [p for p in purchases if p.cashback_percent or p.cashback_value]
-        for purchase in changed:
-            purchase.cashback_percent = purchase.cashback_value = cashback.ZERO
-        Purchase.objects.bulk_update(changed, ["cashback_percent", "cashback_value"])
-        return None
+    figures = [cashback.MonthPurchase(p.value, p.status == Purchase.Status.REJECTED) for p in purchases]
+    policy = cashback_policy_get(month=start) if any(not f.rejected for f in figures) else None
+    result = cashback.month_cashback(figures, policy.as_tiers() if policy else ())
 
-    policy = policy_for_month(start)
-    total = sum((purchase.value for purchase in counted), Decimal("0"))
-    percent = cashback.percent_for_total(total, policy.as_tiers())
     changed = []
-    for purchase in purchases:
-        if purchase.status == Purchase.Status.REJECTED:
-            new_percent, new_value = cashback.ZERO, cashback.ZERO
-        else:
-            new_percent, new_value = percent, cashback.cashback_amount(purchase.value, percent)
-        if (purchase.cashback_percent, purchase.cashback_value) != (new_percent, new_value):
-            purchase.cashback_percent, purchase.cashback_value = new_percent, new_value
+    for purchase, share in zip(purchases, result.shares, strict=True):
+        if (purchase.cashback_percent, purchase.cashback_value) != share:
+            purchase.cashback_percent, purchase.cashback_value = share
             changed.append(purchase)
     Purchase.objects.bulk_update(changed, ["cashback_percent", "cashback_value"])
 
+    if policy is None:
+        MonthlyCashback.objects.filter(reseller_id=reseller_id, month=start).delete()
+        return None
     summary, _created = MonthlyCashback.objects.update_or_create(
         reseller_id=reseller_id,
         month=start,
         defaults={
             "policy": policy,
-            "total_value": total,
-            "purchase_count": len(counted),
-            "cashback_percent": percent,
-            "cashback_value": sum(
-                (cashback.cashback_amount(purchase.value, percent) for purchase in counted), cashback.ZERO
-            ),
+            "total_value": result.total_value,
+            "purchase_count": result.purchase_count,
+            "cashback_percent": result.percent,
+            "cashback_value": result.cashback_value,
         },
     )
     return summary
@@ -117,16 +105,6 @@ def _lock_reseller(reseller: Reseller) -> Reseller:
 
 def _lock_purchase(purchase: Purchase) -> Purchase:
     return Purchase.objects.select_for_update().get(pk=purchase.pk)
-
-
-def _is_auto_approved(reseller: Reseller) -> bool:
-    indexes = set()
-    for value in settings.CASHBACK_AUTO_APPROVED_CPFS:
-        try:
-            indexes.add(cpf_codec.blind_index(cpf_codec.normalize(value)))
-        except cpf_codec.InvalidCPF:
-            continue
-    return reseller.cpf_index in indexes
 
 
 def _priced_items(items: Sequence[ItemInput]) -> list[PurchaseItem]:
@@ -211,7 +189,9 @@ def purchase_create(
         date=date,
         value=_settle_value(value, priced_items),
         created_by=created_by,
-        status=Purchase.Status.APPROVED if _is_auto_approved(reseller) else Purchase.Status.VALIDATING,
+        status=Purchase.Status.APPROVED
+        if reseller_is_auto_approved(reseller=reseller)
+        else Purchase.Status.VALIDATING,
     )
     _full_clean(purchase)
     _check_code_free(reseller=reseller, code=code)
@@ -219,7 +199,7 @@ def purchase_create(
     for item in priced_items:
         item.purchase = purchase
     PurchaseItem.objects.bulk_create(priced_items)
-    recalculate_month(reseller_id=reseller.pk, month=purchase.date)
+    monthly_cashback_recalculate(reseller_id=reseller.pk, month=purchase.date)
     _purchases_changed()
     purchase.refresh_from_db()
     return purchase
@@ -265,7 +245,7 @@ def purchase_update(
         PurchaseItem.objects.bulk_create(new_items)
 
     for month in {old_month, month_start(purchase.date)}:
-        recalculate_month(reseller_id=reseller.pk, month=month)
+        monthly_cashback_recalculate(reseller_id=reseller.pk, month=month)
     _purchases_changed()
     purchase.refresh_from_db()
     return purchase
@@ -279,7 +259,7 @@ def purchase_delete(*, purchase: Purchase) -> None:
         raise ConflictError(NOT_EDITABLE_MESSAGE)
     month = purchase.date
     purchase.delete()
-    recalculate_month(reseller_id=reseller.pk, month=month)
+    monthly_cashback_recalculate(reseller_id=reseller.pk, month=month)
     _purchases_changed()
 
 
@@ -313,7 +293,7 @@ def purchase_reject(*, purchase: Purchase, reviewer: User, reason: str) -> Purch
     purchase.reviewed_at = timezone.now()
     purchase.save(update_fields=["status", "rejection_reason", "reviewed_by", "reviewed_at", "updated_at"])
     # Leaving the month's total can lower the tier of the others.
-    recalculate_month(reseller_id=reseller.pk, month=purchase.date)
+    monthly_cashback_recalculate(reseller_id=reseller.pk, month=purchase.date)
     _purchases_changed()
     purchase.refresh_from_db()
     return purchase

@@ -1,21 +1,22 @@
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from purchases.analytics_views import (
-    AnalyticsMonthlyView,
-    AnalyticsSummaryView,
-    AnalyticsTopProductsView,
-    AnalyticsTopResellersView,
+from purchases.views import (
+    PurchaseViewSet,
+    ResellerCashbackView,
+    ResellerMeCashbackView,
+    ResellerMeSummaryView,
 )
-from purchases.views import PurchaseViewSet
 
 router = SimpleRouter()
 router.register("purchases", PurchaseViewSet, basename="purchase")
 
+# A reseller's cashback and month summary join resellers and purchases: they
+# are served here, under the resellers/ paths users expect (the resellers
+# router matches only numeric ids after resellers/, so these never clash).
 urlpatterns = [
     *router.urls,
-    path("analytics/summary/", AnalyticsSummaryView.as_view(), name="analytics-summary"),
-    path("analytics/monthly/", AnalyticsMonthlyView.as_view(), name="analytics-monthly"),
-    path("analytics/top-resellers/", AnalyticsTopResellersView.as_view(), name="analytics-top-resellers"),
-    path("analytics/top-products/", AnalyticsTopProductsView.as_view(), name="analytics-top-products"),
+    path("resellers/me/cashback/", ResellerMeCashbackView.as_view(), name="reseller-me-cashback"),
+    path("resellers/me/summary/", ResellerMeSummaryView.as_view(), name="reseller-me-summary"),
+    re_path(r"^resellers/(?P<pk>\d+)/cashback/$", ResellerCashbackView.as_view(), name="reseller-cashback"),
 ]

@@ -1,17 +1,24 @@
-from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from accounts.permissions import IsStaff, get_reseller
+from accounts.permissions import IsReseller, IsResellerOrStaff, IsStaff
 from purchases.filters import PurchaseFilter
 from purchases.models import Purchase
-from purchases.selectors import purchase_list
+from purchases.selectors import local_ledger_get, month_summary_get, purchase_list, purchase_owner_get
 from purchases.serializers import (
+    CashbackBalanceOutputSerializer,
+    MonthQueryInputSerializer,
+    MonthSummaryOutputSerializer,
     PurchaseCreateInputSerializer,
     PurchaseOutputSerializer,
     PurchaseRejectInputSerializer,
@@ -26,12 +33,32 @@ from purchases.services import (
     purchase_reject,
     purchase_update,
 )
-from resellers import cpf as cpf_codec
+from resellers.cashback_client import cashback_balance
 from resellers.models import Reseller
+from resellers.selectors import reseller_list
 
-FOREIGN_CPF_MESSAGE = _("Resellers can only record their own purchases.")
-UNKNOWN_CPF_MESSAGE = _("No reseller has this CPF.")
-CPF_REQUIRED_MESSAGE = _("Send the CPF of the reseller who made the purchase.")
+CASHBACK_EXAMPLE = OpenApiExample(
+    "External",
+    value={
+        "credit": "1234.56",
+        "source": "external",
+        "stale": False,
+        "fetched_at": "2026-03-15T10:30:00-03:00",
+    },
+    response_only=True,
+)
+SUMMARY_EXAMPLE = OpenApiExample(
+    "Summary",
+    value={
+        "month": "2026-03",
+        "total_value": "900.00",
+        "purchase_count": 3,
+        "cashback_percent": "10.00",
+        "cashback_value": "90.00",
+        "next_tier": {"percent": "15.00", "threshold": "1000.00", "missing": "100.01"},
+    },
+    response_only=True,
+)
 
 CONFLICT_RESPONSE = OpenApiResponse(description="The purchase is no longer in validation")
 PURCHASE_EXAMPLE = OpenApiExample(
@@ -68,12 +95,6 @@ CREATE_EXAMPLES = [
         request_only=True,
     ),
 ]
-
-
-class IsResellerOrStaff(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and (user.is_staff or get_reseller(user)))
 
 
 def _items(validated_items):
@@ -131,24 +152,6 @@ class PurchaseViewSet(
         purchase = self.get_queryset().get(pk=purchase.pk)
         return Response(self.get_serializer(purchase).data, status=status_code)
 
-    def _reseller_for_create(self, cpf: str | None) -> Reseller:
-        user = self.request.user
-        own = get_reseller(user)
-        if cpf is None:
-            if own is None:
-                raise ValidationError({"cpf": [CPF_REQUIRED_MESSAGE]})
-            return own
-        index = cpf_codec.blind_index(cpf)
-        if own is not None and own.cpf_index == index:
-            return own
-        if not user.is_staff:
-            # Whether or not the CPF exists: no way to probe for registered CPFs.
-            raise PermissionDenied(FOREIGN_CPF_MESSAGE)
-        reseller = Reseller.objects.filter(cpf_index=index).first()
-        if reseller is None:
-            raise ValidationError({"cpf": [UNKNOWN_CPF_MESSAGE]})
-        return reseller
-
     @extend_schema(
         summary="Record a purchase",
         description=(
@@ -170,7 +173,7 @@ class PurchaseViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         purchase = purchase_create(
-            reseller=self._reseller_for_create(data.get("cpf")),
+            reseller=purchase_owner_get(user=request.user, cpf=data.get("cpf")),
             code=data["code"],
             date=data["date"],
             value=data.get("value"),
@@ -253,3 +256,72 @@ class PurchaseViewSet(
             purchase=purchase, reviewer=request.user, reason=serializer.validated_data["reason"]
         )
         return self._respond(purchase)
+
+
+# --- A reseller's cashback: mounted under resellers/, served here ------------
+
+
+class ResellerMeCashbackView(APIView):
+    permission_classes = [IsReseller]
+
+    @extend_schema(
+        summary="Own accumulated cashback",
+        description=(
+            "From the brand's cashback API when it answers (cached for a few minutes); "
+            "otherwise the local ledger (cashback of approved purchases). `source` says "
+            "which, and `stale` is true when a cached external value is served after a failure."
+        ),
+        tags=["cashback"],
+        responses={200: CashbackBalanceOutputSerializer},
+        examples=[CASHBACK_EXAMPLE],
+    )
+    def get(self, request):
+        return Response(_balance(request.user.reseller))
+
+
+class ResellerMeSummaryView(APIView):
+    permission_classes = [IsReseller]
+
+    @extend_schema(
+        summary="Own month summary and next tier",
+        description=(
+            "Total and count of the month's non-rejected purchases, the cashback percent "
+            "they reached and earn, and the next tier with the amount still missing "
+            "(`missing` makes the total exceed `threshold`). `next_tier` is null at the top tier."
+        ),
+        tags=["cashback"],
+        parameters=[OpenApiParameter("month", str, description="YYYY-MM; default: the current month.")],
+        responses={200: MonthSummaryOutputSerializer, 400: OpenApiResponse(description="Invalid month")},
+        examples=[SUMMARY_EXAMPLE],
+    )
+    def get(self, request):
+        query = MonthQueryInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        summary = month_summary_get(reseller=request.user.reseller, month=query.validated_month())
+        return Response(MonthSummaryOutputSerializer(summary).data)
+
+
+class ResellerCashbackView(GenericAPIView):
+    permission_classes = [IsStaff]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return reseller_list()
+
+    @extend_schema(
+        summary="A reseller's accumulated cashback (staff)",
+        tags=["cashback"],
+        responses={200: CashbackBalanceOutputSerializer},
+        examples=[CASHBACK_EXAMPLE],
+    )
+    def get(self, request, pk):
+        return Response(_balance(self.get_object()))
+
+
+def _balance(reseller: Reseller) -> dict:
+    balance = cashback_balance(
+        cpf=reseller.cpf,
+        cpf_index=reseller.cpf_index,
+        local_ledger=lambda: local_ledger_get(reseller=reseller),
+    )
+    return CashbackBalanceOutputSerializer(balance).data

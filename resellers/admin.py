@@ -2,30 +2,14 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
+from resellers.selectors import reseller_cpf_condition, reseller_cpf_taken
 from resellers.services import CPF_TAKEN_MESSAGE
 
 CPF_SEARCH_HELP = _("Name, e-mail or the exact CPF (000.000.000-00 or 00000000000).")
-
-
-def cpf_search_condition(term: str, lookup: str = "cpf_index") -> Q | None:
-    """The admin's "exact CPF" search: a valid CPF in either format becomes an
-    equality on the blind index (``lookup`` names it from the searched model);
-    anything else, partial CPFs included, gives None. The ciphertext is never
-    searched: it is randomised, so a LIKE on it could only leak timing."""
-    try:
-        digits = cpf_codec.normalize(term)
-    except cpf_codec.InvalidCPF:
-        return None
-    return Q(**{lookup: cpf_codec.blind_index(digits)})
-
-
-def cpf_taken(cpf_index: str, *, exclude_pk: int | None = None) -> bool:
-    return Reseller.objects.filter(cpf_index=cpf_index).exclude(pk=exclude_pk).exists()
 
 
 class _ConcurrentWrite(Exception):
@@ -55,7 +39,7 @@ class ResellerAdminForm(forms.ModelForm):
             digits = cpf_codec.normalize(self.cleaned_data["cpf"])
         except cpf_codec.InvalidCPF as exc:
             raise ValidationError(cpf_codec.INVALID_CPF_MESSAGE, code="invalid_cpf") from exc
-        if cpf_taken(cpf_codec.blind_index(digits), exclude_pk=self.instance.pk):
+        if reseller_cpf_taken(cpf_index=cpf_codec.blind_index(digits), exclude_pk=self.instance.pk):
             raise ValidationError(CPF_TAKEN_MESSAGE, code="unique")
         return digits
 
@@ -102,7 +86,7 @@ class ResellerAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        condition = cpf_search_condition(search_term)
+        condition = reseller_cpf_condition(search_term)
         if condition is not None:
             results |= queryset.filter(condition)
         return results, may_have_duplicates

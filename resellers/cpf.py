@@ -99,6 +99,12 @@ def rotate(token: str) -> str:
     return _cipher().rotate(token.encode()).decode()
 
 
+def lookup_index(value: object) -> str:
+    """The blind index of a CPF written in either accepted format: the one way
+    a CPF is looked up (raises InvalidCPF for anything that is not a CPF)."""
+    return blind_index(normalize(value))
+
+
 def blind_index(digits: str) -> str:
     key = settings.CPF_BLIND_INDEX_KEY
     if not key:

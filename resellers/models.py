@@ -5,12 +5,6 @@ from django.utils.translation import gettext_lazy as _
 from resellers import cpf as cpf_codec
 
 
-class ResellerQuerySet(models.QuerySet):
-    def with_cpf(self, value: str) -> "ResellerQuerySet":
-        """Exact CPF match through the blind index (raises InvalidCPF)."""
-        return self.filter(cpf_index=cpf_codec.blind_index(cpf_codec.normalize(value)))
-
-
 class Reseller(models.Model):
     """A reseller's profile. Name and e-mail live on the user (the login);
     the CPF is kept only encrypted, with a keyed hash for lookups."""
@@ -25,8 +19,6 @@ class Reseller(models.Model):
     cpf_index = models.CharField(_("CPF blind index"), max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    objects = ResellerQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("reseller")

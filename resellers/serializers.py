@@ -1,6 +1,7 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
@@ -62,3 +63,17 @@ class ResellerUpdateInputSerializer(serializers.Serializer):
 
     def validate_full_name(self, value):
         return " ".join(value.split())
+
+
+# /auth/me/: the login, with its reseller profile when it has one.
+class MeOutputSerializer(serializers.ModelSerializer):
+    reseller = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name", "is_staff", "reseller"]
+
+    @extend_schema_field(ResellerOutputSerializer(allow_null=True))
+    def get_reseller(self, user):
+        reseller = getattr(user, "reseller", None)
+        return ResellerOutputSerializer(reseller).data if reseller else None

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User, normalize_email
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
+from resellers.selectors import reseller_cpf_taken
 
 EMAIL_TAKEN_MESSAGE = _("An account with this e-mail already exists.")
 CPF_TAKEN_MESSAGE = _("A reseller with this CPF already exists.")
@@ -14,7 +15,7 @@ def _duplicates(*, email: str | None, cpf_index: str | None, exclude_user_id=Non
     errors = {}
     if email is not None and User.objects.filter(email=email).exclude(pk=exclude_user_id).exists():
         errors["email"] = [EMAIL_TAKEN_MESSAGE]
-    if cpf_index is not None and Reseller.objects.filter(cpf_index=cpf_index).exists():
+    if cpf_index is not None and reseller_cpf_taken(cpf_index=cpf_index):
         errors["cpf"] = [CPF_TAKEN_MESSAGE]
     return errors
 
@@ -27,7 +28,7 @@ def reseller_register(*, full_name: str, cpf: str, email: str, password: str) ->
     database constraints settle races, reported on the same fields."""
     email = normalize_email(email)
     digits = cpf_codec.normalize(cpf)
-    cpf_index = cpf_codec.blind_index(digits)
+    cpf_index = cpf_codec.lookup_index(digits)
     if errors := _duplicates(email=email, cpf_index=cpf_index):
         raise ValidationError(errors, code="unique")
     try:
@@ -40,7 +41,7 @@ def reseller_register(*, full_name: str, cpf: str, email: str, password: str) ->
 
 
 @transaction.atomic
-def reseller_update_profile(
+def reseller_profile_update(
     *, reseller: Reseller, full_name: str | None = None, email: str | None = None
 ) -> Reseller:
     user = reseller.user

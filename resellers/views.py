@@ -1,33 +1,27 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
-from rest_framework.permissions import AllowAny
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, IsStaff
-from purchases.selectors import reseller_local_ledger, reseller_month_summary
-from purchases.serializers import (
-    CashbackBalanceOutputSerializer,
-    MonthQuerySerializer,
-    MonthSummaryOutputSerializer,
-)
-from resellers.cashback_client import cashback_balance
 from resellers.filters import ResellerFilter
 from resellers.selectors import reseller_list
 from resellers.serializers import (
+    MeOutputSerializer,
     ResellerOutputSerializer,
     ResellerRegisterInputSerializer,
     ResellerUpdateInputSerializer,
 )
-from resellers.services import reseller_register, reseller_update_profile
+from resellers.services import reseller_profile_update, reseller_register
 
 REGISTER_EXAMPLE = OpenApiExample(
     "Registration",
@@ -51,28 +45,19 @@ RESELLER_EXAMPLE = OpenApiExample(
     response_only=True,
 )
 
-CASHBACK_EXAMPLE = OpenApiExample(
-    "External",
-    value={
-        "credit": "1234.56",
-        "source": "external",
-        "stale": False,
-        "fetched_at": "2026-03-15T10:30:00-03:00",
-    },
-    response_only=True,
-)
-SUMMARY_EXAMPLE = OpenApiExample(
-    "Summary",
-    value={
-        "month": "2026-03",
-        "total_value": "900.00",
-        "purchase_count": 3,
-        "cashback_percent": "10.00",
-        "cashback_value": "90.00",
-        "next_tier": {"percent": "15.00", "threshold": "1000.00", "missing": "100.01"},
-    },
-    response_only=True,
-)
+
+# /auth/me/ is served here: it shows the reseller profile, which this app
+# owns (accounts knows nothing of resellers).
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Who am I",
+        tags=["auth"],
+        responses={200: MeOutputSerializer},
+    )
+    def get(self, request):
+        return Response(MeOutputSerializer(request.user).data)
 
 
 @extend_schema_view(
@@ -80,27 +65,37 @@ SUMMARY_EXAMPLE = OpenApiExample(
     retrieve=extend_schema(summary="Reseller detail (staff)", tags=["resellers"]),
 )
 class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    # The reseller collection: staff list and detail, and public registration
+    # (POST on the same path, so the same class answers it: Django routes by
+    # path, not by method).
     serializer_class = ResellerOutputSerializer
+    permission_classes = [IsStaff]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = ResellerFilter
     ordering_fields = ["created_at", "user__full_name"]
     lookup_value_regex = r"\d+"
 
+    # Registration is open to anyone and reads no credentials at all, so a
+    # stale Authorization header cannot block it.
+    registration_permission_classes = [AllowAny]
+    registration_authentication_classes = []
+
+    def _is_registration(self) -> bool:
+        return self.action_map.get(self.request.method.lower()) == "create"
+
     def get_queryset(self):
         return reseller_list()
 
     def get_permissions(self):
-        action_name = self.action or ""
-        if action_name == "create":
-            return [AllowAny()]
-        if action_name == "me" or action_name.startswith("me_"):
-            return [IsReseller()]
-        return [IsStaff()]
+        if self._is_registration():
+            return [permission() for permission in self.registration_permission_classes]
+        return super().get_permissions()
 
     def get_authenticators(self):
-        # Registration is public: a stale Authorization header must not block it.
-        if self.request is not None and self.request.method == "POST" and not self.kwargs:
-            return []
+        # Called while the request is being wrapped, before ``self.action`` is
+        # set: hence the method lookup in the action map.
+        if self.request is not None and self._is_registration():
+            return [authenticator() for authenticator in self.registration_authentication_classes]
         return super().get_authenticators()
 
     @extend_schema(
@@ -121,15 +116,22 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         reseller = reseller_register(**serializer.validated_data)
         return Response(ResellerOutputSerializer(reseller).data, status=status.HTTP_201_CREATED)
 
+
+class ResellerMeView(GenericAPIView):
+    # The reseller's own profile.
+    permission_classes = [IsReseller]
+    serializer_class = ResellerOutputSerializer
+
     @extend_schema(
-        methods=["GET"],
         summary="Own reseller profile",
         tags=["resellers"],
         responses={200: ResellerOutputSerializer},
         examples=[RESELLER_EXAMPLE],
     )
+    def get(self, request):
+        return Response(ResellerOutputSerializer(request.user.reseller).data)
+
     @extend_schema(
-        methods=["PATCH"],
         summary="Change own name or e-mail",
         tags=["resellers"],
         request=ResellerUpdateInputSerializer,
@@ -139,66 +141,10 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             RESELLER_EXAMPLE,
         ],
     )
-    @action(detail=False, methods=["get", "patch"], url_path="me")
-    def me(self, request):
-        reseller = request.user.reseller
-        if request.method == "PATCH":
-            serializer = ResellerUpdateInputSerializer(
-                data=request.data, partial=True, context={"request": request}
-            )
-            serializer.is_valid(raise_exception=True)
-            reseller = reseller_update_profile(reseller=reseller, **serializer.validated_data)
+    def patch(self, request):
+        serializer = ResellerUpdateInputSerializer(
+            data=request.data, partial=True, context={"request": request}
+        )
+        serializer.is_valid(raise_exception=True)
+        reseller = reseller_profile_update(reseller=request.user.reseller, **serializer.validated_data)
         return Response(ResellerOutputSerializer(reseller).data)
-
-    @extend_schema(
-        summary="Own accumulated cashback",
-        description=(
-            "From the brand's cashback API when it answers (cached for a few minutes); "
-            "otherwise the local ledger (cashback of approved purchases). `source` says "
-            "which, and `stale` is true when a cached external value is served after a failure."
-        ),
-        tags=["cashback"],
-        responses={200: CashbackBalanceOutputSerializer},
-        examples=[CASHBACK_EXAMPLE],
-    )
-    @action(detail=False, methods=["get"], url_path="me/cashback")
-    def me_cashback(self, request):
-        return Response(_balance(request.user.reseller))
-
-    @extend_schema(
-        summary="Own month summary and next tier",
-        description=(
-            "Total and count of the month's non-rejected purchases, the cashback percent "
-            "they reached and earn, and the next tier with the amount still missing "
-            "(`missing` makes the total exceed `threshold`). `next_tier` is null at the top tier."
-        ),
-        tags=["cashback"],
-        parameters=[OpenApiParameter("month", str, description="YYYY-MM; default: the current month.")],
-        responses={200: MonthSummaryOutputSerializer, 400: OpenApiResponse(description="Invalid month")},
-        examples=[SUMMARY_EXAMPLE],
-    )
-    @action(detail=False, methods=["get"], url_path="me/summary")
-    def me_summary(self, request):
-        query = MonthQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        summary = reseller_month_summary(reseller=request.user.reseller, month=query.validated_month())
-        return Response(MonthSummaryOutputSerializer(summary).data)
-
-    @extend_schema(
-        summary="A reseller's accumulated cashback (staff)",
-        tags=["cashback"],
-        responses={200: CashbackBalanceOutputSerializer},
-        examples=[CASHBACK_EXAMPLE],
-    )
-    @action(detail=True, methods=["get"])
-    def cashback(self, request, pk=None):
-        return Response(_balance(self.get_object()))
-
-
-def _balance(reseller) -> dict:
-    balance = cashback_balance(
-        cpf=reseller.cpf,
-        cpf_index=reseller.cpf_index,
-        local_ledger=lambda: reseller_local_ledger(reseller=reseller),
-    )
-    return CashbackBalanceOutputSerializer(balance).data

@@ -24,7 +24,7 @@ SECRET_KEY = env("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,8 +42,9 @@ INSTALLED_APPS = [
     "config",
     "accounts",
     "resellers",
-    "purchases",
     "products",
+    "purchases",
+    "purchases.analytics",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +68,12 @@ WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# E-mail logins (and the admin) through ModelBackend; CPF logins through the
+# reseller app's backend, so accounts never reads CPFs itself.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "resellers.backends.CPFBackend",
+]
 
 TEMPLATES = [
     {

@@ -10,7 +10,7 @@ from resellers.tests.factories import ResellerFactory
 
 class PurchaseFactory(factory.django.DjangoModelFactory):
     """A bare purchase row. Its cashback columns are NOT computed: go through
-    purchases.services (or call recalculate_month) when they matter."""
+    purchases.services (or call monthly_cashback_recalculate) when they matter."""
 
     class Meta:
         model = Purchase

@@ -7,8 +7,8 @@ from freezegun import freeze_time
 
 from conftest import authenticated_client
 from purchases.models import Purchase
+from purchases.selectors import CPF_REQUIRED_MESSAGE, FOREIGN_CPF_MESSAGE, UNKNOWN_CPF_MESSAGE
 from purchases.services import ALREADY_REVIEWED_MESSAGE, NOT_EDITABLE_MESSAGE, purchase_create
-from purchases.views import CPF_REQUIRED_MESSAGE, FOREIGN_CPF_MESSAGE, UNKNOWN_CPF_MESSAGE
 from resellers.tests.factories import ResellerFactory, make_cpf
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from django.test.utils import CaptureQueriesContext
 from accounts.tests.factories import StaffFactory, UserFactory
 from resellers import admin as reseller_admin
 from resellers import cpf as cpf_codec
-from resellers.admin import cpf_search_condition
 from resellers.models import Reseller
+from resellers.selectors import reseller_cpf_condition, reseller_get_by_cpf
 from resellers.tests.factories import ResellerFactory, make_cpf
 
 pytestmark = pytest.mark.django_db
@@ -45,16 +45,16 @@ def cpf_errors(response):
 # --- The search helper ----------------------------------------------------------
 
 
-def test_cpf_search_condition_accepts_either_format_and_nothing_else():
+def test_cpf_condition_accepts_either_format_and_nothing_else():
     digits = make_cpf(7)
     index = cpf_codec.blind_index(digits)
-    assert cpf_search_condition(digits).children == [("cpf_index", index)]
-    assert cpf_search_condition(cpf_codec.format_cpf(digits), lookup="reseller__cpf_index").children == [
+    assert reseller_cpf_condition(digits).children == [("cpf_index", index)]
+    assert reseller_cpf_condition(cpf_codec.format_cpf(digits), lookup="reseller__cpf_index").children == [
         ("reseller__cpf_index", index)
     ]
     wrong_check_digit = digits[:10] + str((int(digits[10]) + 1) % 10)
     for term in ["", "ana", digits[:9], cpf_codec.format_cpf(digits)[:7], "11111111111", wrong_check_digit]:
-        assert cpf_search_condition(term) is None
+        assert reseller_cpf_condition(term) is None
 
 
 # --- Changelist -----------------------------------------------------------------
@@ -140,8 +140,8 @@ def test_change_form_saves_a_new_cpf_through_the_blind_index(admin_client, ana):
     assert ana.cpf == new
     assert ana.cpf_index == cpf_codec.blind_index(new)
     assert new not in ana.cpf_encrypted
-    assert Reseller.objects.with_cpf(new).get() == ana
-    assert not Reseller.objects.with_cpf(old).exists()
+    assert reseller_get_by_cpf(cpf=new) == ana
+    assert reseller_get_by_cpf(cpf=old) is None
 
 
 def test_change_form_keeps_the_own_cpf(admin_client, ana):
@@ -154,14 +154,14 @@ def test_change_form_keeps_the_own_cpf(admin_client, ana):
 
 def test_a_cpf_taken_between_validation_and_save_is_a_form_error(admin_client, ana, bia, monkeypatch):
     # Simulate the race: the first uniqueness check misses a concurrent save.
-    real = reseller_admin.cpf_taken
+    real = reseller_admin.reseller_cpf_taken
     calls = []
 
-    def racy(cpf_index, *, exclude_pk=None):
+    def racy(*, cpf_index, exclude_pk=None):
         calls.append(cpf_index)
-        return False if len(calls) == 1 else real(cpf_index, exclude_pk=exclude_pk)
+        return False if len(calls) == 1 else real(cpf_index=cpf_index, exclude_pk=exclude_pk)
 
-    monkeypatch.setattr(reseller_admin, "cpf_taken", racy)
+    monkeypatch.setattr(reseller_admin, "reseller_cpf_taken", racy)
     response = admin_client.post(change_url(ana), {"cpf": bia.cpf})
     assert response.status_code == 200
     assert cpf_errors(response)
@@ -178,7 +178,7 @@ def test_add_form_creates_a_reseller_for_an_existing_user(admin_client):
     user, cpf = UserFactory(), make_cpf(123_456)
     response = admin_client.post(ADD, {"user": user.pk, "cpf": cpf_codec.format_cpf(cpf)})
     assert response.status_code == 302
-    reseller = Reseller.objects.with_cpf(cpf).get()
+    reseller = reseller_get_by_cpf(cpf=cpf)
     assert reseller.user == user
     assert reseller.cpf == cpf
 

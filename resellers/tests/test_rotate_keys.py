@@ -4,6 +4,7 @@ from django.core.management import call_command
 
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
+from resellers.selectors import reseller_get_by_cpf
 from resellers.tests.factories import ResellerFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,9 +26,9 @@ def test_rotation_re_encrypts_with_the_new_key_so_the_old_can_go(settings):
 def test_reindex_follows_a_new_blind_index_key(settings):
     reseller = ResellerFactory()
     settings.CPF_BLIND_INDEX_KEY = "a-brand-new-index-key"
-    assert not Reseller.objects.with_cpf(reseller.cpf).exists()
+    assert reseller_get_by_cpf(cpf=reseller.cpf) is None
 
     call_command("rotate_cpf_keys", reindex=True)
 
-    assert Reseller.objects.with_cpf(reseller.cpf).get() == reseller
+    assert reseller_get_by_cpf(cpf=reseller.cpf) == reseller
     assert Reseller.objects.get().cpf_index == cpf_codec.blind_index(reseller.cpf)

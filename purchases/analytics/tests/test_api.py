@@ -6,7 +6,7 @@ import pytest
 from freezegun import freeze_time
 
 from products.tests.factories import ProductFactory
-from purchases.serializers import RANGE_ORDER_MESSAGE, RANGE_TOO_LONG_MESSAGE
+from purchases.analytics.serializers import RANGE_ORDER_MESSAGE, RANGE_TOO_LONG_MESSAGE
 from purchases.services import ItemInput, purchase_approve, purchase_create, purchase_reject
 from resellers.tests.factories import ResellerFactory
 

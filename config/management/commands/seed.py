@@ -9,10 +9,11 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from config.cache import bump_version
+from config.seeding import generate, store
 from products.services import catalogue_invalidate
-from purchases.management import seeding
 from purchases.services import ANALYTICS_CACHE_NAMESPACE
 from resellers import cpf as cpf_codec
+from resellers.selectors import auto_approved_cpf_indexes
 
 
 def at_least(minimum: int):
@@ -29,10 +30,10 @@ class Command(BaseCommand):
     help = (
         "Seed deterministic demo data: a staff login, resellers (one with CPF 153.509.460-56), "
         "a catalogue and purchases with their cashback; prints the logins at the end. "
-        f"Demo passwords: {seeding.STAFF_EMAIL} / {seeding.STAFF_PASSWORD}; {seeding.DEMO_EMAIL} and "
-        f"revendedor-NNNNN@{seeding.RESELLER_EMAIL_DOMAIN} / {seeding.RESELLER_PASSWORD}. "
+        f"Demo passwords: {generate.STAFF_EMAIL} / {generate.STAFF_PASSWORD}; {generate.DEMO_EMAIL} and "
+        f"revendedor-NNNNN@{generate.RESELLER_EMAIL_DOMAIN} / {generate.RESELLER_PASSWORD}. "
         "Idempotent: every seeded object has a fixed natural key (e-mail, category slug, SKU "
-        f"{seeding.SKU_PREFIX}NNNN) and is created only when missing; purchases are generated only "
+        f"{generate.SKU_PREFIX}NNNN) and is created only when missing; purchases are generated only "
         "for resellers created by the same run, so running again with the same flags creates "
         "nothing, and a larger --resellers adds only the new resellers with their purchases. "
         "Existing rows are never changed: to seed other sizes or another --seed, add --reset, which "
@@ -46,7 +47,7 @@ class Command(BaseCommand):
             "--seed", type=int, default=42, help="Random seed: the same seed and sizes give the same data."
         )
         parser.add_argument(
-            "--resellers", type=at_least(1), default=20, help=f"Resellers, {seeding.DEMO_EMAIL} included."
+            "--resellers", type=at_least(1), default=20, help=f"Resellers, {generate.DEMO_EMAIL} included."
         )
         parser.add_argument(
             "--purchases",
@@ -70,23 +71,23 @@ class Command(BaseCommand):
         today = timezone.localdate()
         seed, batch_size = options["seed"], options["batch_size"]
         with transaction.atomic():
-            outcome = Outcome(deleted=seeding.delete_seeded_data() if options["reset"] else {})
-            staff, outcome.staff_created = seeding.ensure_staff()
-            categories, outcome.categories = seeding.ensure_categories()
-            product_specs = seeding.product_specs(seed, options["products"])
-            outcome.products = seeding.ensure_products(product_specs, categories)
-            outcome.setup = seeding.ensure_resellers(
-                seeding.reseller_specs(seed, options["resellers"]), batch_size=batch_size
+            outcome = Outcome(deleted=store.delete_seeded_data() if options["reset"] else {})
+            staff, outcome.staff_created = store.ensure_staff()
+            categories, outcome.categories = store.ensure_categories()
+            product_specs = generate.product_specs(seed, options["products"])
+            outcome.products = store.ensure_products(product_specs, categories)
+            outcome.setup = store.ensure_resellers(
+                generate.reseller_specs(seed, options["resellers"]), batch_size=batch_size
             )
-            writer = seeding.writer_for(staff_id=staff.pk, now=timezone.now(), batch_size=batch_size)
+            writer = store.writer_for(staff_id=staff.pk, now=timezone.now(), batch_size=batch_size)
             self._write_purchases(
                 writer,
                 outcome.setup,
-                seeding.purchase_counts(seed, options["purchases"], options["resellers"]),
+                generate.purchase_counts(seed, options["purchases"], options["resellers"]),
                 seed=seed,
-                first_day=seeding.first_month(today, options["months"]),
+                first_day=generate.first_month(today, options["months"]),
                 today=today,
-                catalogue=seeding.catalogue_for_items(product_specs),
+                catalogue=store.catalogue_for_items(product_specs),
                 progress=not options["no_progress"] and options["verbosity"] > 0 and sys.stderr.isatty(),
             )
             outcome.written = writer.counts
@@ -97,7 +98,7 @@ class Command(BaseCommand):
             if outcome.deleted or outcome.written.purchases:
                 transaction.on_commit(lambda: bump_version(ANALYTICS_CACHE_NAMESPACE))
         if outcome.written.purchases:
-            seeding.analyze()
+            store.analyze()
         if options["verbosity"] > 0:
             self._report(outcome, resellers=options["resellers"], elapsed=time.perf_counter() - started)
 
@@ -105,22 +106,22 @@ class Command(BaseCommand):
     def _write_purchases(writer, setup, counts, *, seed, first_day, today, catalogue, progress):
         """Generate each new reseller's purchases with their cashback and
         write them in batches, so memory stays flat whatever the size."""
-        auto_approved = seeding.auto_approved_cpfs()
-        policies = seeding.policy_lookup()
+        auto_approved = auto_approved_cpf_indexes()
+        policies = generate.policy_lookup()
         total = sum(counts[spec.index] for spec, _ in setup.created)
         batch, months = [], []
         with tqdm(total=total, unit=" purchases", disable=not progress, file=sys.stderr) as bar:
             for spec, owner in setup.created:
-                rows = seeding.generate_purchases(
+                rows = generate.generate_purchases(
                     seed=seed,
                     reseller_index=spec.index,
                     count=counts[spec.index],
                     first_day=first_day,
                     today=today,
                     products=catalogue,
-                    auto_approved=spec.cpf in auto_approved,
+                    auto_approved=cpf_codec.lookup_index(spec.cpf) in auto_approved,
                 )
-                months.extend((owner, month) for month in seeding.apply_cashback(rows, policies))
+                months.extend((owner, month) for month in generate.apply_cashback(rows, policies))
                 batch.extend((owner, row) for row in rows)
                 if len(batch) >= writer.batch_size:
                     writer.write(batch, months)
@@ -156,15 +157,15 @@ class Command(BaseCommand):
                 self.style.WARNING(f"Skipped {spec.email}: its CPF belongs to an account outside the seed.")
             )
         self.stdout.write("Logins (demo passwords, for a demo database only):")
-        self.stdout.write(f"  staff     {seeding.STAFF_EMAIL} / {seeding.STAFF_PASSWORD}   (also /admin/)")
+        self.stdout.write(f"  staff     {generate.STAFF_EMAIL} / {generate.STAFF_PASSWORD}   (also /admin/)")
         self.stdout.write(
-            f"  reseller  {seeding.DEMO_EMAIL} / {seeding.RESELLER_PASSWORD}   "
-            f"(CPF {cpf_codec.format_cpf(seeding.DEMO_CPF)}, purchases auto-approved)"
+            f"  reseller  {generate.DEMO_EMAIL} / {generate.RESELLER_PASSWORD}   "
+            f"(CPF {cpf_codec.format_cpf(generate.DEMO_CPF)}, purchases auto-approved)"
         )
         if resellers > 1:
             self.stdout.write(
-                f"  resellers {seeding.reseller_email(1)} / {seeding.RESELLER_PASSWORD}   "
-                f"(… to {seeding.reseller_email(resellers - 1)})"
+                f"  resellers {generate.reseller_email(1)} / {generate.RESELLER_PASSWORD}   "
+                f"(… to {generate.reseller_email(resellers - 1)})"
             )
         if not outcome.created_anything:
             self.stdout.write("  (accounts that were already there keep the password they have)")
@@ -176,8 +177,8 @@ class Outcome:
     staff_created: bool = False
     categories: int = 0
     products: int = 0
-    setup: seeding.ResellerSetup = field(default_factory=lambda: seeding.ResellerSetup([], []))
-    written: seeding.WriteCounts = field(default_factory=seeding.WriteCounts)
+    setup: store.ResellerSetup = field(default_factory=lambda: store.ResellerSetup([], []))
+    written: store.WriteCounts = field(default_factory=store.WriteCounts)
 
     @property
     def created_anything(self) -> bool:

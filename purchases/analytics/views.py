@@ -13,22 +13,22 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsStaff
 from config.cache import versioned_key
-from purchases.months import format_month
-from purchases.selectors import (
-    analytics_monthly,
-    analytics_summary,
-    analytics_top_products,
-    analytics_top_resellers,
+from purchases.analytics.selectors import (
+    analytics_monthly_list,
+    analytics_summary_get,
+    analytics_top_products_list,
+    analytics_top_resellers_list,
 )
-from purchases.serializers import (
+from purchases.analytics.serializers import (
     AnalyticsMonthlyOutputSerializer,
-    AnalyticsRangeQuerySerializer,
+    AnalyticsRangeQueryInputSerializer,
     AnalyticsSummaryOutputSerializer,
     AnalyticsTopProductsOutputSerializer,
-    AnalyticsTopQuerySerializer,
+    AnalyticsTopQueryInputSerializer,
     AnalyticsTopResellersOutputSerializer,
-    MonthQuerySerializer,
 )
+from purchases.months import format_month
+from purchases.serializers import MonthQueryInputSerializer
 from purchases.services import ANALYTICS_CACHE_NAMESPACE
 
 MONTH_PATTERN = r"^\d{4}-\d{2}$"
@@ -107,14 +107,14 @@ class AnalyticsSummaryView(APIView):
         ],
     )
     def get(self, request):
-        query = MonthQuerySerializer(data=request.query_params)
+        query = MonthQueryInputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         month = query.validated_month()
         return Response(
             _cached(
                 "summary",
                 {"month": format_month(month)},
-                lambda: AnalyticsSummaryOutputSerializer(analytics_summary(month=month)).data,
+                lambda: AnalyticsSummaryOutputSerializer(analytics_summary_get(month=month)).data,
             )
         )
 
@@ -172,12 +172,12 @@ class AnalyticsMonthlyView(APIView):
         ],
     )
     def get(self, request):
-        query = AnalyticsRangeQuerySerializer(data=request.query_params)
+        query = AnalyticsRangeQueryInputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         first, last = query.validated_data["from"], query.validated_data["to"]
 
         def compute():
-            rows = analytics_monthly(from_month=first, to_month=last)
+            rows = analytics_monthly_list(from_month=first, to_month=last)
             return AnalyticsMonthlyOutputSerializer(
                 {"from_month": first, "to_month": last, "results": rows}
             ).data
@@ -195,7 +195,7 @@ class _AnalyticsRankingView(APIView):
     output_serializer: type
 
     def ranking(self, request) -> Response:
-        query = AnalyticsTopQuerySerializer(data=request.query_params)
+        query = AnalyticsTopQueryInputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         month, limit = query.validated_month(), query.validated_data["limit"]
 
@@ -209,7 +209,7 @@ class _AnalyticsRankingView(APIView):
 
 class AnalyticsTopResellersView(_AnalyticsRankingView):
     endpoint = "top-resellers"
-    selector = analytics_top_resellers
+    selector = analytics_top_resellers_list
     output_serializer = AnalyticsTopResellersOutputSerializer
 
     @extend_schema(
@@ -248,7 +248,7 @@ class AnalyticsTopResellersView(_AnalyticsRankingView):
 
 class AnalyticsTopProductsView(_AnalyticsRankingView):
     endpoint = "top-products"
-    selector = analytics_top_products
+    selector = analytics_top_products_list
     output_serializer = AnalyticsTopProductsOutputSerializer
 
     @extend_schema(

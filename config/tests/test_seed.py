@@ -8,12 +8,13 @@ from django.db import connection
 from freezegun import freeze_time
 
 from accounts.models import User
+from config.seeding import generate, store
 from products.models import Category, Product
-from purchases.management import seeding
 from purchases.models import MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_start
-from purchases.services import ItemInput, purchase_create, recalculate_month
+from purchases.services import ItemInput, monthly_cashback_recalculate, purchase_create
 from resellers.models import Reseller
+from resellers.selectors import reseller_get_by_cpf
 from resellers.tests.factories import ResellerFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +96,7 @@ def test_seed_creates_the_requested_sizes():
     assert counts() == {
         "User": 6,  # the staff login and 5 resellers
         "Reseller": 5,
-        "Category": len(seeding.CATEGORIES),
+        "Category": len(generate.CATEGORIES),
         "Product": 6,
         "Purchase": 40,
         "PurchaseItem": PurchaseItem.objects.count(),
@@ -108,7 +109,7 @@ def test_seed_creates_the_requested_sizes():
 
 def test_seeded_purchases_look_like_real_ones():
     seed(resellers=4, purchases=300)
-    staff = User.objects.get(email=seeding.STAFF_EMAIL)
+    staff = User.objects.get(email=generate.STAFF_EMAIL)
     first_day = date(2026, 1, 1)
 
     purchases = list(Purchase.objects.select_related("reseller__user").prefetch_related("items__product"))
@@ -116,7 +117,7 @@ def test_seeded_purchases_look_like_real_ones():
     for purchase in purchases:
         assert first_day <= purchase.date <= TODAY
         assert purchase.created_by_id == purchase.reseller.user_id
-        reviewed = purchase.reseller.user.email != seeding.DEMO_EMAIL and purchase.status != "validating"
+        reviewed = purchase.reseller.user.email != generate.DEMO_EMAIL and purchase.status != "validating"
         assert (purchase.reviewed_by_id, purchase.reviewed_at is not None) == (
             (staff.pk, True) if reviewed else (None, False)
         )
@@ -129,18 +130,18 @@ def test_seeded_purchases_look_like_real_ones():
         else:
             assert 10 <= purchase.value <= 1500
     # The auto-approved CPF: approved at creation, never reviewed.
-    demo = Purchase.objects.filter(reseller__user__email=seeding.DEMO_EMAIL)
+    demo = Purchase.objects.filter(reseller__user__email=generate.DEMO_EMAIL)
     assert demo.exists()
     assert set(demo.values_list("status", flat=True)) == {Purchase.Status.APPROVED}
 
 
 def test_demo_reseller_has_the_auto_approved_cpf_and_logs_in_with_the_printed_password(api_client):
     output = seed()
-    password = printed_password(output, seeding.DEMO_EMAIL)
+    password = printed_password(output, generate.DEMO_EMAIL)
 
-    reseller = Reseller.objects.with_cpf("153.509.460-56").get()
-    assert reseller.user.email == seeding.DEMO_EMAIL
-    by_email = api_client.post(TOKEN, {"email": seeding.DEMO_EMAIL, "password": password})
+    reseller = reseller_get_by_cpf(cpf="153.509.460-56")
+    assert reseller.user.email == generate.DEMO_EMAIL
+    by_email = api_client.post(TOKEN, {"email": generate.DEMO_EMAIL, "password": password})
     by_cpf = api_client.post(TOKEN, {"cpf": "153.509.460-56", "password": password})
     assert (by_email.status_code, by_cpf.status_code) == (200, 200)
     assert "access" in by_cpf.json()
@@ -148,7 +149,7 @@ def test_demo_reseller_has_the_auto_approved_cpf_and_logs_in_with_the_printed_pa
 
 def test_generated_resellers_log_in_with_the_printed_password(api_client):
     output = seed()
-    email = f"revendedor-00001@{seeding.RESELLER_EMAIL_DOMAIN}"
+    email = f"revendedor-00001@{generate.RESELLER_EMAIL_DOMAIN}"
 
     response = api_client.post(TOKEN, {"email": email, "password": printed_password(output, email)})
 
@@ -157,14 +158,14 @@ def test_generated_resellers_log_in_with_the_printed_password(api_client):
 
 def test_staff_login_works_and_is_staff(api_client):
     output = seed()
-    password = printed_password(output, seeding.STAFF_EMAIL)
+    password = printed_password(output, generate.STAFF_EMAIL)
 
-    response = api_client.post(TOKEN, {"email": seeding.STAFF_EMAIL, "password": password})
+    response = api_client.post(TOKEN, {"email": generate.STAFF_EMAIL, "password": password})
 
     assert response.status_code == 200
     me = api_client.get("/api/v1/auth/me/", HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
     assert me.json()["is_staff"] is True
-    assert User.objects.get(email=seeding.STAFF_EMAIL).is_superuser
+    assert User.objects.get(email=generate.STAFF_EMAIL).is_superuser
 
 
 def test_second_run_creates_nothing():
@@ -216,7 +217,7 @@ def test_reset_replaces_the_seeded_data_and_keeps_everything_else():
     assert "Reset: deleted 6 logins, 40 purchases" in output
     assert Reseller.objects.count() == 4
     assert Purchase.objects.count() == 11
-    assert Product.objects.filter(sku__startswith=seeding.SKU_PREFIX).count() == 2
+    assert Product.objects.filter(sku__startswith=generate.SKU_PREFIX).count() == 2
     assert Purchase.objects.filter(pk=outsider_purchase.pk).exists()
     assert Product.objects.filter(pk=outsider_product.pk).exists()
     assert User.objects.filter(pk=outsider.user_id).exists()
@@ -224,7 +225,7 @@ def test_reset_replaces_the_seeded_data_and_keeps_everything_else():
 
 def test_reset_keeps_seeded_products_that_other_purchases_use():
     seed()
-    product = Product.objects.filter(sku__startswith=seeding.SKU_PREFIX).first()
+    product = Product.objects.filter(sku__startswith=generate.SKU_PREFIX).first()
     outsider = ResellerFactory()
     purchase_create(
         reseller=outsider, code="MINE", date=TODAY, items=[ItemInput(product=product, quantity=1)]
@@ -236,14 +237,14 @@ def test_reset_keeps_seeded_products_that_other_purchases_use():
     assert Purchase.objects.filter(reseller=outsider).count() == 1
 
 
-def test_cashback_columns_match_recalculate_month():
+def test_cashback_columns_match_the_services_recalculation():
     # Few purchases per reseller-month over many months: every tier shows up.
     seed(resellers=6, purchases=90, months=12)
     before = cashback_state()
     assert {percent for percent, _ in before[0].values()} >= {10, 15, 20, 0}
 
     for reseller_id, day in Purchase.objects.values_list("reseller_id", "date").distinct():
-        recalculate_month(reseller_id=reseller_id, month=month_start(day))
+        monthly_cashback_recalculate(reseller_id=reseller_id, month=month_start(day))
 
     assert cashback_state() == before
 
@@ -272,7 +273,7 @@ def test_databases_that_cannot_return_bulk_insert_ids_get_the_same_data(monkeypa
 def test_copy_and_bulk_create_write_the_same_rows(monkeypatch):
     seed()
     expected = snapshot()
-    monkeypatch.setattr(seeding, "CopyWriter", seeding.OrmWriter)
+    monkeypatch.setattr(store, "CopyWriter", store.OrmWriter)
 
     seed(reset=True)
 

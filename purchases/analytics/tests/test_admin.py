@@ -7,8 +7,8 @@ from django.utils import translation
 from freezegun import freeze_time
 
 from accounts.tests.factories import StaffFactory
-from purchases.admin_views import _nice_ceiling, build_chart
-from purchases.selectors import MonthFigures
+from purchases.analytics.admin import _nice_ceiling, build_chart
+from purchases.analytics.selectors import MonthFigures
 from purchases.services import purchase_create, purchase_reject
 from resellers.tests.factories import ResellerFactory
 

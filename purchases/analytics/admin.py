@@ -1,4 +1,5 @@
-"""Admin pages that are not a model's: the cashback analytics chart.
+"""The admin's cashback analytics page (``/admin/analytics/``), registered
+with the admin site (config.admin.AdminSite.register_view).
 
 The chart is drawn on the server as inline SVG (no JavaScript, nothing
 fetched from elsewhere): this module computes every coordinate and every
@@ -14,8 +15,8 @@ from django.utils import formats
 from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext_lazy as _
 
+from purchases.analytics.selectors import MonthFigures, analytics_monthly_list
 from purchases.months import current_month, shift_month
-from purchases.selectors import MonthFigures, analytics_monthly
 
 CHART_MONTHS = 12
 PAGE_TITLE = _("Cashback analytics")
@@ -139,7 +140,7 @@ def build_chart(rows: list[MonthFigures]) -> dict:
 def analytics_view(request):
     last = current_month()
     first = shift_month(last, -(CHART_MONTHS - 1))
-    rows = analytics_monthly(from_month=first, to_month=last)
+    rows = analytics_monthly_list(from_month=first, to_month=last)
     table = [
         {
             "month": row.month,
@@ -166,5 +167,5 @@ def analytics_view(request):
     return TemplateResponse(request, "admin/purchases/analytics.html", context)
 
 
-# Staff only (others go to the admin login), never cached, CSRF-protected.
-analytics_admin_view = admin.site.admin_view(analytics_view)
+# Staff only (the site wraps it in admin_view: others go to the admin login).
+admin.site.register_view("analytics/", analytics_view, name="analytics", title=PAGE_TITLE)
