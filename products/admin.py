@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from products.models import Category, Product
-from products.services import catalogue_invalidate, normalize_sku, product_bulk_set_active
+from products.services import catalogue_invalidate, product_bulk_set_active, sku_normalize
 
 
 class ProductAdminForm(forms.ModelForm):
@@ -14,7 +14,7 @@ class ProductAdminForm(forms.ModelForm):
 
     def clean_sku(self):
         # Normalised before the form's unique check, so "abc-1" meets "ABC-1".
-        return normalize_sku(self.cleaned_data["sku"])
+        return sku_normalize(self.cleaned_data["sku"])
 
 
 class CatalogueAdmin(admin.ModelAdmin):
@@ -54,20 +54,16 @@ class ProductAdmin(CatalogueAdmin):
 
     @admin.action(description=_("Activate selected products"), permissions=["change"])
     def activate(self, request, queryset):
-        changed = product_bulk_set_active(product_ids=queryset.values_list("pk", flat=True), is_active=True)
-        self.message_user(
-            request,
-            ngettext("%(count)d product activated.", "%(count)d products activated.", changed)
-            % {"count": changed},
-            messages.SUCCESS,
-        )
+        changed = self._set_active(queryset, is_active=True)
+        message = ngettext("%(count)d product activated.", "%(count)d products activated.", changed)
+        self.message_user(request, message % {"count": changed}, messages.SUCCESS)
 
     @admin.action(description=_("Deactivate selected products"), permissions=["change"])
     def deactivate(self, request, queryset):
-        changed = product_bulk_set_active(product_ids=queryset.values_list("pk", flat=True), is_active=False)
-        self.message_user(
-            request,
-            ngettext("%(count)d product deactivated.", "%(count)d products deactivated.", changed)
-            % {"count": changed},
-            messages.SUCCESS,
-        )
+        changed = self._set_active(queryset, is_active=False)
+        message = ngettext("%(count)d product deactivated.", "%(count)d products deactivated.", changed)
+        self.message_user(request, message % {"count": changed}, messages.SUCCESS)
+
+    @staticmethod
+    def _set_active(queryset, *, is_active: bool) -> int:
+        return product_bulk_set_active(product_ids=queryset.values_list("pk", flat=True), is_active=is_active)

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from products.models import Category, Product
-from products.services import validate_sku
+from products.services import sku_validate
 
 
 class CategoryOutputSerializer(serializers.ModelSerializer):
@@ -51,7 +51,7 @@ class ProductInputSerializer(serializers.Serializer):
 
     def validate_sku(self, value):
         try:
-            return validate_sku(value)
+            return sku_validate(value)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict["sku"]) from exc
 

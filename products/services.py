@@ -43,14 +43,14 @@ def catalogue_invalidate() -> None:
     transaction.on_commit(lambda: bump_version(CATALOGUE_CACHE_NAMESPACE))
 
 
-def normalize_sku(value: str) -> str:
+def sku_normalize(value: str) -> str:
     """SKUs are compared case-insensitively, so they are stored trimmed and
     upper-cased (the unique index then covers every spelling)."""
     return (value or "").strip().upper()
 
 
-def validate_sku(value: str) -> str:
-    sku = normalize_sku(value)
+def sku_validate(value: str) -> str:
+    sku = sku_normalize(value)
     if not _SKU_PATTERN.match(sku):
         raise ValidationError({"sku": [SKU_FORMAT_MESSAGE]}, code="invalid_sku")
     return sku
@@ -88,7 +88,7 @@ def product_create(
     description: str = "",
     is_active: bool = True,
 ) -> Product:
-    sku = validate_sku(sku)
+    sku = sku_validate(sku)
     _check_sku_free(sku)
     product = Product(
         sku=sku,
@@ -109,7 +109,7 @@ def product_update(*, product: Product, data: dict[str, Any]) -> Product:
     if unknown:
         raise TypeError(f"product_update() got unexpected fields: {sorted(unknown)}")
     if "sku" in data:
-        data = {**data, "sku": validate_sku(data["sku"])}
+        data = {**data, "sku": sku_validate(data["sku"])}
         _check_sku_free(data["sku"], exclude_pk=product.pk)
     for field, value in data.items():
         setattr(product, field, value)
@@ -133,10 +133,11 @@ def product_delete(*, product: Product) -> Product | None:
     Returns None when the product was deleted, the deactivated product
     otherwise."""
     # The row lock serialises this with the other writers that lock the
-    # product (favourite_add, and purchase recording if it locks the products
-    # it references). Whatever else races us, the foreign key is the last
-    # guard: a purchase item committed first is seen here (deactivate); one
-    # committed after the delete fails on its foreign key.
+    # product: favorite_add, and purchase_create / purchase_update, which lock
+    # the products their items reference until they commit. So a purchase
+    # item committed first is seen here (deactivate), and a purchase waiting
+    # for the lock finds the product gone and answers 400; the foreign key
+    # remains the last guard.
     product = Product.objects.select_for_update(of=("self",)).select_related("category").get(pk=product.pk)
     if product.purchase_items.exists():
         return product_deactivate(product=product)

@@ -149,6 +149,36 @@ class CatalogueReadMixin:
         return response
 
 
+class CatalogueWriteMixin:
+    """Staff writes of a catalogue resource: the input serializer validates,
+    a service writes, the output serializer answers. Subclasses name the
+    input serializer and say which service creates and which updates."""
+
+    input_serializer_class: type
+
+    def perform_service_create(self, data: dict):
+        raise NotImplementedError
+
+    def perform_service_update(self, instance, data: dict):
+        raise NotImplementedError
+
+    def create(self, request):
+        serializer = self.input_serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        instance = self.perform_service_create(serializer.validated_data)
+        return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        instance = self.get_object()
+        serializer = self.input_serializer_class(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        instance = self.perform_service_update(instance, serializer.validated_data)
+        return Response(self.get_serializer(instance).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List products",
@@ -224,11 +254,13 @@ class CatalogueReadMixin:
 )
 class ProductViewSet(
     CatalogueReadMixin,
+    CatalogueWriteMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = ProductOutputSerializer
+    input_serializer_class = ProductInputSerializer
     filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = ProductFilter
     ordering_fields = ["name", "price", "created_at"]
@@ -238,21 +270,11 @@ class ProductViewSet(
     def get_queryset(self):
         return product_list(user=self.request.user)
 
-    def create(self, request):
-        serializer = ProductInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        product = product_create(**serializer.validated_data)
-        return Response(ProductOutputSerializer(product).data, status=status.HTTP_201_CREATED)
+    def perform_service_create(self, data):
+        return product_create(**data)
 
-    def update(self, request, pk=None, partial=False):
-        product = self.get_object()
-        serializer = ProductInputSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        product = product_update(product=product, data=serializer.validated_data)
-        return Response(ProductOutputSerializer(product).data)
-
-    def partial_update(self, request, pk=None):
-        return self.update(request, pk=pk, partial=True)
+    def perform_service_update(self, instance, data):
+        return product_update(product=instance, data=data)
 
     def destroy(self, request, pk=None):
         deactivated = product_delete(product=self.get_object())
@@ -326,32 +348,24 @@ class ProductViewSet(
 )
 class CategoryViewSet(
     CatalogueReadMixin,
+    CatalogueWriteMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = CategoryOutputSerializer
+    input_serializer_class = CategoryInputSerializer
     filter_backends = []
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
         return category_list()
 
-    def create(self, request):
-        serializer = CategoryInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        category = category_create(**serializer.validated_data)
-        return Response(CategoryOutputSerializer(category).data, status=status.HTTP_201_CREATED)
+    def perform_service_create(self, data):
+        return category_create(**data)
 
-    def update(self, request, pk=None, partial=False):
-        category = self.get_object()
-        serializer = CategoryInputSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        category = category_update(category=category, data=serializer.validated_data)
-        return Response(CategoryOutputSerializer(category).data)
-
-    def partial_update(self, request, pk=None):
-        return self.update(request, pk=pk, partial=True)
+    def perform_service_update(self, instance, data):
+        return category_update(category=instance, data=data)
 
     def destroy(self, request, pk=None):
         category_delete(category=self.get_object())

@@ -234,6 +234,20 @@ class PurchaseAdmin(admin.ModelAdmin):
 
     # --- Review actions ---------------------------------------------------------
 
+    def _review_each(self, request, queryset, review, done_message) -> None:
+        """Review the selected purchases one by one through the services (each
+        its own transaction, with the API's rules); those no longer in
+        validation are skipped and counted."""
+        changed = skipped = 0
+        for purchase in queryset.order_by("pk"):
+            try:
+                review(purchase)
+            except ConflictError:
+                skipped += 1
+            else:
+                changed += 1
+        self._report(request, changed=changed, skipped=skipped, done=done_message(changed))
+
     def _report(self, request, *, changed: int, skipped: int, done: str) -> None:
         if changed:
             self.message_user(request, done, messages.SUCCESS)
@@ -251,16 +265,15 @@ class PurchaseAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Approve selected purchases"), permissions=["change"])
     def approve_selected(self, request, queryset):
-        changed = skipped = 0
-        for purchase in queryset.order_by("pk"):
-            try:
-                purchase_approve(purchase=purchase, reviewer=request.user)
-            except ConflictError:
-                skipped += 1
-            else:
-                changed += 1
-        done = ngettext("%(count)d purchase approved.", "%(count)d purchases approved.", changed)
-        self._report(request, changed=changed, skipped=skipped, done=done % {"count": changed})
+        self._review_each(
+            request,
+            queryset,
+            lambda purchase: purchase_approve(purchase=purchase, reviewer=request.user),
+            lambda count: (
+                ngettext("%(count)d purchase approved.", "%(count)d purchases approved.", count)
+                % {"count": count}
+            ),
+        )
 
     @admin.action(description=_("Reject selected purchases"), permissions=["change"])
     def reject_selected(self, request, queryset):
@@ -269,18 +282,16 @@ class PurchaseAdmin(admin.ModelAdmin):
         submitted = "apply" in request.POST
         form = RejectReasonForm(request.POST if submitted else None)
         if submitted and form.is_valid():
-            changed = skipped = 0
-            for purchase in queryset.order_by("pk"):
-                try:
-                    purchase_reject(
-                        purchase=purchase, reviewer=request.user, reason=form.cleaned_data["reason"]
-                    )
-                except ConflictError:
-                    skipped += 1
-                else:
-                    changed += 1
-            done = ngettext("%(count)d purchase rejected.", "%(count)d purchases rejected.", changed)
-            self._report(request, changed=changed, skipped=skipped, done=done % {"count": changed})
+            reason = form.cleaned_data["reason"]
+            self._review_each(
+                request,
+                queryset,
+                lambda purchase: purchase_reject(purchase=purchase, reviewer=request.user, reason=reason),
+                lambda count: (
+                    ngettext("%(count)d purchase rejected.", "%(count)d purchases rejected.", count)
+                    % {"count": count}
+                ),
+            )
             return None
 
         counts = queryset.aggregate(

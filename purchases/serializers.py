@@ -39,10 +39,14 @@ def _value_field(**kwargs):
     )
 
 
-class PurchaseCreateInputSerializer(serializers.Serializer):
+class _PurchaseInputFields(serializers.Serializer):
+    # The fields a purchase is written with, on create and on update alike.
     code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", max_length=64, help_text=CODE_HELP)
     value = _value_field(required=False)
     date = serializers.DateField(validators=[validate_purchase_date])
+
+
+class PurchaseCreateInputSerializer(_PurchaseInputFields):
     cpf = CPFField(
         required=False,
         help_text=_("The reseller's CPF. Resellers may omit it (their own); staff must send it."),
@@ -50,10 +54,7 @@ class PurchaseCreateInputSerializer(serializers.Serializer):
     items = PurchaseItemInputSerializer(many=True, required=False, max_length=200)
 
 
-class PurchaseUpdateInputSerializer(serializers.Serializer):
-    code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", max_length=64, help_text=CODE_HELP)
-    value = _value_field(required=False)
-    date = serializers.DateField(validators=[validate_purchase_date])
+class PurchaseUpdateInputSerializer(_PurchaseInputFields):
     items = PurchaseItemInputSerializer(
         many=True,
         required=False,

@@ -18,11 +18,11 @@ from products.services import (
     category_update,
     favorite_add,
     favorite_remove,
-    normalize_sku,
     product_bulk_set_active,
     product_create,
     product_delete,
     product_update,
+    sku_normalize,
 )
 from products.tests.factories import CategoryFactory, FavoriteFactory, ProductFactory, purchase_item_for
 from resellers.tests.factories import ResellerFactory
@@ -31,8 +31,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(" abc-1 ", "ABC-1"), ("Ab.C_9", "AB.C_9"), ("", "")])
-def test_normalize_sku(raw, expected):
-    assert normalize_sku(raw) == expected
+def test_sku_normalize(raw, expected):
+    assert sku_normalize(raw) == expected
 
 
 def test_product_create_normalises_and_invalidates_on_commit(django_capture_on_commit_callbacks):
