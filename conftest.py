@@ -1,13 +1,26 @@
+import datetime
+import itertools
 import threading
+from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
+from freezegun import freeze_time
 from rest_framework.test import APIClient
 
 from accounts.serializers import tokens_for
 from accounts.tests.factories import StaffFactory, UserFactory
+from purchases.services import purchase_create
 from resellers.tests.factories import ResellerFactory
+
+# The day `frozen_today` stops the clock on.
+TODAY = datetime.date(2026, 3, 20)
+
+# Extra arguments for a request whose messages the test reads in English (the
+# project's default language is Portuguese): `client.get(url, **EN)`.
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 
 
 def _clear_cache():
@@ -80,6 +93,47 @@ def staff_client(staff_user):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+# Admin pages use pytest-django's own `admin_client` (a Django test client logged
+# in as `admin_user`, a superuser). Its `admin_user` works with the custom user
+# model: it looks the user up by USERNAME_FIELD ("email", as admin@example.com)
+# and creates it with create_superuser, leaving the required `full_name` empty.
+
+
+@pytest.fixture
+def frozen_today():
+    """Stop the clock at noon UTC on TODAY: 09:00 in Sao Paulo, so
+    `timezone.localdate()` is TODAY and month arithmetic never straddles a real
+    month edge. Modules opt in with `pytest.mark.usefixtures("frozen_today")`."""
+    with freeze_time(f"{TODAY} 12:00:00"):
+        yield TODAY
+
+
+@pytest.fixture
+def make_purchase(db):
+    """Record a purchase as production does, through `purchase_create`, so its
+    cashback and its month's are computed. Every argument is optional: a new
+    reseller, a value of 100.00 (or, with items, their sum), today, a fresh code
+    (P-1, P-2, ...); other keywords (`items`, `created_by`) go to the service.
+
+        make_purchase(reseller, "600.00", date(2026, 3, 1), "A")
+        make_purchase(items=[ItemInput(product=product, quantity=2)])
+    """
+    codes = itertools.count(1)
+
+    def make(reseller=None, value=None, date=None, code=None, **kwargs):
+        if value is None and not kwargs.get("items"):
+            value = "100.00"
+        return purchase_create(
+            reseller=ResellerFactory() if reseller is None else reseller,
+            value=None if value is None else Decimal(value),
+            date=timezone.localdate() if date is None else date,
+            code=f"P-{next(codes)}" if code is None else code,
+            **kwargs,
+        )
+
+    return make
 
 
 def pytest_report_header(config):

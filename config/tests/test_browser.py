@@ -66,24 +66,12 @@ def test_swagger_ui_renders_operations_offline(live_server, page):
     assert page.locator(".swagger-ui .info .title").inner_text().startswith("Reseller Cashback API")
 
 
-def test_staff_approves_a_purchase_with_the_admin_bulk_action(live_server, page):
-    from datetime import timedelta
-    from decimal import Decimal
-
-    from django.utils import timezone
-
+def test_staff_approves_a_purchase_with_the_admin_bulk_action(live_server, page, make_purchase):
     from accounts.tests.factories import PASSWORD, StaffFactory
     from purchases.models import Purchase
-    from purchases.services import purchase_create
-    from resellers.tests.factories import ResellerFactory
 
     staff = StaffFactory(is_superuser=True)
-    purchase = purchase_create(
-        reseller=ResellerFactory(),
-        code="BROWSER-1",
-        value=Decimal("250.00"),
-        date=timezone.localdate() - timedelta(days=1),
-    )
+    purchase = make_purchase(value="250.00", code="BROWSER-1")
 
     page.goto(f"{live_server.url}/admin/login/?next=/admin/purchases/purchase/")
     page.fill("#id_username", staff.email)

@@ -5,31 +5,24 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from freezegun import freeze_time
 
 from accounts.models import User
 from config.seeding import generate, store
+from conftest import TODAY
 from products.models import Category, Product
 from purchases.models import MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_start
-from purchases.services import ItemInput, monthly_cashback_recalculate, purchase_create
+from purchases.services import ItemInput, monthly_cashback_recalculate
 from resellers.models import Reseller
 from resellers.selectors import reseller_get_by_cpf
 from resellers.tests.factories import ResellerFactory
 
-pytestmark = pytest.mark.django_db
+# Every run of a test seeds the same date range.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
-TODAY = date(2026, 3, 20)
 SMALL = {"resellers": 5, "purchases": 40, "products": 6, "months": 3}
 TOKEN = "/api/v1/auth/token/"
 MODELS = (User, Reseller, Category, Product, Purchase, PurchaseItem, MonthlyCashback)
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    # Every run of a test seeds the same date range.
-    with freeze_time("2026-03-20 12:00:00"):
-        yield
 
 
 def seed(**options) -> str:
@@ -201,7 +194,7 @@ def test_same_seed_gives_the_same_data_and_another_seed_other_data():
     assert snapshot() != first
 
 
-def test_reset_replaces_the_seeded_data_and_keeps_everything_else():
+def test_reset_replaces_the_seeded_data_and_keeps_everything_else(make_purchase):
     outsider = ResellerFactory()
     outsider_product = Product.objects.create(
         sku="OUTSIDE-1",
@@ -209,7 +202,7 @@ def test_reset_replaces_the_seeded_data_and_keeps_everything_else():
         price=10,
         category=Category.objects.create(name="Outros", slug="outros"),
     )
-    outsider_purchase = purchase_create(reseller=outsider, code="MINE", value=100, date=TODAY)
+    outsider_purchase = make_purchase(outsider, 100, TODAY, "MINE")
     seed()
 
     output = seed(reset=True, resellers=3, purchases=10, products=2)
@@ -223,13 +216,11 @@ def test_reset_replaces_the_seeded_data_and_keeps_everything_else():
     assert User.objects.filter(pk=outsider.user_id).exists()
 
 
-def test_reset_keeps_seeded_products_that_other_purchases_use():
+def test_reset_keeps_seeded_products_that_other_purchases_use(make_purchase):
     seed()
     product = Product.objects.filter(sku__startswith=generate.SKU_PREFIX).first()
     outsider = ResellerFactory()
-    purchase_create(
-        reseller=outsider, code="MINE", date=TODAY, items=[ItemInput(product=product, quantity=1)]
-    )
+    make_purchase(outsider, date=TODAY, code="MINE", items=[ItemInput(product=product, quantity=1)])
 
     seed(reset=True)
 

@@ -1,11 +1,8 @@
-from datetime import timedelta
 from decimal import Decimal
 
 import factory
-from django.utils import timezone
 
 from products.models import Category, Favorite, Product
-from purchases.models import Purchase, PurchaseItem
 from resellers.tests.factories import ResellerFactory
 
 
@@ -35,17 +32,3 @@ class FavoriteFactory(factory.django.DjangoModelFactory):
 
     reseller = factory.SubFactory(ResellerFactory)
     product = factory.SubFactory(ProductFactory)
-
-
-def purchase_item_for(product: Product, quantity: int = 1) -> PurchaseItem:
-    """A purchase item referencing the product, written directly: the
-    purchase rules are not what the catalogue tests are about."""
-    purchase = Purchase.objects.create(
-        reseller=ResellerFactory(),
-        code=f"NF-{product.pk}-{Purchase.objects.count()}",
-        value=product.price * quantity,
-        date=timezone.localdate() - timedelta(days=1),
-    )
-    return PurchaseItem.objects.create(
-        purchase=purchase, product=product, quantity=quantity, unit_price=product.price
-    )

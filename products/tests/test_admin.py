@@ -1,23 +1,15 @@
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from accounts.tests.factories import StaffFactory
 from config.cache import get_version
 from products.models import Category, Product
 from products.selectors import CATALOGUE_CACHE_NAMESPACE
-from products.tests.factories import CategoryFactory, ProductFactory, purchase_item_for
+from products.tests.factories import CategoryFactory, ProductFactory
+from purchases.services import ItemInput
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_site_client():
-    client = Client()
-    client.force_login(StaffFactory(is_superuser=True))
-    return client
 
 
 def product_form(product_or_category, **overrides):
@@ -33,38 +25,38 @@ def product_form(product_or_category, **overrides):
     return data
 
 
-def test_product_changelist_and_search(admin_site_client):
+def test_product_changelist_and_search(admin_client):
     ProductFactory.create_batch(3)
     ProductFactory(sku="FIND-ME")
     url = reverse("admin:products_product_changelist")
-    assert admin_site_client.get(url).status_code == 200
-    response = admin_site_client.get(url, {"q": "find-me", "is_active__exact": "1"})
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.get(url, {"q": "find-me", "is_active__exact": "1"})
     assert response.status_code == 200
     assert list(response.context["cl"].queryset) == [Product.objects.get(sku="FIND-ME")]
 
 
-def test_product_changelist_query_count_is_constant(admin_site_client, django_assert_max_num_queries):
+def test_product_changelist_query_count_is_constant(admin_client, django_assert_max_num_queries):
     ProductFactory.create_batch(30)
     # Categories come with the products (list_select_related), not one by one.
     with django_assert_max_num_queries(12):
-        assert admin_site_client.get(reverse("admin:products_product_changelist")).status_code == 200
+        assert admin_client.get(reverse("admin:products_product_changelist")).status_code == 200
 
 
-def test_admin_add_normalises_the_sku_and_refuses_a_duplicate_in_another_case(admin_site_client):
+def test_admin_add_normalises_the_sku_and_refuses_a_duplicate_in_another_case(admin_client):
     category = CategoryFactory()
     url = reverse("admin:products_product_add")
-    response = admin_site_client.post(url, product_form(category, sku=" adm-1 "))
+    response = admin_client.post(url, product_form(category, sku=" adm-1 "))
     assert response.status_code == 302
     assert Product.objects.get().sku == "ADM-1"
-    response = admin_site_client.post(url, product_form(category, sku="Adm-1"))
+    response = admin_client.post(url, product_form(category, sku="Adm-1"))
     assert response.status_code == 200
     assert "sku" in response.context["adminform"].form.errors
     assert Product.objects.count() == 1
 
 
 @pytest.mark.parametrize("price", ["0", "-1", "1.001"])
-def test_admin_refuses_bad_prices(admin_site_client, price):
-    response = admin_site_client.post(
+def test_admin_refuses_bad_prices(admin_client, price):
+    response = admin_client.post(
         reverse("admin:products_product_add"), product_form(CategoryFactory(), price=price)
     )
     assert response.status_code == 200
@@ -73,13 +65,13 @@ def test_admin_refuses_bad_prices(admin_site_client, price):
 
 
 def test_admin_edit_invalidates_the_catalogue_cache(
-    admin_site_client, reseller_client, django_capture_on_commit_callbacks
+    admin_client, reseller_client, django_capture_on_commit_callbacks
 ):
     product = ProductFactory(price="10.00")
     api_url = f"/api/v1/products/{product.id}/"
     assert reseller_client.get(api_url).json()["price"] == "10.00"
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_site_client.post(
+        response = admin_client.post(
             reverse("admin:products_product_change", args=[product.pk]),
             product_form(product.category, sku=product.sku, price="64.90"),
         )
@@ -88,11 +80,11 @@ def test_admin_edit_invalidates_the_catalogue_cache(
     assert reseller_client.get(api_url).json()["price"] == "64.90"
 
 
-def test_admin_delete_invalidates_the_catalogue_cache(admin_site_client, django_capture_on_commit_callbacks):
+def test_admin_delete_invalidates_the_catalogue_cache(admin_client, django_capture_on_commit_callbacks):
     product = ProductFactory()
     before = get_version(CATALOGUE_CACHE_NAMESPACE)
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_site_client.post(
+        response = admin_client.post(
             reverse("admin:products_product_delete", args=[product.pk]), {"post": "yes"}
         )
     assert response.status_code == 302
@@ -100,25 +92,23 @@ def test_admin_delete_invalidates_the_catalogue_cache(admin_site_client, django_
     assert get_version(CATALOGUE_CACHE_NAMESPACE) > before
 
 
-def test_admin_cannot_delete_a_product_used_in_purchases(admin_site_client):
+def test_admin_cannot_delete_a_product_used_in_purchases(admin_client, make_purchase):
     product = ProductFactory()
-    purchase_item_for(product)
-    response = admin_site_client.post(
-        reverse("admin:products_product_delete", args=[product.pk]), {"post": "yes"}
-    )
+    make_purchase(items=[ItemInput(product=product, quantity=1)])
+    response = admin_client.post(reverse("admin:products_product_delete", args=[product.pk]), {"post": "yes"})
     assert response.status_code == 200  # the "protected objects" page
     assert Product.objects.filter(pk=product.pk).exists()
 
 
 @pytest.mark.parametrize(("action", "start", "end"), [("deactivate", True, False), ("activate", False, True)])
 def test_admin_actions_switch_products_and_invalidate(
-    admin_site_client, django_capture_on_commit_callbacks, action, start, end
+    admin_client, django_capture_on_commit_callbacks, action, start, end
 ):
     products = ProductFactory.create_batch(2, is_active=start)
     untouched = ProductFactory(is_active=start)
     before = get_version(CATALOGUE_CACHE_NAMESPACE)
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_site_client.post(
+        response = admin_client.post(
             reverse("admin:products_product_changelist"),
             {"action": action, "_selected_action": [product.pk for product in products]},
         )
@@ -128,21 +118,21 @@ def test_admin_actions_switch_products_and_invalidate(
     assert get_version(CATALOGUE_CACHE_NAMESPACE) > before
 
 
-def test_category_admin_add_invalidates(admin_site_client, django_capture_on_commit_callbacks):
+def test_category_admin_add_invalidates(admin_client, django_capture_on_commit_callbacks):
     before = get_version(CATALOGUE_CACHE_NAMESPACE)
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_site_client.post(
+        response = admin_client.post(
             reverse("admin:products_category_add"), {"name": "Perfumaria", "slug": "perfumaria"}
         )
     assert response.status_code == 302
     assert Category.objects.filter(slug="perfumaria").exists()
     assert get_version(CATALOGUE_CACHE_NAMESPACE) > before
-    assert admin_site_client.get(reverse("admin:products_category_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:products_category_changelist")).status_code == 200
 
 
-def test_category_admin_refuses_to_delete_a_category_with_products(admin_site_client):
+def test_category_admin_refuses_to_delete_a_category_with_products(admin_client):
     product = ProductFactory()
-    response = admin_site_client.post(
+    response = admin_client.post(
         reverse("admin:products_category_delete", args=[product.category_id]), {"post": "yes"}
     )
     assert response.status_code == 200

@@ -1,5 +1,6 @@
 import pytest
 
+from conftest import EN
 from products.models import Category
 from products.services import (
     CATEGORY_IN_USE_MESSAGE,
@@ -76,7 +77,7 @@ def test_staff_creates_a_category_with_its_own_slug(staff_client):
 )
 def test_create_rejects_duplicates_and_unsluggable_names(staff_client, data, field, message):
     CategoryFactory(name="Perfumaria", slug="perfumaria")
-    response = staff_client.post(LIST, data, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    response = staff_client.post(LIST, data, format="json", **EN)
     assert response.status_code == 400
     assert response.json() == {field: [str(message)]}
     assert Category.objects.count() == 1
@@ -116,7 +117,7 @@ def test_staff_deletes_an_empty_category(staff_client):
 
 def test_deleting_a_category_with_products_is_409(staff_client):
     product = ProductFactory(is_active=False)
-    response = staff_client.delete(detail(product.category_id), HTTP_ACCEPT_LANGUAGE="en")
+    response = staff_client.delete(detail(product.category_id), **EN)
     assert response.status_code == 409
     assert response.json() == {"detail": str(CATEGORY_IN_USE_MESSAGE)}
     assert Category.objects.filter(pk=product.category_id).exists()

@@ -1,6 +1,7 @@
 import pytest
 
 from accounts.permissions import NOT_A_RESELLER_MESSAGE
+from conftest import EN
 from products.models import Favorite
 from products.services import PRODUCT_INACTIVE_MESSAGE
 from products.tests.factories import FavoriteFactory, ProductFactory
@@ -77,7 +78,7 @@ def test_unknown_product_is_404(reseller_client, product_id):
 
 def test_inactive_product_cannot_become_a_favourite(reseller_client):
     product = ProductFactory(is_active=False)
-    response = reseller_client.put(detail(product.id), HTTP_ACCEPT_LANGUAGE="en")
+    response = reseller_client.put(detail(product.id), **EN)
     assert response.status_code == 400
     assert response.json() == {"product_id": [str(PRODUCT_INACTIVE_MESSAGE)]}
     assert not Favorite.objects.exists()

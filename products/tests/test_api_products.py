@@ -4,11 +4,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from conftest import EN
 from products.filters import PRICE_RANGE_MESSAGE
 from products.models import Favorite, Product
 from products.services import PRODUCT_DEACTIVATED_MESSAGE, SKU_FORMAT_MESSAGE, SKU_TAKEN_MESSAGE
-from products.tests.factories import CategoryFactory, FavoriteFactory, ProductFactory, purchase_item_for
+from products.tests.factories import CategoryFactory, FavoriteFactory, ProductFactory
 from purchases.models import PurchaseItem
+from purchases.services import ItemInput
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +165,7 @@ def test_bad_filters_are_400_or_ignored_never_500(reseller_client, params):
 
 
 def test_min_price_above_max_price_is_400(reseller_client):
-    response = reseller_client.get(LIST, {"min_price": "50", "max_price": "10"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = reseller_client.get(LIST, {"min_price": "50", "max_price": "10"}, **EN)
     assert response.status_code == 400
     assert response.json() == {"max_price": [str(PRICE_RANGE_MESSAGE)]}
 
@@ -257,9 +259,7 @@ def test_create_without_description_gives_an_empty_one(staff_client):
 @pytest.mark.parametrize("sku", ["PERF-0001", "perf-0001", " Perf-0001  "])
 def test_create_rejects_a_duplicate_sku_in_any_case(staff_client, sku):
     ProductFactory(sku="PERF-0001")
-    response = staff_client.post(
-        LIST, payload(CategoryFactory(), sku=sku), format="json", HTTP_ACCEPT_LANGUAGE="en"
-    )
+    response = staff_client.post(LIST, payload(CategoryFactory(), sku=sku), format="json", **EN)
     assert response.status_code == 400
     assert response.json() == {"sku": [str(SKU_TAKEN_MESSAGE)]}
     assert Product.objects.count() == 1
@@ -274,9 +274,7 @@ def test_create_rejects_a_malformed_sku(staff_client, sku):
 
 
 def test_malformed_sku_message(staff_client):
-    response = staff_client.post(
-        LIST, payload(CategoryFactory(), sku="A B"), format="json", HTTP_ACCEPT_LANGUAGE="en"
-    )
+    response = staff_client.post(LIST, payload(CategoryFactory(), sku="A B"), format="json", **EN)
     assert response.json() == {"sku": [str(SKU_FORMAT_MESSAGE)]}
 
 
@@ -372,9 +370,7 @@ def test_patch_keeps_own_sku_in_another_case(staff_client):
 def test_patch_rejects_another_products_sku(staff_client):
     ProductFactory(sku="ABC-1")
     product = ProductFactory(sku="ABC-2")
-    response = staff_client.patch(
-        detail(product.id), {"sku": "abc-1"}, format="json", HTTP_ACCEPT_LANGUAGE="en"
-    )
+    response = staff_client.patch(detail(product.id), {"sku": "abc-1"}, format="json", **EN)
     assert response.status_code == 400
     assert response.json() == {"sku": [str(SKU_TAKEN_MESSAGE)]}
     product.refresh_from_db()
@@ -437,10 +433,10 @@ def test_staff_deletes_an_unused_product(staff_client):
     assert not Favorite.objects.exists()
 
 
-def test_a_product_used_in_purchases_is_deactivated_not_deleted(staff_client):
+def test_a_product_used_in_purchases_is_deactivated_not_deleted(staff_client, make_purchase):
     product = ProductFactory()
-    item = purchase_item_for(product, quantity=2)
-    response = staff_client.delete(detail(product.id), HTTP_ACCEPT_LANGUAGE="en")
+    item = make_purchase(items=[ItemInput(product=product, quantity=2)]).items.get()
+    response = staff_client.delete(detail(product.id), **EN)
     assert response.status_code == 200
     body = response.json()
     assert body["detail"] == str(PRODUCT_DEACTIVATED_MESSAGE)
@@ -451,17 +447,17 @@ def test_a_product_used_in_purchases_is_deactivated_not_deleted(staff_client):
     assert PurchaseItem.objects.filter(pk=item.pk, product=product).exists()
 
 
-def test_deleting_a_used_product_twice_answers_the_same(staff_client):
+def test_deleting_a_used_product_twice_answers_the_same(staff_client, make_purchase):
     product = ProductFactory()
-    purchase_item_for(product)
+    make_purchase(items=[ItemInput(product=product, quantity=1)])
     assert staff_client.delete(detail(product.id)).status_code == 200
     assert staff_client.delete(detail(product.id)).status_code == 200
     assert Product.objects.filter(pk=product.pk, is_active=False).exists()
 
 
-def test_deactivated_product_disappears_for_resellers(staff_client, reseller_client):
+def test_deactivated_product_disappears_for_resellers(staff_client, reseller_client, make_purchase):
     product = ProductFactory()
-    purchase_item_for(product)
+    make_purchase(items=[ItemInput(product=product, quantity=1)])
     staff_client.delete(detail(product.id))
     assert reseller_client.get(detail(product.id)).status_code == 404
 

@@ -24,7 +24,8 @@ from products.services import (
     product_update,
     sku_normalize,
 )
-from products.tests.factories import CategoryFactory, FavoriteFactory, ProductFactory, purchase_item_for
+from products.tests.factories import CategoryFactory, FavoriteFactory, ProductFactory
+from purchases.services import ItemInput
 from resellers.tests.factories import ResellerFactory
 
 pytestmark = pytest.mark.django_db
@@ -90,9 +91,9 @@ def test_product_delete_deletes_an_unused_product():
     assert not Product.objects.exists()
 
 
-def test_product_delete_deactivates_a_used_product(django_capture_on_commit_callbacks):
+def test_product_delete_deactivates_a_used_product(django_capture_on_commit_callbacks, make_purchase):
     product = ProductFactory()
-    purchase_item_for(product)
+    make_purchase(items=[ItemInput(product=product, quantity=1)])
     with django_capture_on_commit_callbacks() as callbacks:
         result = product_delete(product=product)
     assert result.pk == product.pk

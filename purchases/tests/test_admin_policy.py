@@ -1,20 +1,12 @@
 from datetime import date
 
 import pytest
-from freezegun import freeze_time
 
-from accounts.tests.factories import StaffFactory
 from purchases.models import CashbackPolicy
 
 pytestmark = pytest.mark.django_db
 
 ADD = "/admin/purchases/cashbackpolicy/add/"
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(StaffFactory(is_superuser=True))
-    return client
 
 
 def policy_form(effective_from, tiers):
@@ -32,7 +24,7 @@ def policy_form(effective_from, tiers):
     return data
 
 
-@freeze_time("2026-03-20 12:00:00")
+@pytest.mark.usefixtures("frozen_today")
 def test_staff_adds_a_policy_for_a_future_month(admin_client):
     response = admin_client.post(ADD, policy_form("2026-04-01", [("2000.00", "12"), ("", "18")]))
     assert response.status_code == 302
@@ -40,7 +32,7 @@ def test_staff_adds_a_policy_for_a_future_month(admin_client):
     assert [(t.up_to, t.percent) for t in policy.as_tiers()] == [(2000, 12), (None, 18)]
 
 
-@freeze_time("2026-03-20 12:00:00")
+@pytest.mark.usefixtures("frozen_today")
 @pytest.mark.parametrize("effective_from", ["2026-03-01", "2026-02-01", "2026-04-15"])
 def test_policies_cannot_start_in_a_begun_month_or_mid_month(admin_client, effective_from):
     response = admin_client.post(ADD, policy_form(effective_from, [("", "18")]))
@@ -49,7 +41,7 @@ def test_policies_cannot_start_in_a_begun_month_or_mid_month(admin_client, effec
     assert CashbackPolicy.objects.count() == 1
 
 
-@freeze_time("2026-03-20 12:00:00")
+@pytest.mark.usefixtures("frozen_today")
 @pytest.mark.parametrize(
     "tiers",
     [

@@ -7,41 +7,19 @@ from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from freezegun import freeze_time
 
 from accounts.tests.factories import StaffFactory, UserFactory
+from conftest import EN
 from products.models import Category, Product
 from purchases.admin import PurchaseMonthFilter
 from purchases.models import Purchase
-from purchases.services import ItemInput, purchase_approve, purchase_create, purchase_reject
+from purchases.services import ItemInput, purchase_approve, purchase_reject
 from resellers import cpf as cpf_codec
 from resellers.tests.factories import ResellerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 D = Decimal
 CHANGELIST = "/admin/purchases/purchase/"
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with freeze_time("2026-03-20 12:00:00"):
-        yield
-
-
-@pytest.fixture
-def staff(db):
-    return StaffFactory(is_superuser=True)
-
-
-@pytest.fixture
-def admin_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
-def create(reseller, value, day, code, **kwargs):
-    value = D(value) if value is not None else None
-    return purchase_create(reseller=reseller, code=code, value=value, date=day, **kwargs)
 
 
 def codes(response):
@@ -60,18 +38,18 @@ def sent_messages(response):
 
 
 @pytest.fixture
-def march(staff):
+def march(admin_user, make_purchase):
     """Two resellers; 'ana' has purchases in three statuses in March, 'bia' one in February."""
     ana = ResellerFactory(user__email="ana@example.com", user__full_name="Ana Souza")
     bia = ResellerFactory(user__email="bia@example.com", user__full_name="Bia Lima")
     purchases = {
-        "NF-VAL": create(ana, "100.00", date(2026, 3, 2), "NF-VAL"),
-        "NF-APR": create(ana, "200.00", date(2026, 3, 3), "NF-APR"),
-        "NF-REJ": create(ana, "300.00", date(2026, 3, 4), "NF-REJ"),
-        "NF-FEB": create(bia, "400.00", date(2026, 2, 10), "NF-FEB"),
+        "NF-VAL": make_purchase(ana, "100.00", date(2026, 3, 2), "NF-VAL"),
+        "NF-APR": make_purchase(ana, "200.00", date(2026, 3, 3), "NF-APR"),
+        "NF-REJ": make_purchase(ana, "300.00", date(2026, 3, 4), "NF-REJ"),
+        "NF-FEB": make_purchase(bia, "400.00", date(2026, 2, 10), "NF-FEB"),
     }
-    purchase_approve(purchase=purchases["NF-APR"], reviewer=staff)
-    purchase_reject(purchase=purchases["NF-REJ"], reviewer=staff, reason="Invoice missing.")
+    purchase_approve(purchase=purchases["NF-APR"], reviewer=admin_user)
+    purchase_reject(purchase=purchases["NF-REJ"], reviewer=admin_user, reason="Invoice missing.")
     return {"ana": ana, "bia": bia, **purchases}
 
 
@@ -96,7 +74,7 @@ def test_changelist_filters(admin_client, march, query, expected):
 
 
 def test_changelist_columns(admin_client, march):
-    response = admin_client.get(CHANGELIST + "?status=rejected", HTTP_ACCEPT_LANGUAGE="en")
+    response = admin_client.get(CHANGELIST + "?status=rejected", **EN)
     content = response.content.decode()
     for text in ["NF-REJ", "Ana Souza", "300.00", "Rejected", "0.00"]:
         assert text in content
@@ -107,11 +85,11 @@ def test_changelist_lists_newest_first(admin_client, march):
     assert [p.code for p in response.context["cl"].result_list] == ["NF-REJ", "NF-APR", "NF-VAL", "NF-FEB"]
 
 
-def test_month_filter_offers_the_latest_twelve_months_with_purchases(admin_client):
+def test_month_filter_offers_the_latest_twelve_months_with_purchases(admin_client, make_purchase):
     reseller = ResellerFactory()
     for months_back in range(14):
         year, month = divmod(2026 * 12 + 2 - months_back, 12)
-        create(reseller, "10.00", date(year, month + 1, 5), f"M{months_back}")
+        make_purchase(reseller, "10.00", date(year, month + 1, 5), f"M{months_back}")
     response = admin_client.get(CHANGELIST)
     month_filter = next(
         spec for spec in response.context["cl"].filter_specs if isinstance(spec, PurchaseMonthFilter)
@@ -131,12 +109,12 @@ def test_an_invalid_month_parameter_is_not_a_server_error(admin_client, march, m
     assert response["Location"].endswith("?e=1")
 
 
-def test_changelist_has_no_n_plus_one(admin_client, django_assert_max_num_queries):
-    create(ResellerFactory(), "10.00", date(2026, 3, 1), "FIRST")
+def test_changelist_has_no_n_plus_one(admin_client, django_assert_max_num_queries, make_purchase):
+    make_purchase(value="10.00", date=date(2026, 3, 1), code="FIRST")
     with CaptureQueriesContext(connection) as one:
         assert admin_client.get(CHANGELIST).status_code == 200
     for n in range(49):
-        create(ResellerFactory(), "10.00", date(2026, 3 - n % 3, 1 + n % 20), f"NF-{n}")
+        make_purchase(value="10.00", date=date(2026, 3 - n % 3, 1 + n % 20), code=f"NF-{n}")
     # session, user, the month filter's DISTINCT months, one COUNT (the full
     # count is off), the page (one query joining reseller and user), and the
     # date hierarchy's MIN/MAX and DISTINCT dates.
@@ -179,12 +157,10 @@ def test_the_cpf_search_never_reads_the_ciphertext(admin_client, march):
 # --- Approve --------------------------------------------------------------------
 
 
-def test_approve_action_changes_only_purchases_in_validation(admin_client, march, staff):
-    other = create(march["bia"], "50.00", date(2026, 3, 5), "NF-OTHER")
+def test_approve_action_changes_only_purchases_in_validation(admin_client, march, admin_user, make_purchase):
+    other = make_purchase(march["bia"], "50.00", date(2026, 3, 5), "NF-OTHER")
     selected = [march["NF-VAL"], march["NF-APR"], march["NF-REJ"], march["NF-FEB"]]
-    response = admin_client.post(
-        CHANGELIST, action("approve_selected", selected, index=0), HTTP_ACCEPT_LANGUAGE="en"
-    )
+    response = admin_client.post(CHANGELIST, action("approve_selected", selected, index=0), **EN)
     assert response.status_code == 302
 
     statuses = dict(Purchase.objects.values_list("code", "status"))
@@ -196,7 +172,7 @@ def test_approve_action_changes_only_purchases_in_validation(admin_client, march
         "NF-OTHER": "validating",
     }
     approved = Purchase.objects.get(pk=march["NF-VAL"].pk)
-    assert approved.reviewed_by == staff
+    assert approved.reviewed_by == admin_user
     assert approved.reviewed_at is not None
     other.refresh_from_db()
     assert other.reviewed_by is None
@@ -207,9 +183,7 @@ def test_approve_action_changes_only_purchases_in_validation(admin_client, march
 
 
 def test_approve_action_with_nothing_to_approve_only_warns(admin_client, march):
-    response = admin_client.post(
-        CHANGELIST, action("approve_selected", [march["NF-APR"]], index=0), HTTP_ACCEPT_LANGUAGE="en"
-    )
+    response = admin_client.post(CHANGELIST, action("approve_selected", [march["NF-APR"]], index=0), **EN)
     assert [level for level, _text in sent_messages(response)] == [messages.WARNING]
 
 
@@ -250,16 +224,16 @@ def test_reject_action_without_a_reason_changes_nothing(admin_client, march, rea
     assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.VALIDATING
 
 
-def test_reject_action_with_a_reason_rejects_and_records_the_review(admin_client, march, staff):
+def test_reject_action_with_a_reason_rejects_and_records_the_review(admin_client, march, admin_user):
     selected = [march["NF-VAL"], march["NF-APR"]]
     data = action("reject_selected", selected, apply="yes", reason="  Invoice does not match.  ")
-    response = admin_client.post(CHANGELIST, data, HTTP_ACCEPT_LANGUAGE="en")
+    response = admin_client.post(CHANGELIST, data, **EN)
     assert response.status_code == 302
 
     rejected = Purchase.objects.get(pk=march["NF-VAL"].pk)
     assert rejected.status == Purchase.Status.REJECTED
     assert rejected.rejection_reason == "Invoice does not match."
-    assert rejected.reviewed_by == staff
+    assert rejected.reviewed_by == admin_user
     assert rejected.reviewed_at is not None
     assert (rejected.cashback_percent, rejected.cashback_value) == (D("0.00"), D("0.00"))
     assert Purchase.objects.get(pk=march["NF-APR"].pk).status == Purchase.Status.APPROVED
@@ -269,10 +243,10 @@ def test_reject_action_with_a_reason_rejects_and_records_the_review(admin_client
     ]
 
 
-def test_rejecting_recalculates_the_cashback_of_the_month(admin_client):
+def test_rejecting_recalculates_the_cashback_of_the_month(admin_client, make_purchase):
     reseller = ResellerFactory()
-    kept = create(reseller, "600.00", date(2026, 3, 1), "KEPT")
-    dropped = create(reseller, "500.00", date(2026, 3, 2), "DROPPED")
+    kept = make_purchase(reseller, "600.00", date(2026, 3, 1), "KEPT")
+    dropped = make_purchase(reseller, "500.00", date(2026, 3, 2), "DROPPED")
     kept.refresh_from_db()
     assert (kept.cashback_percent, kept.cashback_value) == (D("15.00"), D("90.00"))  # month total 1100.00
 
@@ -306,12 +280,11 @@ def test_reject_confirmation_keeps_the_selection_of_select_across(admin_client, 
 
 
 @pytest.fixture
-def with_items(db):
+def with_items(make_purchase):
     category = Category.objects.create(name="Perfumes", slug="perfumes")
     product = Product.objects.create(sku="PERF-1", name="Eau de Rose", category=category, price=D("45.50"))
-    reseller = ResellerFactory()
-    return create(
-        reseller, None, date(2026, 3, 10), "NF-ITEMS", items=[ItemInput(product=product, quantity=2)]
+    return make_purchase(
+        date=date(2026, 3, 10), code="NF-ITEMS", items=[ItemInput(product=product, quantity=2)]
     )
 
 
@@ -326,7 +299,7 @@ def test_change_page_shows_the_formatted_cpf_and_never_the_ciphertext(admin_clie
 
 
 def test_change_page_is_read_only_with_the_items(admin_client, with_items):
-    response = admin_client.get(f"{CHANGELIST}{with_items.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    response = admin_client.get(f"{CHANGELIST}{with_items.pk}/change/", **EN)
     assert not response.context["has_change_permission"]
     content = response.content.decode()
     for text in ["Eau de Rose", "45.50", "91.00", "NF-ITEMS"]:
@@ -338,10 +311,10 @@ def test_change_page_is_read_only_with_the_items(admin_client, with_items):
     assert 'name="status"' not in content
 
 
-def test_status_and_audit_cannot_be_changed_through_the_form(admin_client, with_items, staff):
+def test_status_and_audit_cannot_be_changed_through_the_form(admin_client, with_items, admin_user):
     url = f"{CHANGELIST}{with_items.pk}/change/"
     response = admin_client.post(
-        url, {"status": "approved", "reviewed_by": staff.pk, "value": "1.00", "rejection_reason": "x"}
+        url, {"status": "approved", "reviewed_by": admin_user.pk, "value": "1.00", "rejection_reason": "x"}
     )
     assert response.status_code == 403
     with_items.refresh_from_db()

@@ -1,8 +1,8 @@
 from decimal import Decimal
 
 import pytest
-from freezegun import freeze_time
 
+from conftest import EN
 from products.tests.factories import ProductFactory
 from purchases.models import Purchase, PurchaseItem
 from purchases.services import (
@@ -12,16 +12,9 @@ from purchases.services import (
     purchase_approve,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 URL = "/api/v1/purchases/"
-EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with freeze_time("2026-03-20 12:00:00"):
-        yield
 
 
 @pytest.fixture

@@ -3,37 +3,20 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from freezegun import freeze_time
 
-from conftest import authenticated_client
+from conftest import EN, TODAY, authenticated_client
 from purchases.models import Purchase
 from purchases.selectors import CPF_REQUIRED_MESSAGE, FOREIGN_CPF_MESSAGE, UNKNOWN_CPF_MESSAGE
-from purchases.services import ALREADY_REVIEWED_MESSAGE, NOT_EDITABLE_MESSAGE, purchase_create
+from purchases.services import ALREADY_REVIEWED_MESSAGE, NOT_EDITABLE_MESSAGE
 from resellers.tests.factories import ResellerFactory, make_cpf
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 URL = "/api/v1/purchases/"
-TODAY = date(2026, 3, 20)
-EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with freeze_time("2026-03-20 12:00:00"):
-        yield
 
 
 def detail(purchase):
     return f"{URL}{purchase.pk}/"
-
-
-def make(reseller, value="100.00", day=TODAY, code=None):
-    make.counter += 1
-    return purchase_create(reseller=reseller, code=code or f"P{make.counter}", value=Decimal(value), date=day)
-
-
-make.counter = 0
 
 
 # --- Create -------------------------------------------------------------------
@@ -146,8 +129,8 @@ def test_value_accepts_json_numbers_exactly(reseller_client):
     assert response.json()["value"] == "1234.56"
 
 
-def test_duplicate_code_is_400(reseller, reseller_client):
-    make(reseller, code="NF-1")
+def test_duplicate_code_is_400(reseller, reseller_client, make_purchase):
+    make_purchase(reseller, code="NF-1")
     response = reseller_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19"})
     assert response.status_code == 400
     assert "code" in response.json()
@@ -169,25 +152,25 @@ def test_staff_without_profile_and_anonymous(api_client):
 # --- List and detail ----------------------------------------------------------
 
 
-def test_reseller_lists_only_their_own(reseller, reseller_client):
-    mine = make(reseller)
-    make(ResellerFactory())
+def test_reseller_lists_only_their_own(reseller, reseller_client, make_purchase):
+    mine = make_purchase(reseller)
+    make_purchase()
     body = reseller_client.get(URL).json()
     assert body["count"] == 1
     assert [row["id"] for row in body["results"]] == [mine.id]
     assert "reseller" not in body["results"][0]
 
 
-def test_another_resellers_purchase_is_404(reseller_client):
-    other = make(ResellerFactory())
+def test_another_resellers_purchase_is_404(reseller_client, make_purchase):
+    other = make_purchase()
     assert reseller_client.get(detail(other)).status_code == 404
     assert reseller_client.patch(detail(other), {"value": "1.00"}).status_code == 404
     assert reseller_client.delete(detail(other)).status_code == 404
     assert Purchase.objects.filter(pk=other.pk).exists()
 
 
-def test_staff_lists_everyone_with_the_reseller(staff_client):
-    first, second = make(ResellerFactory()), make(ResellerFactory())
+def test_staff_lists_everyone_with_the_reseller(staff_client, make_purchase):
+    first, second = make_purchase(), make_purchase()
     body = staff_client.get(URL).json()
     assert body["count"] == 2
     rows = {row["id"]: row for row in body["results"]}
@@ -195,21 +178,21 @@ def test_staff_lists_everyone_with_the_reseller(staff_client):
     assert rows[second.id]["reseller"]["id"] == second.reseller.id
 
 
-def test_detail_shows_cashback(reseller, reseller_client):
-    purchase = make(reseller, "1200.00")
+def test_detail_shows_cashback(reseller, reseller_client, make_purchase):
+    purchase = make_purchase(reseller, "1200.00")
     body = reseller_client.get(detail(purchase)).json()
     assert (body["cashback_percent"], body["cashback_value"]) == ("15.00", "180.00")
 
 
-def test_status_display_in_english(reseller, reseller_client):
-    purchase = make(reseller)
+def test_status_display_in_english(reseller, reseller_client, make_purchase):
+    purchase = make_purchase(reseller)
     assert reseller_client.get(detail(purchase), **EN).json()["status_display"] == "In validation"
 
 
-def test_filters(reseller, reseller_client, staff_user):
-    feb = make(reseller, day=date(2026, 2, 10), code="FEB-1")
-    mar = make(reseller, day=date(2026, 3, 5), code="MAR-1")
-    rejected = make(reseller, day=date(2026, 3, 6), code="MAR-2")
+def test_filters(reseller, reseller_client, staff_user, make_purchase):
+    feb = make_purchase(reseller, date=date(2026, 2, 10), code="FEB-1")
+    mar = make_purchase(reseller, date=date(2026, 3, 5), code="MAR-1")
+    rejected = make_purchase(reseller, date=date(2026, 3, 6), code="MAR-2")
     from purchases.services import purchase_reject
 
     purchase_reject(purchase=rejected, reviewer=staff_user, reason="Dup")
@@ -225,10 +208,10 @@ def test_filters(reseller, reseller_client, staff_user):
     assert ids(search="mar-") == {mar.id, rejected.id}
 
 
-def test_staff_filters_by_reseller(staff_client):
+def test_staff_filters_by_reseller(staff_client, make_purchase):
     target = ResellerFactory()
-    mine = make(target)
-    make(ResellerFactory())
+    mine = make_purchase(target)
+    make_purchase()
     rows = staff_client.get(URL, {"reseller": target.id}).json()["results"]
     assert [row["id"] for row in rows] == [mine.id]
 
@@ -255,9 +238,9 @@ def test_bad_filters_are_400_not_500(reseller_client, params):
         assert set(response.json()) <= {"month", "status", "date_from", "date_to"}
 
 
-def test_ordering(reseller, reseller_client):
-    cheap = make(reseller, "10.00", date(2026, 3, 1))
-    dear = make(reseller, "99.00", date(2026, 2, 1))
+def test_ordering(reseller, reseller_client, make_purchase):
+    cheap = make_purchase(reseller, "10.00", date(2026, 3, 1))
+    dear = make_purchase(reseller, "99.00", date(2026, 2, 1))
     assert [r["id"] for r in reseller_client.get(URL, {"ordering": "value"}).json()["results"]] == [
         cheap.id,
         dear.id,
@@ -273,9 +256,9 @@ def test_ordering(reseller, reseller_client):
     assert [r["id"] for r in reseller_client.get(URL).json()["results"]] == [cheap.id, dear.id]
 
 
-def test_page_size_is_capped_at_100(reseller, reseller_client):
+def test_page_size_is_capped_at_100(reseller, reseller_client, make_purchase):
     for index in range(3):
-        make(reseller, code=f"X{index}")
+        make_purchase(reseller, code=f"X{index}")
     body = reseller_client.get(URL, {"page_size": 2}).json()
     assert (body["count"], len(body["results"])) == (3, 2)
     assert body["next"] is not None
@@ -283,6 +266,9 @@ def test_page_size_is_capped_at_100(reseller, reseller_client):
 
 @pytest.mark.parametrize("rows", [1, 100])
 def test_reseller_list_query_count_is_constant(reseller, reseller_client, django_assert_num_queries, rows):
+    # Rows written in one statement rather than with make_purchase: only their
+    # number matters here, and 100 purchase_create calls would recompute the
+    # month 100 times.
     Purchase.objects.bulk_create(
         Purchase(reseller=reseller, code=f"Q{index}", value=Decimal("10.00"), date=TODAY)
         for index in range(rows)
@@ -296,6 +282,7 @@ def test_reseller_list_query_count_is_constant(reseller, reseller_client, django
 @pytest.mark.parametrize("rows", [1, 100])
 def test_staff_list_query_count_is_constant(staff_client, django_assert_num_queries, rows):
     resellers = ResellerFactory.create_batch(3)
+    # Rows written in one statement, as above.
     Purchase.objects.bulk_create(
         Purchase(reseller=resellers[index % 3], code=f"Q{index}", value=Decimal("10.00"), date=TODAY)
         for index in range(rows)
@@ -309,8 +296,8 @@ def test_staff_list_query_count_is_constant(staff_client, django_assert_num_quer
 # --- Edit and delete ----------------------------------------------------------
 
 
-def test_edit_while_validating(reseller, reseller_client):
-    purchase = make(reseller, "100.00")
+def test_edit_while_validating(reseller, reseller_client, make_purchase):
+    purchase = make_purchase(reseller, "100.00")
     response = reseller_client.patch(detail(purchase), {"value": "1100.00", "code": "NEW"})
     assert response.status_code == 200, response.json()
     assert (response.json()["value"], response.json()["code"], response.json()["cashback_percent"]) == (
@@ -320,8 +307,8 @@ def test_edit_while_validating(reseller, reseller_client):
     )
 
 
-def test_put_requires_the_whole_purchase(reseller, reseller_client):
-    purchase = make(reseller)
+def test_put_requires_the_whole_purchase(reseller, reseller_client, make_purchase):
+    purchase = make_purchase(reseller)
     response = reseller_client.put(detail(purchase), {"value": "5.00"})
     assert response.status_code == 400
     assert {"code", "date"} <= set(response.json())
@@ -329,16 +316,16 @@ def test_put_requires_the_whole_purchase(reseller, reseller_client):
     assert response.status_code == 200
 
 
-def test_status_is_not_writable_through_edit(reseller, reseller_client):
-    purchase = make(reseller)
+def test_status_is_not_writable_through_edit(reseller, reseller_client, make_purchase):
+    purchase = make_purchase(reseller)
     response = reseller_client.patch(detail(purchase), {"status": "approved"})
     assert response.status_code == 200
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.VALIDATING
 
 
-def test_edit_bad_input_leaves_the_row_untouched(reseller, reseller_client):
-    purchase = make(reseller)
+def test_edit_bad_input_leaves_the_row_untouched(reseller, reseller_client, make_purchase):
+    purchase = make_purchase(reseller)
     before = Purchase.objects.values().get(pk=purchase.pk)
     for data in ({"value": "-1"}, {"date": "2030-01-01"}, {"code": "bad code"}):
         assert reseller_client.patch(detail(purchase), data).status_code == 400
@@ -346,8 +333,10 @@ def test_edit_bad_input_leaves_the_row_untouched(reseller, reseller_client):
 
 
 @pytest.mark.parametrize("action", ["approve", "reject"])
-def test_reviewed_purchase_edit_and_delete_are_409(reseller, reseller_client, staff_client, action):
-    purchase = make(reseller)
+def test_reviewed_purchase_edit_and_delete_are_409(
+    reseller, reseller_client, staff_client, action, make_purchase
+):
+    purchase = make_purchase(reseller)
     payload = {"reason": "Invoice missing"} if action == "reject" else {}
     assert staff_client.post(f"{detail(purchase)}{action}/", payload).status_code == 200
     before = Purchase.objects.values().get(pk=purchase.pk)
@@ -362,14 +351,14 @@ def test_reviewed_purchase_edit_and_delete_are_409(reseller, reseller_client, st
     assert Purchase.objects.values().get(pk=purchase.pk) == before
 
 
-def test_delete_while_validating(reseller, reseller_client):
-    purchase = make(reseller)
+def test_delete_while_validating(reseller, reseller_client, make_purchase):
+    purchase = make_purchase(reseller)
     assert reseller_client.delete(detail(purchase)).status_code == 204
     assert not Purchase.objects.exists()
 
 
-def test_staff_can_edit_and_delete_while_validating(reseller, staff_client):
-    purchase = make(reseller)
+def test_staff_can_edit_and_delete_while_validating(reseller, staff_client, make_purchase):
+    purchase = make_purchase(reseller)
     assert staff_client.patch(detail(purchase), {"value": "20.00"}).status_code == 200
     assert staff_client.delete(detail(purchase)).status_code == 204
 
@@ -377,8 +366,8 @@ def test_staff_can_edit_and_delete_while_validating(reseller, staff_client):
 # --- Review -------------------------------------------------------------------
 
 
-def test_approve(reseller, staff_client, staff_user):
-    purchase = make(reseller)
+def test_approve(reseller, staff_client, staff_user, make_purchase):
+    purchase = make_purchase(reseller)
     response = staff_client.post(f"{detail(purchase)}approve/")
     assert response.status_code == 200
     body = response.json()
@@ -390,8 +379,8 @@ def test_approve(reseller, staff_client, staff_user):
     assert body["reviewed_at"]
 
 
-def test_reject_needs_a_reason(reseller, staff_client):
-    purchase = make(reseller)
+def test_reject_needs_a_reason(reseller, staff_client, make_purchase):
+    purchase = make_purchase(reseller)
     for payload in ({}, {"reason": ""}, {"reason": "   "}):
         response = staff_client.post(f"{detail(purchase)}reject/", payload)
         assert response.status_code == 400
@@ -402,8 +391,8 @@ def test_reject_needs_a_reason(reseller, staff_client):
     assert response.json()["rejection_reason"] == "Invoice missing"
 
 
-def test_review_twice_is_409(reseller, staff_client):
-    purchase = make(reseller)
+def test_review_twice_is_409(reseller, staff_client, make_purchase):
+    purchase = make_purchase(reseller)
     staff_client.post(f"{detail(purchase)}approve/")
     for action, payload in (("approve", {}), ("reject", {"reason": "x"})):
         response = staff_client.post(f"{detail(purchase)}{action}/", payload)
@@ -411,8 +400,8 @@ def test_review_twice_is_409(reseller, staff_client):
         assert response.json()["detail"] == str(ALREADY_REVIEWED_MESSAGE)
 
 
-def test_resellers_cannot_review(reseller, reseller_client):
-    purchase = make(reseller)
+def test_resellers_cannot_review(reseller, reseller_client, make_purchase):
+    purchase = make_purchase(reseller)
     assert reseller_client.post(f"{detail(purchase)}approve/").status_code == 403
     assert reseller_client.post(f"{detail(purchase)}reject/", {"reason": "x"}).status_code == 403
     purchase.refresh_from_db()

@@ -1,34 +1,22 @@
 from datetime import date
-from decimal import Decimal
 
 import pytest
-from freezegun import freeze_time
 
-from purchases.services import purchase_approve, purchase_create, purchase_reject
+from purchases.services import purchase_approve, purchase_reject
 from resellers.tests.factories import ResellerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 SUMMARY = "/api/v1/resellers/me/summary/"
 CASHBACK = "/api/v1/resellers/me/cashback/"
 
 
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with freeze_time("2026-03-20 12:00:00"):
-        yield
-
-
-def make(reseller, value, day, code):
-    return purchase_create(reseller=reseller, code=code, value=Decimal(value), date=day)
-
-
-def test_summary_of_the_current_month_by_default(reseller, reseller_client, staff_user):
-    make(reseller, "600.00", date(2026, 3, 1), "A")
-    make(reseller, "300.00", date(2026, 3, 2), "B")
-    rejected = make(reseller, "5000.00", date(2026, 3, 3), "C")
+def test_summary_of_the_current_month_by_default(reseller, reseller_client, staff_user, make_purchase):
+    make_purchase(reseller, "600.00", date(2026, 3, 1), "A")
+    make_purchase(reseller, "300.00", date(2026, 3, 2), "B")
+    rejected = make_purchase(reseller, "5000.00", date(2026, 3, 3), "C")
     purchase_reject(purchase=rejected, reviewer=staff_user, reason="Fake")
-    make(reseller, "2000.00", date(2026, 2, 1), "FEB")
+    make_purchase(reseller, "2000.00", date(2026, 2, 1), "FEB")
 
     response = reseller_client.get(SUMMARY)
 
@@ -43,8 +31,8 @@ def test_summary_of_the_current_month_by_default(reseller, reseller_client, staf
     }
 
 
-def test_summary_of_a_given_month_at_the_top_tier(reseller, reseller_client):
-    make(reseller, "2000.00", date(2026, 2, 1), "FEB")
+def test_summary_of_a_given_month_at_the_top_tier(reseller, reseller_client, make_purchase):
+    make_purchase(reseller, "2000.00", date(2026, 2, 1), "FEB")
     body = reseller_client.get(SUMMARY, {"month": "2026-02"}).json()
     assert (body["month"], body["cashback_percent"], body["cashback_value"]) == ("2026-02", "20.00", "400.00")
     assert body["next_tier"] is None
@@ -76,10 +64,12 @@ def test_summary_is_for_resellers(staff_client, api_client):
     assert api_client.get(SUMMARY).status_code == 401
 
 
-def test_cashback_uses_the_local_ledger_when_the_api_is_not_configured(reseller, reseller_client, staff_user):
-    approved = make(reseller, "1200.00", date(2026, 2, 1), "A")
+def test_cashback_uses_the_local_ledger_when_the_api_is_not_configured(
+    reseller, reseller_client, staff_user, make_purchase
+):
+    approved = make_purchase(reseller, "1200.00", date(2026, 2, 1), "A")
     purchase_approve(purchase=approved, reviewer=staff_user)
-    make(reseller, "100.00", date(2026, 3, 1), "PENDING")  # validating: not in the ledger
+    make_purchase(reseller, "100.00", date(2026, 3, 1), "PENDING")  # validating: not in the ledger
 
     body = reseller_client.get(CASHBACK).json()
 

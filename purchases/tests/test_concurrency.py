@@ -10,7 +10,6 @@ from accounts.tests.factories import StaffFactory
 from conftest import authenticated_client, run_together
 from purchases import services
 from purchases.models import MonthlyCashback, Purchase
-from purchases.services import purchase_create
 from resellers.tests.factories import ResellerFactory
 
 pytestmark = [
@@ -31,10 +30,8 @@ def slow_now(monkeypatch):
     monkeypatch.setattr(services.timezone, "now", now)
 
 
-def test_concurrent_reviews_one_wins_the_other_gets_409(monkeypatch):
-    purchase = purchase_create(
-        reseller=ResellerFactory(), code="RACE", value=Decimal("100.00"), date=timezone.localdate()
-    )
+def test_concurrent_reviews_one_wins_the_other_gets_409(monkeypatch, make_purchase):
+    purchase = make_purchase(value="100.00", code="RACE")
     first, second = authenticated_client(StaffFactory()), authenticated_client(StaffFactory())
     url = f"/api/v1/purchases/{purchase.pk}/"
     slow_now(monkeypatch)

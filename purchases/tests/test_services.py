@@ -21,26 +21,10 @@ from purchases.services import (
 )
 from resellers.tests.factories import ResellerFactory
 
-pytestmark = pytest.mark.django_db
+# Tests of purchase_create itself call it directly; the others set up their
+# purchases with make_purchase, which goes through it too.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 D = Decimal
-# A fixed "today" so month arithmetic in these tests never straddles a real month edge.
-TODAY = "2026-03-20 12:00:00"
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with freeze_time(TODAY):
-        yield
-
-
-def create(reseller, value, day, code=None, **kwargs):
-    create.counter += 1
-    return purchase_create(
-        reseller=reseller, code=code or f"C{create.counter}", value=D(value), date=day, **kwargs
-    )
-
-
-create.counter = 0
 
 
 def percents(reseller):
@@ -50,55 +34,55 @@ def percents(reseller):
 
 
 def test_first_purchase_starts_in_validation_with_10_percent(reseller):
-    purchase = create(reseller, "100.00", date(2026, 3, 1), code="A")
+    purchase = purchase_create(reseller=reseller, code="A", value=D("100.00"), date=date(2026, 3, 1))
     assert purchase.status == Purchase.Status.VALIDATING
     assert (purchase.cashback_percent, purchase.cashback_value) == (D("10.00"), D("10.00"))
 
 
 def test_crossing_a_tier_raises_every_purchase_of_the_month(reseller):
-    create(reseller, "600.00", date(2026, 3, 1), code="A")
-    create(reseller, "400.00", date(2026, 3, 2), code="B")
+    purchase_create(reseller=reseller, code="A", value=D("600.00"), date=date(2026, 3, 1))
+    purchase_create(reseller=reseller, code="B", value=D("400.00"), date=date(2026, 3, 2))
     assert percents(reseller) == {"A": (D("10.00"), D("60.00")), "B": (D("10.00"), D("40.00"))}
 
-    create(reseller, "0.01", date(2026, 3, 3), code="C")  # total 1000.01
+    purchase_create(reseller=reseller, code="C", value=D("0.01"), date=date(2026, 3, 3))  # total 1000.01
     assert percents(reseller) == {
         "A": (D("15.00"), D("90.00")),
         "B": (D("15.00"), D("60.00")),
         "C": (D("15.00"), D("0.00")),
     }
 
-    create(reseller, "500.00", date(2026, 3, 4), code="D")  # total 1500.01
+    purchase_create(reseller=reseller, code="D", value=D("500.00"), date=date(2026, 3, 4))  # total 1500.01
     assert {code: pct for code, (pct, _) in percents(reseller).items()} == dict.fromkeys("ABCD", D("20.00"))
 
 
 def test_boundary_totals(reseller):
-    create(reseller, "1500.00", date(2026, 3, 1), code="A")
+    purchase_create(reseller=reseller, code="A", value=D("1500.00"), date=date(2026, 3, 1))
     assert percents(reseller)["A"] == (D("15.00"), D("225.00"))
 
 
 def test_months_are_independent(reseller):
-    create(reseller, "1600.00", date(2026, 2, 28), code="FEB")
-    create(reseller, "100.00", date(2026, 3, 1), code="MAR")
+    purchase_create(reseller=reseller, code="FEB", value=D("1600.00"), date=date(2026, 2, 28))
+    purchase_create(reseller=reseller, code="MAR", value=D("100.00"), date=date(2026, 3, 1))
     assert percents(reseller) == {"FEB": (D("20.00"), D("320.00")), "MAR": (D("10.00"), D("10.00"))}
 
 
 def test_month_edges_across_a_year(reseller):
-    create(reseller, "1000.00", date(2025, 12, 31), code="DEC")
-    create(reseller, "1000.00", date(2026, 1, 1), code="JAN")
+    purchase_create(reseller=reseller, code="DEC", value=D("1000.00"), date=date(2025, 12, 31))
+    purchase_create(reseller=reseller, code="JAN", value=D("1000.00"), date=date(2026, 1, 1))
     assert percents(reseller)["DEC"][0] == D("10.00")
     assert percents(reseller)["JAN"][0] == D("10.00")
 
 
 def test_other_resellers_do_not_count(reseller):
     other = ResellerFactory()
-    create(other, "5000.00", date(2026, 3, 1))
-    create(reseller, "100.00", date(2026, 3, 1), code="MINE")
+    purchase_create(reseller=other, code="OTHER", value=D("5000.00"), date=date(2026, 3, 1))
+    purchase_create(reseller=reseller, code="MINE", value=D("100.00"), date=date(2026, 3, 1))
     assert percents(reseller)["MINE"][0] == D("10.00")
 
 
-def test_rejected_purchases_leave_the_total_and_earn_nothing(reseller, staff_user):
-    create(reseller, "800.00", date(2026, 3, 1), code="A")
-    big = create(reseller, "800.00", date(2026, 3, 2), code="B")
+def test_rejected_purchases_leave_the_total_and_earn_nothing(reseller, staff_user, make_purchase):
+    make_purchase(reseller, "800.00", date(2026, 3, 1), code="A")
+    big = make_purchase(reseller, "800.00", date(2026, 3, 2), code="B")
     assert percents(reseller)["A"][0] == D("20.00")
 
     purchase_reject(purchase=big, reviewer=staff_user, reason="Invoice mismatch")
@@ -112,8 +96,8 @@ def test_rejected_purchases_leave_the_total_and_earn_nothing(reseller, staff_use
     )
 
 
-def test_a_month_of_only_rejected_purchases_has_no_summary(reseller, staff_user):
-    purchase = create(reseller, "100.00", date(2026, 3, 1))
+def test_a_month_of_only_rejected_purchases_has_no_summary(reseller, staff_user, make_purchase):
+    purchase = make_purchase(reseller, "100.00", date(2026, 3, 1))
     purchase_reject(purchase=purchase, reviewer=staff_user, reason="Duplicate")
     assert not MonthlyCashback.objects.filter(reseller=reseller).exists()
 
@@ -121,29 +105,33 @@ def test_a_month_of_only_rejected_purchases_has_no_summary(reseller, staff_user)
 def test_auto_approved_cpf(settings):
     settings.CASHBACK_AUTO_APPROVED_CPFS = ["153.509.460-56"]
     vip = ResellerFactory(cpf="15350946056")
-    assert create(vip, "10.00", date(2026, 3, 1)).status == Purchase.Status.APPROVED
-    assert create(ResellerFactory(), "10.00", date(2026, 3, 1)).status == Purchase.Status.VALIDATING
+    approved = purchase_create(reseller=vip, code="A", value=D("10.00"), date=date(2026, 3, 1))
+    assert approved.status == Purchase.Status.APPROVED
+    other = purchase_create(reseller=ResellerFactory(), code="A", value=D("10.00"), date=date(2026, 3, 1))
+    assert other.status == Purchase.Status.VALIDATING
 
 
 def test_default_auto_approved_cpf_is_the_demo_one():
     vip = ResellerFactory(cpf="15350946056")
-    assert create(vip, "10.00", date(2026, 3, 1)).status == Purchase.Status.APPROVED
+    approved = purchase_create(reseller=vip, code="A", value=D("10.00"), date=date(2026, 3, 1))
+    assert approved.status == Purchase.Status.APPROVED
 
 
 def test_code_is_unique_per_reseller(reseller):
-    create(reseller, "10.00", date(2026, 3, 1), code="SAME")
+    purchase_create(reseller=reseller, code="SAME", value=D("10.00"), date=date(2026, 3, 1))
     with pytest.raises(ValidationError) as excinfo:
-        create(reseller, "20.00", date(2026, 3, 1), code="SAME")
+        purchase_create(reseller=reseller, code="SAME", value=D("20.00"), date=date(2026, 3, 1))
     assert excinfo.value.message_dict == {"code": [str(CODE_TAKEN_MESSAGE)]}
-    create(ResellerFactory(), "10.00", date(2026, 3, 1), code="SAME")  # another reseller: fine
+    # Another reseller: fine.
+    purchase_create(reseller=ResellerFactory(), code="SAME", value=D("10.00"), date=date(2026, 3, 1))
     assert Purchase.objects.filter(code="SAME").count() == 2
 
 
 def test_database_constraint_is_the_last_guard_for_codes(reseller, monkeypatch):
-    create(reseller, "10.00", date(2026, 3, 1), code="SAME")
+    purchase_create(reseller=reseller, code="SAME", value=D("10.00"), date=date(2026, 3, 1))
     monkeypatch.setattr(services, "_check_code_free", lambda **kwargs: None)
     with pytest.raises(ValidationError) as excinfo:
-        create(reseller, "20.00", date(2026, 3, 1), code="SAME")
+        purchase_create(reseller=reseller, code="SAME", value=D("20.00"), date=date(2026, 3, 1))
     assert "code" in excinfo.value.message_dict
     assert Purchase.objects.filter(reseller=reseller).count() == 1
 
@@ -160,7 +148,7 @@ def test_database_constraint_is_the_last_guard_for_codes(reseller, monkeypatch):
 )
 def test_invalid_values_and_dates_are_refused(reseller, value, day, field):
     with pytest.raises(ValidationError) as excinfo:
-        create(reseller, value, day)
+        purchase_create(reseller=reseller, code="A", value=D(value), date=day)
     assert field in excinfo.value.message_dict
     assert not Purchase.objects.exists()
 
@@ -169,14 +157,14 @@ def test_today_in_sao_paulo_is_the_limit(reseller):
     # 01:30 UTC on the 21st is still the 20th (22:30) in Sao Paulo.
     with freeze_time("2026-03-21 01:30:00"):
         assert timezone.localdate() == date(2026, 3, 20)
-        create(reseller, "10.00", date(2026, 3, 20))
+        purchase_create(reseller=reseller, code="A", value=D("10.00"), date=date(2026, 3, 20))
         with pytest.raises(ValidationError):
-            create(reseller, "10.00", date(2026, 3, 21))
+            purchase_create(reseller=reseller, code="B", value=D("10.00"), date=date(2026, 3, 21))
 
 
-def test_update_moves_a_purchase_between_months(reseller):
-    create(reseller, "900.00", date(2026, 2, 10), code="FEB")
-    moving = create(reseller, "200.00", date(2026, 2, 11), code="MOVE")
+def test_update_moves_a_purchase_between_months(reseller, make_purchase):
+    make_purchase(reseller, "900.00", date(2026, 2, 10), code="FEB")
+    moving = make_purchase(reseller, "200.00", date(2026, 2, 11), code="MOVE")
     assert percents(reseller)["FEB"][0] == D("15.00")
 
     purchase_update(purchase=moving, date=date(2026, 3, 1))
@@ -189,15 +177,15 @@ def test_update_moves_a_purchase_between_months(reseller):
     }
 
 
-def test_update_value_recomputes_the_month(reseller):
-    first = create(reseller, "900.00", date(2026, 3, 1), code="A")
+def test_update_value_recomputes_the_month(reseller, make_purchase):
+    first = make_purchase(reseller, "900.00", date(2026, 3, 1), code="A")
     purchase_update(purchase=first, value=D("1200.00"))
     assert percents(reseller)["A"] == (D("15.00"), D("180.00"))
 
 
 @pytest.mark.parametrize("status", [Purchase.Status.APPROVED, Purchase.Status.REJECTED])
-def test_reviewed_purchases_cannot_be_edited_or_deleted(reseller, staff_user, status):
-    purchase = create(reseller, "100.00", date(2026, 3, 1), code="A")
+def test_reviewed_purchases_cannot_be_edited_or_deleted(reseller, staff_user, status, make_purchase):
+    purchase = make_purchase(reseller, "100.00", date(2026, 3, 1), code="A")
     if status == Purchase.Status.APPROVED:
         purchase_approve(purchase=purchase, reviewer=staff_user)
     else:
@@ -212,23 +200,23 @@ def test_reviewed_purchases_cannot_be_edited_or_deleted(reseller, staff_user, st
     assert Purchase.objects.values().get(pk=purchase.pk) == before
 
 
-def test_delete_recomputes_the_month(reseller):
-    create(reseller, "900.00", date(2026, 3, 1), code="A")
-    extra = create(reseller, "200.00", date(2026, 3, 2), code="B")
+def test_delete_recomputes_the_month(reseller, make_purchase):
+    make_purchase(reseller, "900.00", date(2026, 3, 1), code="A")
+    extra = make_purchase(reseller, "200.00", date(2026, 3, 2), code="B")
     purchase_delete(purchase=extra)
     assert percents(reseller) == {"A": (D("10.00"), D("90.00"))}
 
 
-def test_approve_records_reviewer_and_time(reseller, staff_user):
-    purchase = create(reseller, "100.00", date(2026, 3, 1))
+def test_approve_records_reviewer_and_time(reseller, staff_user, make_purchase):
+    purchase = make_purchase(reseller, "100.00", date(2026, 3, 1))
     approved = purchase_approve(purchase=purchase, reviewer=staff_user)
     assert approved.status == Purchase.Status.APPROVED
     assert approved.reviewed_by == staff_user
     assert approved.reviewed_at is not None
 
 
-def test_review_only_from_validation(reseller, staff_user):
-    purchase = create(reseller, "100.00", date(2026, 3, 1))
+def test_review_only_from_validation(reseller, staff_user, make_purchase):
+    purchase = make_purchase(reseller, "100.00", date(2026, 3, 1))
     purchase_approve(purchase=purchase, reviewer=staff_user)
     with pytest.raises(ConflictError) as excinfo:
         purchase_reject(purchase=purchase, reviewer=staff_user, reason="Late")
@@ -238,8 +226,8 @@ def test_review_only_from_validation(reseller, staff_user):
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
-def test_reject_requires_a_reason(reseller, staff_user, reason):
-    purchase = create(reseller, "100.00", date(2026, 3, 1))
+def test_reject_requires_a_reason(reseller, staff_user, reason, make_purchase):
+    purchase = make_purchase(reseller, "100.00", date(2026, 3, 1))
     with pytest.raises(ValidationError) as excinfo:
         purchase_reject(purchase=purchase, reviewer=staff_user, reason=reason)
     assert "reason" in excinfo.value.message_dict
@@ -258,15 +246,16 @@ def _policy(effective_from, tiers):
 
 def test_a_month_uses_the_policy_in_force_on_its_first_day(reseller):
     _policy(date(2026, 3, 1), [("500.00", "5.00"), (None, "25.00")])
-    create(reseller, "600.00", date(2026, 2, 27), code="FEB")
-    create(reseller, "600.00", date(2026, 3, 2), code="MAR")
+    purchase_create(reseller=reseller, code="FEB", value=D("600.00"), date=date(2026, 2, 27))
+    purchase_create(reseller=reseller, code="MAR", value=D("600.00"), date=date(2026, 3, 2))
     assert percents(reseller) == {"FEB": (D("10.00"), D("60.00")), "MAR": (D("25.00"), D("150.00"))}
 
 
 def test_a_new_policy_does_not_rewrite_past_months(reseller):
-    create(reseller, "600.00", date(2026, 2, 27), code="FEB")
+    purchase_create(reseller=reseller, code="FEB", value=D("600.00"), date=date(2026, 2, 27))
     _policy(date(2026, 4, 1), [(None, "50.00")])
-    create(reseller, "10.00", date(2026, 2, 28), code="FEB2")  # recomputes February
+    # Recomputes February:
+    purchase_create(reseller=reseller, code="FEB2", value=D("10.00"), date=date(2026, 2, 28))
     assert percents(reseller)["FEB"] == (D("10.00"), D("60.00"))
 
 
@@ -277,5 +266,7 @@ def test_policy_in_force_is_read_only_and_future_is_not():
     assert CashbackPolicy(effective_from=date(2026, 3, 1)).is_in_force
 
 
-def test_yesterday_default_factory_date_is_valid(reseller):
-    create(reseller, "10.00", timezone.localdate() - timedelta(days=1))
+def test_yesterday_is_a_valid_date(reseller):
+    purchase_create(
+        reseller=reseller, code="A", value=D("10.00"), date=timezone.localdate() - timedelta(days=1)
+    )

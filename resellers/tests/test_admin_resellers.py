@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.tests.factories import StaffFactory, UserFactory
+from accounts.tests.factories import UserFactory
 from resellers import admin as reseller_admin
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
@@ -12,12 +12,6 @@ from resellers.tests.factories import ResellerFactory, make_cpf
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/resellers/reseller/"
 ADD = f"{CHANGELIST}add/"
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(StaffFactory(is_superuser=True))
-    return client
 
 
 @pytest.fixture

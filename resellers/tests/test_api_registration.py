@@ -3,6 +3,7 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.models import User
+from conftest import EN
 from resellers.models import Reseller
 from resellers.services import CPF_TAKEN_MESSAGE, EMAIL_TAKEN_MESSAGE
 from resellers.tests.factories import ResellerFactory, make_cpf
@@ -159,7 +160,7 @@ def test_register_rejects_non_object_json(api_client):
 
 
 def test_errors_are_in_english_on_request(api_client):
-    response = api_client.post(URL, payload(cpf="1"), format="json", HTTP_ACCEPT_LANGUAGE="en")
+    response = api_client.post(URL, payload(cpf="1"), format="json", **EN)
     assert "valid CPF" in response.json()["cpf"][0]
 
 

@@ -4,38 +4,32 @@ from decimal import Decimal
 
 import pytest
 from django.utils import translation
-from freezegun import freeze_time
 
 from accounts.tests.factories import StaffFactory
+from conftest import EN
 from purchases.analytics.admin import _nice_ceiling, build_chart
 from purchases.analytics.selectors import MonthFigures
-from purchases.services import purchase_create, purchase_reject
+from purchases.services import purchase_reject
 from resellers.tests.factories import ResellerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 URL = "/admin/analytics/"
-EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 D = Decimal
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    with freeze_time("2026-03-20 12:00:00"):
-        yield
 
 
 @pytest.fixture
 def staff_browser(client):
+    """A staff member without superuser rights: the chart is for all staff."""
     client.force_login(StaffFactory())
     return client
 
 
-def test_staff_sees_the_chart_and_the_table(staff_browser, staff_user):
+def test_staff_sees_the_chart_and_the_table(staff_browser, staff_user, make_purchase):
     reseller = ResellerFactory()
-    purchase_create(reseller=reseller, code="A", value=D("1234.56"), date=date(2026, 3, 2))
-    purchase_create(reseller=reseller, code="B", value=D("100.00"), date=date(2025, 4, 1))
-    rejected = purchase_create(reseller=reseller, code="C", value=D("9999.00"), date=date(2026, 3, 3))
+    make_purchase(reseller, "1234.56", date(2026, 3, 2), "A")
+    make_purchase(reseller, "100.00", date(2025, 4, 1), "B")
+    rejected = make_purchase(reseller, "9999.00", date(2026, 3, 3), "C")
     purchase_reject(purchase=rejected, reviewer=staff_user, reason="Fake")
 
     response = staff_browser.get(URL, **EN)
@@ -58,8 +52,8 @@ def test_staff_sees_the_chart_and_the_table(staff_browser, staff_user):
     assert "9,999.00" not in html
 
 
-def test_staff_sees_amounts_written_the_brazilian_way_by_default(staff_browser):
-    purchase_create(reseller=ResellerFactory(), code="A", value=D("1234.56"), date=date(2026, 3, 2))
+def test_staff_sees_amounts_written_the_brazilian_way_by_default(staff_browser, make_purchase):
+    make_purchase(value="1234.56", date=date(2026, 3, 2), code="A")
     html = staff_browser.get(URL).content.decode()
     assert "1.234,56" in html
     # SVG coordinates keep dots whatever the language.

@@ -3,14 +3,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from freezegun import freeze_time
 
+from conftest import EN
 from products.tests.factories import ProductFactory
 from purchases.analytics.serializers import RANGE_ORDER_MESSAGE, RANGE_TOO_LONG_MESSAGE
-from purchases.services import ItemInput, purchase_approve, purchase_create, purchase_reject
+from purchases.services import ItemInput, purchase_approve, purchase_reject
 from resellers.tests.factories import ResellerFactory
 
-pytestmark = pytest.mark.django_db
+# A fixed "today" (2026-03-20 in America/Sao_Paulo) for the default months.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
 
 BASE = "/api/v1/analytics/"
 SUMMARY = f"{BASE}summary/"
@@ -18,7 +19,6 @@ MONTHLY = f"{BASE}monthly/"
 TOP_RESELLERS = f"{BASE}top-resellers/"
 TOP_PRODUCTS = f"{BASE}top-products/"
 ENDPOINTS = [SUMMARY, MONTHLY, TOP_RESELLERS, TOP_PRODUCTS]
-EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 D = Decimal
 ZERO_FIGURES = {"purchase_count": 0, "total_value": "0.00", "cashback_value": "0.00"}
 DEFAULT_TIERS_EMPTY = [
@@ -26,27 +26,6 @@ DEFAULT_TIERS_EMPTY = [
     {"percent": "15.00", "resellers": 0},
     {"percent": "20.00", "resellers": 0},
 ]
-
-
-@pytest.fixture(autouse=True)
-def frozen_today():
-    # A fixed "today" (2026-03-20 in America/Sao_Paulo) for the default months.
-    with freeze_time("2026-03-20 12:00:00"):
-        yield
-
-
-def make(reseller, value, day=date(2026, 3, 10), code=None, **kwargs):
-    make.counter += 1
-    return purchase_create(
-        reseller=reseller,
-        code=code or f"A{make.counter}",
-        value=D(value) if value else None,
-        date=day,
-        **kwargs,
-    )
-
-
-make.counter = 0
 
 
 # --- Permissions and parameters -------------------------------------------------
@@ -111,15 +90,15 @@ def test_the_last_representable_month_is_not_a_500(staff_client):
 # --- Summary --------------------------------------------------------------------
 
 
-def test_summary_by_status_with_active_resellers_and_tiers(staff_client, staff_user):
+def test_summary_by_status_with_active_resellers_and_tiers(staff_client, staff_user, make_purchase):
     first, second, only_rejected = ResellerFactory(), ResellerFactory(), ResellerFactory()
-    make(first, "600.00")
-    approved = make(first, "300.00")
+    make_purchase(first, "600.00")
+    approved = make_purchase(first, "300.00")
     purchase_approve(purchase=approved, reviewer=staff_user)
-    make(second, "1200.00")  # 15 %
-    rejected = make(only_rejected, "5000.00")
+    make_purchase(second, "1200.00")  # 15 %
+    rejected = make_purchase(only_rejected, "5000.00")
     purchase_reject(purchase=rejected, reviewer=staff_user, reason="Fake invoice")
-    make(first, "999.00", day=date(2026, 2, 27))  # another month
+    make_purchase(first, "999.00", date=date(2026, 2, 27))  # another month
 
     response = staff_client.get(SUMMARY)
 
@@ -150,9 +129,9 @@ def test_summary_of_an_empty_month_has_every_status_and_tier(staff_client):
     }
 
 
-def test_summary_counts_resellers_per_tier(staff_client):
+def test_summary_counts_resellers_per_tier(staff_client, make_purchase):
     for total in ["100.00", "1000.00", "1000.01", "1500.00", "1500.01", "9000.00", "10.00"]:
-        make(ResellerFactory(), total, day=date(2026, 1, 5))
+        make_purchase(value=total, date=date(2026, 1, 5))
     body = staff_client.get(SUMMARY, {"month": "2026-01"}).json()
     assert body["resellers_per_tier"] == [
         {"percent": "10.00", "resellers": 3},
@@ -165,14 +144,16 @@ def test_summary_counts_resellers_per_tier(staff_client):
 # --- Monthly --------------------------------------------------------------------
 
 
-def test_monthly_defaults_to_the_twelve_months_ending_now_with_empty_months(staff_client, staff_user):
+def test_monthly_defaults_to_the_twelve_months_ending_now_with_empty_months(
+    staff_client, staff_user, make_purchase
+):
     reseller = ResellerFactory()
-    make(reseller, "1200.00", day=date(2026, 3, 1))
-    make(reseller, "100.00", day=date(2026, 3, 2))
-    rejected = make(reseller, "700.00", day=date(2026, 3, 3))
+    make_purchase(reseller, "1200.00", date=date(2026, 3, 1))
+    make_purchase(reseller, "100.00", date=date(2026, 3, 2))
+    rejected = make_purchase(reseller, "700.00", date=date(2026, 3, 3))
     purchase_reject(purchase=rejected, reviewer=staff_user, reason="Duplicate")
-    make(reseller, "50.00", day=date(2025, 4, 30))
-    make(reseller, "80.00", day=date(2025, 3, 31))  # before the window
+    make_purchase(reseller, "50.00", date=date(2025, 4, 30))
+    make_purchase(reseller, "80.00", date=date(2025, 3, 31))  # before the window
 
     body = staff_client.get(MONTHLY).json()
 
@@ -195,8 +176,8 @@ def test_monthly_defaults_to_the_twelve_months_ending_now_with_empty_months(staf
     }
 
 
-def test_monthly_explicit_range_and_single_month(staff_client):
-    make(ResellerFactory(), "10.00", day=date(2024, 2, 29))
+def test_monthly_explicit_range_and_single_month(staff_client, make_purchase):
+    make_purchase(value="10.00", date=date(2024, 2, 29))
     body = staff_client.get(MONTHLY, {"from": "2024-01", "to": "2024-03"}).json()
     assert [(r["month"], r["total_value"]) for r in body["results"]] == [
         ("2024-01", "0.00"),
@@ -223,16 +204,16 @@ def test_monthly_accepts_120_months_and_defaults_from_when_only_to_is_given(staf
 # --- Top resellers --------------------------------------------------------------
 
 
-def test_top_resellers_ranks_by_month_total(staff_client, staff_user):
+def test_top_resellers_ranks_by_month_total(staff_client, staff_user, make_purchase):
     small, big, tie_a, tie_b, none = (ResellerFactory() for _ in range(5))
-    make(small, "100.00")
-    make(big, "1000.00")
-    make(big, "700.00")  # 1700.00 -> 20 %
-    make(tie_a, "500.00")
-    make(tie_b, "500.00")
-    rejected = make(none, "9000.00")
+    make_purchase(small, "100.00")
+    make_purchase(big, "1000.00")
+    make_purchase(big, "700.00")  # 1700.00 -> 20 %
+    make_purchase(tie_a, "500.00")
+    make_purchase(tie_b, "500.00")
+    rejected = make_purchase(none, "9000.00")
     purchase_reject(purchase=rejected, reviewer=staff_user, reason="Fake")
-    make(small, "5000.00", day=date(2026, 2, 1))  # another month
+    make_purchase(small, "5000.00", date=date(2026, 2, 1))  # another month
 
     body = staff_client.get(TOP_RESELLERS).json()
 
@@ -269,9 +250,11 @@ QUERY_BUDGET = {
 
 @pytest.mark.parametrize("resellers", [1, 15])
 @pytest.mark.parametrize("url", ENDPOINTS)
-def test_query_count_does_not_grow_with_data(staff_client, django_assert_num_queries, url, resellers):
+def test_query_count_does_not_grow_with_data(
+    staff_client, django_assert_num_queries, url, resellers, make_purchase
+):
     for _ in range(resellers):
-        make(ResellerFactory(), None, items=[ItemInput(product=ProductFactory(), quantity=2)])
+        make_purchase(items=[ItemInput(product=ProductFactory(), quantity=2)])
     with django_assert_num_queries(QUERY_BUDGET[url]):
         response = staff_client.get(url, {"limit": 100} if "top" in url else {})
     assert response.status_code == 200
@@ -282,17 +265,17 @@ def test_query_count_does_not_grow_with_data(staff_client, django_assert_num_que
 # --- Top products ---------------------------------------------------------------
 
 
-def test_top_products_by_quantity_then_value(staff_client, staff_user):
+def test_top_products_by_quantity_then_value(staff_client, staff_user, make_purchase):
     cheap = ProductFactory(price=D("10.00"))
     dear = ProductFactory(price=D("99.90"))
     other = ProductFactory(price=D("5.00"))
     first, second = ResellerFactory(), ResellerFactory()
-    make(first, None, items=[ItemInput(product=cheap, quantity=3), ItemInput(product=dear, quantity=1)])
-    make(second, None, items=[ItemInput(product=dear, quantity=2)])
-    make(second, None, items=[ItemInput(product=other, quantity=3)])
-    rejected = make(first, None, items=[ItemInput(product=other, quantity=50)])
+    make_purchase(first, items=[ItemInput(product=cheap, quantity=3), ItemInput(product=dear, quantity=1)])
+    make_purchase(second, items=[ItemInput(product=dear, quantity=2)])
+    make_purchase(second, items=[ItemInput(product=other, quantity=3)])
+    rejected = make_purchase(first, items=[ItemInput(product=other, quantity=50)])
     purchase_reject(purchase=rejected, reviewer=staff_user, reason="Fake")
-    make(first, None, day=date(2026, 2, 2), items=[ItemInput(product=other, quantity=80)])
+    make_purchase(first, date=date(2026, 2, 2), items=[ItemInput(product=other, quantity=80)])
 
     body = staff_client.get(TOP_PRODUCTS).json()
 
@@ -324,17 +307,17 @@ def test_top_products_by_quantity_then_value(staff_client, staff_user):
 
 
 def test_answers_are_cached_until_a_purchase_changes(
-    staff_client, staff_user, django_capture_on_commit_callbacks
+    staff_client, staff_user, django_capture_on_commit_callbacks, make_purchase
 ):
     reseller = ResellerFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        purchase = make(reseller, "100.00")
+        purchase = make_purchase(reseller, "100.00")
     first = staff_client.get(SUMMARY).json()
     assert first["by_status"]["validating"]["purchase_count"] == 1
 
     # Inside the test's transaction nothing commits, so the version is not
     # bumped: the cached answer is served (proof that there is a cache).
-    make(reseller, "100.00")
+    make_purchase(reseller, "100.00")
     assert staff_client.get(SUMMARY).json() == first
 
     # A committed change bumps the version: the next answer is fresh.
@@ -346,13 +329,13 @@ def test_answers_are_cached_until_a_purchase_changes(
 
     monthly = staff_client.get(MONTHLY).json()["results"][-1]
     with django_capture_on_commit_callbacks(execute=True):
-        make(reseller, "900.00")
+        make_purchase(reseller, "900.00")
     assert staff_client.get(MONTHLY).json()["results"][-1] != monthly
     assert staff_client.get(MONTHLY).json()["results"][-1]["total_value"] == "1000.00"
 
 
-def test_cached_answers_do_not_query_the_database(staff_client, django_assert_num_queries):
-    make(ResellerFactory(), "100.00")
+def test_cached_answers_do_not_query_the_database(staff_client, django_assert_num_queries, make_purchase):
+    make_purchase(value="100.00")
     for url in ENDPOINTS:
         staff_client.get(url)
     for url in ENDPOINTS:
@@ -363,13 +346,13 @@ def test_cached_answers_do_not_query_the_database(staff_client, django_assert_nu
 # --- Cross-check with the purchase list -----------------------------------------
 
 
-def test_analytics_agree_with_the_purchase_list(staff_client, staff_user):
+def test_analytics_agree_with_the_purchase_list(staff_client, staff_user, make_purchase):
     resellers = [ResellerFactory() for _ in range(4)]
     values = ["333.33", "450.10", "0.01", "999.99", "1200.00", "75.55", "1500.00", "12.34"]
     created = []
     for index, value in enumerate(values):
         for day in (date(2026, 1, 15), date(2026, 3, 5)):
-            created.append(make(resellers[index % 4], value, day=day))
+            created.append(make_purchase(resellers[index % 4], value, date=day))
     purchase_reject(purchase=created[3], reviewer=staff_user, reason="Fake")
     purchase_reject(purchase=created[8], reviewer=staff_user, reason="Fake")
     purchase_approve(purchase=created[5], reviewer=staff_user)
