@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format schema migrate seed bench clean
+.PHONY: install run test lint format schema migrate seed bench loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ format: install
 # Seeds a scratch database and times the main routes (see bench/README.md).
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# HTTP load test: 1,000,000 purchases on PostgreSQL, production settings under
+# gunicorn, wrk against a bare-Django ceiling; writes bench/RESULTS.md (see
+# bench/README.md). Under 10 minutes, seeding included.
+loadtest: install
+	$(BIN)/python bench/loadtest.py $(LOADTEST_ARGS)
 
 schema: install
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn > /dev/null
