@@ -1,12 +1,105 @@
 """Gunicorn settings for the container (overridable through the environment)."""
 
 import os
+import re
+
+from gunicorn.glogging import Logger
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+
+# Without Redis every worker keeps its own cache and throttles
+# (ALLOW_LOCAL_CACHE=true, see config/settings/production.py): one process then.
+_local_cache = not os.environ.get("REDIS_URL") and os.environ.get("ALLOW_LOCAL_CACHE", "").lower() == "true"
+workers = int(os.environ.get("GUNICORN_WORKERS", "1" if _local_cache else "3"))
+# Threads per worker: a call to the brand's cashback API may wait out its
+# budget (CASHBACK_API_TIMEOUT, 2 s) until the circuit breaker opens; four
+# threads keep /health/live and other requests answered meanwhile.
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-accesslog = "-"
-errorlog = "-"
+
+# Workers' heartbeat files: /dev/shm is memory (a disk-backed /tmp can stall
+# them) and stays writable when the container's filesystem is read-only.
+_SHM = "/dev/shm"  # noqa: S108 (gunicorn writes only its own heartbeat files there)
+if os.path.isdir(_SHM):
+    worker_tmp_dir = _SHM
+
+# No runtime control socket (gunicornc): the engine restarts containers, and
+# the app user has nowhere writable to put one.
+control_socket_disable = True
+
 # Trust X-Forwarded-* from the proxy in front of the container.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+# --- Logging: stdout, JSON like the application's (LOG_FORMAT) ----------------
+accesslog = "-"
+errorlog = "-"
+
+
+# Query strings can hold personal data (an exact-CPF search is
+# ``?search=153.509.460-56``): the access log keeps parameter names only.
+_QUERY_VALUE = re.compile(r"=[^&#\s]*")
+
+
+def _redact_query(text: str) -> str:
+    path, mark, query = text.partition("?")
+    return f"{path}{mark}{_QUERY_VALUE.sub('=-', query)}" if mark else text
+
+
+class RedactingLogger(Logger):
+    """Gunicorn's logger with every query-string value (request line, query,
+    referer) replaced by ``-`` before any access-log format sees it."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "f", "{referer}i"):
+            if isinstance(atoms.get(name), str):
+                atoms[name] = _redact_query(atoms[name])
+        if atoms.get("q"):
+            atoms["q"] = _redact_query(f"?{atoms['q']}")[1:]
+        return atoms
+
+
+class JSONLogger(RedactingLogger):
+    """Gunicorn's own lines as one JSON object each, the access line carrying
+    the request id the application put on the response."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from pythonjsonlogger.json import JsonFormatter
+
+        formatter = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            # With the UTC offset: the master logs in UTC, the workers in
+            # TIME_ZONE once Django has set it.
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(formatter)
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        try:
+            self.access_log.info(
+                "%s %s %s",
+                atoms["m"],
+                atoms["U"],
+                atoms["s"],
+                extra={
+                    "request_id": atoms.get("{x-request-id}o", "-"),
+                    "method": atoms["m"],
+                    "path": atoms["U"],
+                    "status": resp.status_code,
+                    "duration_ms": round(request_time.total_seconds() * 1000, 1),
+                    "bytes": atoms["B"],
+                    "remote_addr": atoms["h"],
+                },
+            )
+        except Exception:
+            self.exception("Could not write the access log line")
+
+
+logger_class = JSONLogger if os.environ.get("LOG_FORMAT", "json") == "json" else RedactingLogger

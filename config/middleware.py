@@ -3,9 +3,10 @@ import uuid
 from http import HTTPStatus
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 
+from config import health
 from config.logging import request_id_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -40,6 +41,18 @@ GENERIC_ERROR_MESSAGES = {
     405: _("Method not allowed."),
     413: _("Request body too large."),
     500: _("Internal server error."),
+    503: _("A service this answer depends on is unavailable. Try again shortly."),
+}
+# The machine-readable ``code`` of each of those bodies (DRF's codes where
+# DRF has the same error).
+GENERIC_ERROR_CODES = {
+    400: "bad_request",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    500: "server_error",
+    503: "service_unavailable",
 }
 
 
@@ -64,7 +77,21 @@ class JSONErrorMiddleware:
 
 def json_error(status: int) -> JsonResponse:
     message = GENERIC_ERROR_MESSAGES.get(status) or HTTPStatus(status).phrase
-    return JsonResponse({"detail": str(message)}, status=status)
+    code = GENERIC_ERROR_CODES.get(status) or HTTPStatus(status).phrase.lower().replace(" ", "_")
+    return JsonResponse({"detail": str(message), "code": code}, status=status)
+
+
+def service_unavailable(request) -> HttpResponse:
+    """503 for a database that does not answer: JSON for the API, a plain
+    page for the admin (whose pages are HTML)."""
+    if request.path.startswith("/admin/"):
+        message = GENERIC_ERROR_MESSAGES[503]
+        response = HttpResponse(f"503 Service Unavailable\n\n{message}\n", status=503)
+        response["Content-Type"] = "text/plain; charset=utf-8"
+    else:
+        response = json_error(503)
+    response["Retry-After"] = "5"
+    return response
 
 
 class BodySizeLimitMiddleware:
@@ -82,4 +109,30 @@ class BodySizeLimitMiddleware:
             return json_error(400)
         if limit is not None and length > limit:
             return json_error(413)
+        return self.get_response(request)
+
+
+class HealthCheckMiddleware:
+    """Answer the health probes before anything validates the Host header.
+
+    Load balancers and container engines probe by address (``Host:
+    10.0.3.7:8000``, ``127.0.0.1``), which a production ALLOWED_HOSTS rightly
+    refuses with a 400 and a DisallowedHost log line on every probe. The
+    probes reveal nothing and change nothing, so they are served here, ahead
+    of the middleware that reads the host (security, CORS, CSRF, common).
+    Sits right after RequestIDMiddleware, which never reads the host, so a
+    failing readiness check still logs with its request id.
+    """
+
+    PROBES = {"/health/live": "live", "/health/ready": "ready"}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        probe = self.PROBES.get(request.path_info)
+        if probe is not None and request.method == "GET":
+            return getattr(health, probe)(request)
+        # Anything else, other methods on the probe paths included, goes
+        # through the whole chain (and its host validation).
         return self.get_response(request)

@@ -24,6 +24,22 @@ for _name, _value in (
     if not _value:
         raise ImproperlyConfigured(f"Set the {_name} environment variable.")
 
+# --- Shared cache -------------------------------------------------------------
+# Without Redis the cache, the throttles and the cashback client's circuit
+# breaker are per process: with several gunicorn workers a price change is
+# invisible to the others' cached catalogue and every limit is multiplied.
+# ALLOW_LOCAL_CACHE=true accepts that knowingly, for one single-process
+# instance (GUNICORN_WORKERS=1) only.
+ALLOW_LOCAL_CACHE = env.bool("ALLOW_LOCAL_CACHE", default=False)
+if not REDIS_URL and not ALLOW_LOCAL_CACHE:  # noqa: F405
+    raise ImproperlyConfigured(
+        "Set the REDIS_URL environment variable (or ALLOW_LOCAL_CACHE=true for a single-process instance)."
+    )
+
+# --- Cashback -------------------------------------------------------------------
+# No auto-approved CPFs unless the operator lists them: the demo CPF is public.
+CASHBACK_AUTO_APPROVED_CPFS = env.list("CASHBACK_AUTO_APPROVED_CPFS", default=[])
+
 # --- Security (TLS is terminated in front of the app) ------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -46,3 +62,7 @@ STORAGES = {
 
 # --- Logging: one JSON object per line ---------------------------------------
 LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="json")  # noqa: F405
+# Standard output, with gunicorn's own lines: what container engines collect.
+LOGGING["handlers"]["console"]["stream"] = "ext://sys.stdout"  # noqa: F405
+# ISO 8601 with the UTC offset, as gunicorn's lines (config/gunicorn.py).
+LOGGING["formatters"]["json"]["datefmt"] = "%Y-%m-%dT%H:%M:%S%z"  # noqa: F405

@@ -1,0 +1,142 @@
+"""What a production deployment relies on: probes that answer whatever the
+Host header, production settings that refuse to start half-configured, CORS
+headers a browser client needs, and the container's healthcheck command."""
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from config import healthcheck
+
+PRODUCTION_HOSTS = ["api.example.com"]
+# How load balancers and container engines address a replica.
+PROBE_HOSTS = ["127.0.0.1:8000", "10.0.3.7:8000", "localhost", "[::1]:8000"]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- Health probes and host validation -------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", PROBE_HOSTS)
+@pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
+@override_settings(ALLOWED_HOSTS=PRODUCTION_HOSTS)
+def test_health_probes_answer_whatever_the_host_header(client, caplog, path, host):
+    with caplog.at_level(logging.WARNING, logger="django.security"):
+        response = client.get(path, HTTP_HOST=host)
+    assert response.status_code == 200
+    assert response["X-Request-ID"]
+    assert not [r for r in caplog.records if r.name.startswith("django.security")]
+
+
+@pytest.mark.django_db
+@override_settings(ALLOWED_HOSTS=PRODUCTION_HOSTS)
+def test_other_routes_still_refuse_a_host_outside_allowed_hosts(client):
+    assert client.get("/api/v1/products/", HTTP_HOST="10.0.3.7:8000").status_code == 400
+    assert client.get("/api/v1/products/", HTTP_HOST="api.example.com").status_code == 401
+
+
+@override_settings(ALLOWED_HOSTS=PRODUCTION_HOSTS)
+def test_only_get_on_a_probe_skips_host_validation(client):
+    assert client.post("/health/live", HTTP_HOST="10.0.3.7:8000").status_code == 400
+
+
+def test_health_middleware_runs_before_anything_that_reads_the_host():
+    middleware = settings.MIDDLEWARE
+    health = middleware.index("config.middleware.HealthCheckMiddleware")
+    # Only the request-id middleware (which never reads the host) comes first.
+    assert middleware[:health] == ["config.middleware.RequestIDMiddleware"]
+    for reader in (
+        "django.middleware.security.SecurityMiddleware",
+        "corsheaders.middleware.CorsMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+    ):
+        assert health < middleware.index(reader)
+
+
+# --- CORS -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@override_settings(CORS_ALLOWED_ORIGINS=["https://app.example.com"])
+def test_cors_exposes_the_request_id_and_retry_after(client):
+    response = client.get("/api/v1/products/", HTTP_ORIGIN="https://app.example.com")
+    assert response["Access-Control-Allow-Origin"] == "https://app.example.com"
+    exposed = {name.strip().lower() for name in response["Access-Control-Expose-Headers"].split(",")}
+    assert {"x-request-id", "retry-after"} <= exposed
+
+
+# --- Production settings ------------------------------------------------------------
+
+SECRETS = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "SECRET_KEY": "x" * 64,
+    "ALLOWED_HOSTS": "api.example.com",
+    "CPF_ENCRYPTION_KEYS": "bmQD2eQ8bvmITRj7Vly_arLCubDqhWp7xEkEFXiIed8=",
+    "CPF_BLIND_INDEX_KEY": "y" * 32,
+}
+PRINT_CACHE_BACKEND = "import config.settings.production as s; print(s.CACHES['default']['BACKEND'])"
+_UNSET = ("REDIS_URL", "ALLOW_LOCAL_CACHE", "DATABASE_URL", *SECRETS)
+
+
+def load_production_settings(**env: str) -> subprocess.CompletedProcess:
+    """Import the production settings in a fresh interpreter with exactly
+    these variables (on top of the machine's, less the ones they read)."""
+    base = {key: value for key, value in os.environ.items() if key not in _UNSET}
+    return subprocess.run(  # noqa: S603 (this interpreter, a constant program)
+        [sys.executable, "-c", PRINT_CACHE_BACKEND],
+        cwd=REPO_ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_redis_url():
+    result = load_production_settings(**SECRETS)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "REDIS_URL" in result.stderr
+
+
+def test_production_starts_with_redis_url():
+    result = load_production_settings(**SECRETS, REDIS_URL="redis://127.0.0.1:6379/0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django_redis.cache.RedisCache"
+
+
+def test_production_accepts_the_single_process_flag_instead_of_redis():
+    result = load_production_settings(**SECRETS, ALLOW_LOCAL_CACHE="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache"
+
+
+# --- The image's healthcheck command ------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthcheck_command_passes_against_a_production_allowed_hosts(live_server):
+    port = live_server.url.rsplit(":", 1)[1]
+    with override_settings(ALLOWED_HOSTS=PRODUCTION_HOSTS):
+        assert healthcheck.probe("/health/live", port=port)[0]
+        healthy, line = healthcheck.probe("/health/ready", port=port)
+        assert healthy, line
+        # The same request elsewhere is refused: the probe proves the exemption.
+        refused, line = healthcheck.probe("/api/v1/products/", port=port)
+        assert not refused
+        assert line.startswith("400 ")
+
+
+def test_healthcheck_command_fails_when_nothing_answers(capsys, monkeypatch):
+    monkeypatch.setenv("PORT", "9")  # discard: nothing listens there
+    assert healthcheck.main(["healthcheck", "/health/ready"]) == 1
+    assert "http://127.0.0.1:9/health/ready" in capsys.readouterr().out
