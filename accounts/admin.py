@@ -1,9 +1,42 @@
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.throttles import (
+    THROTTLE_UNAVAILABLE_MESSAGE,
+    TOO_MANY_ATTEMPTS_MESSAGE,
+    LoginFailureThrottle,
+    ThrottleUnavailable,
+    login_allowed,
+)
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin's login, under the API login's throttles (per address, and
+    failures per account and address), failing closed like them."""
+
+    def clean(self):
+        try:
+            allowed = login_allowed(self.request)
+        except ThrottleUnavailable as exc:
+            raise ValidationError(THROTTLE_UNAVAILABLE_MESSAGE, code="throttle_unavailable") from exc
+        if not allowed:
+            raise ValidationError(TOO_MANY_ATTEMPTS_MESSAGE, code="throttled")
+        try:
+            return super().clean()
+        except ValidationError as exc:
+            if getattr(exc, "code", None) in ("invalid_login", "inactive"):
+                LoginFailureThrottle().record_failure(self.request)
+            raise
+
+
+# The site lives in config, which knows nothing of accounts: the login form is
+# set from here, as models are registered.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class UserCreateForm(UserCreationForm):

@@ -3,9 +3,12 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
+from accounts.throttles import LoginFailureThrottle
 
 INVALID_CREDENTIALS_MESSAGE = _("Invalid credentials.")
 LOGIN_IDENTIFIER_MESSAGE = _("Send either an e-mail or a CPF, with the password.")
@@ -35,6 +38,8 @@ class LoginInputSerializer(serializers.Serializer):
         identifier = {"email": attrs["email"]} if attrs.get("email") else {"cpf": attrs["cpf"]}
         user = authenticate(request=self.context.get("request"), password=attrs["password"], **identifier)
         if user is None:
+            if request := self.context.get("request"):
+                LoginFailureThrottle().record_failure(request)
             raise AuthenticationFailed(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
         attrs["user"] = user
         return attrs
@@ -43,6 +48,28 @@ class LoginInputSerializer(serializers.Serializer):
 class TokenPairOutputSerializer(serializers.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
+
+
+class TokenRefreshInputSerializer(TokenRefreshSerializer):
+    """Rotation that reads the account again: a deleted or deactivated user
+    gets 401 (SimpleJWT's own raises DoesNotExist for a deleted one), and the
+    new pair carries the account's current claims (``is_staff``), not the
+    ones copied from the old token."""
+
+    def validate(self, attrs):
+        refresh = self.token_class(attrs["refresh"])  # TokenError: the view's 401
+        user_id = refresh.payload.get(jwt_settings.USER_ID_CLAIM)
+        user = None
+        if user_id is not None:
+            try:
+                user = User.objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
+            except (TypeError, ValueError):
+                user = None
+        if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
+            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
+        if jwt_settings.BLACKLIST_AFTER_ROTATION:
+            refresh.blacklist()
+        return tokens_for(user)
 
 
 class LogoutInputSerializer(serializers.Serializer):

@@ -1,32 +1,178 @@
-"""Login throttling, keyed both by the login identifier and by the client
-address, so neither one account nor one address can be hammered."""
+"""Throttles of the routes that guard credentials: login (API and admin) and
+registration.
+
+* **Per address** (``login``): every login attempt from one client address,
+  whatever the account.
+* **Per account and address** (``login_failures``): failed logins against one
+  account from one address. The account is resolved first, so its e-mail and
+  its CPF share one budget; and because the address is part of the key,
+  failures from other addresses never lock the account's owner out.
+* **Registration per address** (``registration``).
+
+They **fail closed**: their counters live in the ``strict`` cache alias, which
+(unlike the default cache) raises when Redis does not answer, and a throttle
+that cannot count answers 503 instead of letting every attempt through. Other
+routes' throttles (anon/user) use the default cache and fail open: an outage
+of the cache must not take the whole API down.
+
+Keys hold no identifier in clear: an account id, or a keyed hash of an
+identifier that matches no account (a CPF never reaches the cache).
+"""
 
 import hashlib
 import hmac
+import logging
 
 from django.conf import settings
+from django.contrib import auth
+from django.core.cache import caches
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import DatabaseError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.models import User, normalize_email
 
-class LoginAddressThrottle(SimpleRateThrottle):
+logger = logging.getLogger(__name__)
+
+THROTTLE_UNAVAILABLE_MESSAGE = _(
+    "Sign-in and registration are briefly unavailable (the attempt counter does not answer). "
+    "Try again in a few seconds."
+)
+TOO_MANY_ATTEMPTS_MESSAGE = _("Too many attempts. Try again in a minute.")
+
+
+class ThrottleUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = THROTTLE_UNAVAILABLE_MESSAGE
+    default_code = "throttle_unavailable"
+
+
+class FailClosedThrottle(SimpleRateThrottle):
+    """A throttle whose store raises when down, answered by a 503."""
+
+    @property
+    def cache(self):
+        return caches["strict"]
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except (APIException, DatabaseError):
+            raise  # a bad body (400) or the database (503): not the store
+        except Exception as exc:
+            logger.warning("Throttle store unavailable (%s); refusing the request.", type(exc).__name__)
+            raise ThrottleUnavailable() from None
+
+
+class LoginAddressThrottle(FailClosedThrottle):
     scope = "login"
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
 
 
-class LoginIdentifierThrottle(SimpleRateThrottle):
-    scope = "login"
+class RegistrationAddressThrottle(FailClosedThrottle):
+    scope = "registration"
 
     def get_cache_key(self, request, view):
-        data = request.data if isinstance(request.data, dict) else {}
-        email, cpf = data.get("email"), data.get("cpf")
-        if isinstance(email, str) and email.strip():
-            normalized = "email:" + email.strip().lower()
-        elif isinstance(cpf, str) and cpf.strip():
-            normalized = "cpf:" + "".join(ch for ch in cpf if ch.isdigit())
-        else:
+        return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
+
+
+def login_credentials(request) -> dict[str, str]:
+    """The identifier a login names: ``{"email": …}`` or ``{"cpf": …}`` (the
+    admin's form calls the e-mail ``username``)."""
+    data = getattr(request, "data", None)
+    if not isinstance(data, dict):
+        data = request.POST
+    email, cpf = data.get("email") or data.get("username"), data.get("cpf")
+    if isinstance(email, str) and email.strip():
+        return {"email": email}
+    if isinstance(cpf, str) and cpf.strip():
+        return {"cpf": cpf}
+    return {}
+
+
+def login_account_key(credentials: dict[str, str]) -> str | None:
+    """One key per account, whatever identifier names it: ``user:<id>`` when
+    an account matches (one indexed query), else a keyed hash of the
+    normalised identifier. E-mails are resolved here; other identifiers by
+    the authentication backends that know them (``login_user_id``), so
+    accounts never reads a CPF."""
+    if not credentials:
+        return None
+    user_id = None
+    if "email" in credentials:
+        email = normalize_email(credentials["email"])
+        normalized = f"email:{email}"
+        if _is_email(email):
+            user_id = User.objects.filter(email=email).values_list("pk", flat=True).first()
+    else:
+        normalized = "cpf:" + "".join(ch for ch in credentials["cpf"] if ch in "0123456789")
+        for backend in auth.get_backends():
+            resolve = getattr(backend, "login_user_id", None)
+            if resolve is not None and (user_id := resolve(**credentials)) is not None:
+                break
+    if user_id is not None:
+        return f"user:{user_id}"
+    # surrogatepass: the key must never fail to encode, whatever was sent.
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), normalized.encode("utf-8", "surrogatepass"), hashlib.sha256
+    )
+    return f"id:{digest.hexdigest()}"
+
+
+def _is_email(value: str) -> bool:
+    # Checked before the query: the throttle runs before the input is
+    # validated, and a NUL byte would make PostgreSQL refuse the query.
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return len(value) <= 254
+
+
+class LoginFailureThrottle(FailClosedThrottle):
+    """Failed logins per account and address. ``allow_request`` only checks;
+    ``record_failure`` (called when a login fails) counts."""
+
+    scope = "login_failures"
+
+    def get_cache_key(self, request, view):
+        account = getattr(request, "_login_account_key", None)
+        if account is None:
+            account = login_account_key(login_credentials(request))
+            request._login_account_key = account
+        if account is None:
             return None
-        # The identifier may be a CPF: only a keyed hash of it reaches the cache.
-        digest = hmac.new(settings.SECRET_KEY.encode(), normalized.encode(), hashlib.sha256)
-        return self.cache_format % {"scope": self.scope, "ident": f"id:{digest.hexdigest()}"}
+        return self.cache_format % {"scope": self.scope, "ident": f"{account}:ip:{self.get_ident(request)}"}
+
+    def throttle_success(self):
+        return True  # a check: only failures are counted
+
+    def record_failure(self, request) -> None:
+        try:
+            self.key = self.get_cache_key(request, None)
+            if self.key is None or self.rate is None:
+                return
+            self.now = self.timer()
+            history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
+            self.cache.set(self.key, [self.now, *history], self.duration)
+        except Exception as exc:
+            # The attempt has failed already; the next one is refused by the
+            # check if the store is still down.
+            logger.warning("Could not count a failed login (%s).", type(exc).__name__)
+
+
+def login_throttles() -> list[SimpleRateThrottle]:
+    """The checks every login goes through, API and admin alike."""
+    return [LoginAddressThrottle(), LoginFailureThrottle()]
+
+
+def login_allowed(request) -> bool:
+    """For logins outside DRF (the admin): the same throttles as the API's
+    (raises ThrottleUnavailable when their store is down)."""
+    return all(throttle.allow_request(request, None) for throttle in login_throttles())

@@ -10,9 +10,10 @@ from accounts.serializers import (
     LoginInputSerializer,
     LogoutInputSerializer,
     TokenPairOutputSerializer,
+    TokenRefreshInputSerializer,
     tokens_for,
 )
-from accounts.throttles import LoginAddressThrottle, LoginIdentifierThrottle
+from accounts.throttles import LoginAddressThrottle, LoginFailureThrottle
 
 TOKEN_PAIR_EXAMPLE = OpenApiExample(
     "Token pair",
@@ -25,7 +26,7 @@ class LoginView(GenericAPIView):
     serializer_class = LoginInputSerializer
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginAddressThrottle, LoginIdentifierThrottle]
+    throttle_classes = [LoginAddressThrottle, LoginFailureThrottle]
 
     def get_authenticate_header(self, request):
         # Without it DRF would turn the 401 for bad credentials into a 403.
@@ -36,7 +37,10 @@ class LoginView(GenericAPIView):
         description=(
             "Exchange `{email, password}` or `{cpf, password}` for an access token "
             "(15 minutes) and a refresh token (7 days). Any wrong credential gets the "
-            "same 401 answer. Throttled per identifier and per client address."
+            "same 401 answer. Throttled per client address (every attempt) and per account "
+            "and address (failed attempts; the e-mail and the CPF of one account share the "
+            "budget). 503 when the attempt counter is unavailable: logins are refused "
+            "rather than let through unthrottled."
         ),
         tags=["auth"],
         responses={
@@ -69,6 +73,8 @@ class LoginView(GenericAPIView):
 
 
 class RefreshView(TokenRefreshView):
+    serializer_class = TokenRefreshInputSerializer
+
     @extend_schema(
         summary="Refresh the tokens",
         description=(

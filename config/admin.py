@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import EmptyResultSet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +37,18 @@ class AdminSite(admin.AdminSite):
         list it on the admin index under "Reports" with ``title``."""
         self._pages.append(AdminPage(route=route, view=view, name=name, title=title))
 
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Every ModelAdmin, the project's and Django's own (users), with the
+        # bounded changelist.
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, BoundedChangeListMixin):
+            admin_class = type(
+                admin_class.__name__,
+                (BoundedChangeListMixin, admin_class),
+                {"__module__": admin_class.__module__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
+
     def each_context(self, request):
         context = super().each_context(request)
         context["admin_pages"] = [
@@ -45,3 +60,53 @@ class AdminSite(admin.AdminSite):
     def get_urls(self):
         pages = [path(page.route, self.admin_view(page.view), name=page.name) for page in self._pages]
         return pages + super().get_urls()
+
+
+class BoundedChangeList(ChangeList):
+    """Django's changelist, refusing parameters it cannot handle with its
+    "?e=1" page, not a 500: date-hierarchy values out of range
+    (``date__year=9999&date__month=12`` overflows computing the next month,
+    year 0 does not exist) or in other digits (``int()`` reads them), and NUL
+    bytes."""
+
+    def get_filters(self, request):
+        if self.date_hierarchy:
+            # The year after must exist too (the hierarchy links to it).
+            for part, last in (("year", 9998), ("month", 12), ("day", 31)):
+                value = request.GET.get(f"{self.date_hierarchy}__{part}")
+                if value is not None and not (
+                    value.isascii() and value.isdigit() and 1 <= int(value) <= last
+                ):
+                    raise IncorrectLookupParameters(f"Invalid {part}.")
+        # PostgreSQL refuses NUL in text: a search or filter holding one would
+        # be a DataError.
+        if any("\x00" in value for values in request.GET.lists() for value in values[1]):
+            raise IncorrectLookupParameters("NUL in a parameter.")
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        # Lookups in the query string (``date__year=0``) fail only when the SQL
+        # is built: build it now (no query runs), while "?e=1" can answer.
+        try:
+            queryset.query.sql_with_params()
+        except EmptyResultSet:
+            pass
+        except (OverflowError, ValueError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+        return queryset
+
+
+class BoundedChangeListMixin:
+    """Every registered admin gets it (AdminSite.register): no changelist
+    answers a 500 to its query parameters."""
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList
+
+
+class ModelAdmin(BoundedChangeListMixin, admin.ModelAdmin):
+    pass

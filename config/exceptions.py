@@ -7,14 +7,15 @@ into HTTP answers, always JSON.
 
 import logging
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
@@ -36,23 +37,47 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = SERVICE_UNAVAILABLE_MESSAGE
+    default_code = "service_unavailable"
+
+
 def exception_handler(exc, context):
+    """DRF's handler, after mapping domain and Django exceptions; every body it
+    writes is either field errors (400) or ``{"detail": message, "code": code}``."""
     if isinstance(exc, ConflictError):
         exc = Conflict(exc.message)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
-    elif isinstance(exc, Http404):
+    elif isinstance(exc, Http404 | ObjectDoesNotExist):
+        # ObjectDoesNotExist: a row deleted by a concurrent request between
+        # the lookup and a later read or lock (e.g. two deletes of one purchase).
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         # A service may say why (the first argument); otherwise DRF's default.
         exc = exceptions.PermissionDenied(exc.args[0] if exc.args else None)
-    elif isinstance(exc, (OperationalError, InterfaceError)):
+    elif isinstance(exc, OperationalError | InterfaceError):
         logger.exception("Database unavailable")
-        return Response(
-            {"detail": str(SERVICE_UNAVAILABLE_MESSAGE)},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+        exc = ServiceUnavailable()
     elif isinstance(exc, DatabaseError):
         # Other database errors are bugs: log and fall through to a JSON 500.
         logger.exception("Database error")
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = error_body(exc, response.data)
+    return response
+
+
+def error_body(exc: exceptions.APIException, data):
+    if isinstance(exc, exceptions.ValidationError):
+        # Errors raised without a field name (a plain message or a list) are
+        # keyed like DRF's object-level errors, so a 400 is always an object.
+        return data if isinstance(data, dict) else {api_settings.NON_FIELD_ERRORS_KEY: data}
+    if not isinstance(data, dict):
+        data = {"detail": data}
+    code = data.get("code")
+    if not isinstance(code, str):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+    return {**data, "detail": str(data.get("detail", exc.default_detail)), "code": code}

@@ -1,11 +1,14 @@
 """The root URLconf: the one place that includes every app's routes."""
 
+import sys
+
 from django.contrib import admin
+from django.db import InterfaceError, OperationalError
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import health
-from config.middleware import json_error
+from config.middleware import json_error, service_unavailable
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -31,6 +34,11 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    # Django calls this while handling the exception, from any view or
+    # middleware: a database that does not answer (admin pages, sessions,
+    # anything outside DRF's own handler) is a 503, not a server error.
+    if isinstance(sys.exception(), OperationalError | InterfaceError):
+        return service_unavailable(request)
     return json_error(500)
 
 

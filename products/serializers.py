@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from config import parsing
 from products.models import Category, Product
 from products.services import sku_validate
 
@@ -43,10 +44,8 @@ class ProductInputSerializer(serializers.Serializer):
     # Optional even on PUT: an omitted description or is_active keeps its
     # value (a new product gets "" and active).
     description = serializers.CharField(required=False, allow_blank=True)
-    category = serializers.PrimaryKeyRelatedField(
-        queryset=Category.objects.all(), help_text=_("Category id.")
-    )
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    category = parsing.PrimaryKeyRelatedField(queryset=Category.objects.all(), help_text=_("Category id."))
+    price = parsing.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     is_active = serializers.BooleanField(required=False)
 
     def validate_sku(self, value):

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from config.parsing import DateFilter, IdChoiceFilter
 from purchases.models import Purchase
 from purchases.months import month_start, next_month, parse_month
 from resellers.models import Reseller
@@ -41,11 +42,9 @@ class PurchaseFilterForm(forms.Form):
 class PurchaseFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Purchase.Status.choices)
     month = MonthFilter(label=_("Month (YYYY-MM)"))
-    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
-    reseller = django_filters.ModelChoiceFilter(
-        queryset=Reseller.objects.all(), label=_("Reseller id (staff only)")
-    )
+    date_from = DateFilter(field_name="date", lookup_expr="gte")
+    date_to = DateFilter(field_name="date", lookup_expr="lte")
+    reseller = IdChoiceFilter(queryset=Reseller.objects.all(), label=_("Reseller id (staff only)"))
     search = django_filters.CharFilter(field_name="code", lookup_expr="icontains", max_length=64)
 
     class Meta:

@@ -7,9 +7,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-INVALID_MONTH_MESSAGE = _("Enter a month as YYYY-MM (from 2000-01).")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+INVALID_MONTH_MESSAGE = _("Enter a month as YYYY-MM, from 2000-01 to 9998-12.")
+# ASCII digits only ("\d" takes any Unicode digit).
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 FIRST_MONTH = date(2000, 1, 1)
+# The month after the last must exist (filters end at "next month"), and a
+# range of months ending there must too: year 9999 is left out altogether.
+LAST_MONTH = date(9998, 12, 1)
 
 
 def month_start(day: date) -> date:
@@ -26,11 +30,11 @@ def current_month() -> date:
 
 def parse_month(value: str) -> date:
     """'2026-03' -> date(2026, 3, 1); raises ValidationError otherwise."""
-    match = _MONTH.match(value.strip()) if isinstance(value, str) else None
-    if not match or not 1 <= int(match.group(2)) <= 12:
+    match = _MONTH.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not match or not 1 <= int(match.group(2)) <= 12 or not int(match.group(1)) >= 1:
         raise ValidationError(INVALID_MONTH_MESSAGE, code="invalid_month")
     parsed = date(int(match.group(1)), int(match.group(2)), 1)
-    if parsed < FIRST_MONTH:
+    if not FIRST_MONTH <= parsed <= LAST_MONTH:
         raise ValidationError(INVALID_MONTH_MESSAGE, code="invalid_month")
     return parsed
 

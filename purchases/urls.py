@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
+from config.parsing import ID_PATTERN
 from purchases.views import (
     PurchaseViewSet,
     ResellerCashbackView,
@@ -18,5 +19,9 @@ urlpatterns = [
     *router.urls,
     path("resellers/me/cashback/", ResellerMeCashbackView.as_view(), name="reseller-me-cashback"),
     path("resellers/me/summary/", ResellerMeSummaryView.as_view(), name="reseller-me-summary"),
-    re_path(r"^resellers/(?P<pk>\d+)/cashback/$", ResellerCashbackView.as_view(), name="reseller-cashback"),
+    re_path(
+        rf"^resellers/(?P<pk>{ID_PATTERN})/cashback/$",
+        ResellerCashbackView.as_view(),
+        name="reseller-cashback",
+    ),
 ]

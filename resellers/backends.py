@@ -29,5 +29,10 @@ class CPFBackend(BaseBackend):
             return user
         return None
 
+    def login_user_id(self, cpf=None, **credentials):
+        """The account a CPF names (for the login throttles), or None."""
+        reseller = reseller_get_by_cpf(cpf=cpf) if cpf is not None else None
+        return reseller.user_id if reseller is not None else None
+
     def get_user(self, user_id):
         return ModelBackend().get_user(user_id)

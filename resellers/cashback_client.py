@@ -16,7 +16,8 @@ The route that shows the balance must stay fast whatever the API does, so:
   left. A read timeout is not retried: it has used the budget already.
 * **Strict parsing**: anything but the documented shape with a finite,
   non-negative ``credit`` is a failure, like 4xx/5xx, redirects and timeouts.
-* **Circuit breaker** kept in the cache so every process shares it: after
+* **Circuit breaker** kept in the cache so every process shares it (in each
+  process's memory while the shared cache is down): after
   ``CASHBACK_API_BREAKER_FAILURES`` consecutive failed calls no request is made
   for ``CASHBACK_API_BREAKER_SECONDS``; then one caller gets a trial call
   (half-open). Success closes the circuit, failure opens it again.
@@ -34,6 +35,7 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -44,7 +46,7 @@ from typing import Any
 import requests
 import urllib3
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -74,7 +76,7 @@ _FAILURES_KEY = f"{_KEY_PREFIX}:breaker:failures"
 _OPEN_KEY = f"{_KEY_PREFIX}:breaker:open"
 _TRIAL_KEY = f"{_KEY_PREFIX}:breaker:trial"
 
-_DECIMAL_STRING = re.compile(r"^\d+(\.\d+)?$")
+_DECIMAL_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ def _to_decimal(value: object) -> Decimal | None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, str) and not _DECIMAL_STRING.match(value):
+    if isinstance(value, str) and not _DECIMAL_STRING.fullmatch(value):
         return None
     if not isinstance(value, int | float | str):
         return None
@@ -285,35 +287,79 @@ def _safe_cache(operation: Callable[..., Any], *args: Any) -> Any:
 # --- Circuit breaker (state in the shared cache) -----------------------------
 
 
+class _LocalBreaker:
+    """This process's own circuit, used while the shared cache is down: its
+    state can then be neither read nor written, and without this every call
+    would pay the full time budget again."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.failures = 0
+        self.open_until = 0.0
+
+    def allows_call(self) -> bool:
+        with self.lock:
+            return time.monotonic() >= self.open_until
+
+    def record_failure(self) -> None:
+        threshold = settings.CASHBACK_API_BREAKER_FAILURES
+        with self.lock:
+            self.failures += 1
+            if 0 < threshold <= self.failures:
+                # Also after a failed trial once the open period is over.
+                self.open_until = time.monotonic() + settings.CASHBACK_API_BREAKER_SECONDS
+
+    def record_success(self) -> None:
+        with self.lock:
+            self.failures, self.open_until = 0, 0.0
+
+
+_local_breaker = _LocalBreaker()
+
+
 def _circuit_allows_call() -> bool:
-    threshold = settings.CASHBACK_API_BREAKER_FAILURES
-    if threshold <= 0:
+    if settings.CASHBACK_API_BREAKER_FAILURES <= 0:
         return True  # breaker disabled
-    if _safe_cache(cache.get, _OPEN_KEY):
+    try:
+        return _shared_circuit_allows_call(caches["strict"])
+    except Exception:
+        logger.warning("Shared cache unavailable: the circuit breaker is this process's own.")
+        return _local_breaker.allows_call()
+
+
+def _shared_circuit_allows_call(shared) -> bool:
+    threshold = settings.CASHBACK_API_BREAKER_FAILURES
+    if shared.get(_OPEN_KEY):
         return False
-    if (_safe_cache(cache.get, _FAILURES_KEY) or 0) < threshold:
+    if (shared.get(_FAILURES_KEY) or 0) < threshold:
         return True
     # Half-open: the open period is over but nothing has succeeded since.
     # add() is atomic, so a single caller across all processes gets the trial;
     # it expires with the budget in case that caller dies mid-call.
     trial_seconds = math.ceil(settings.CASHBACK_API_TIMEOUT) + 1
-    return bool(_safe_cache(cache.add, _TRIAL_KEY, True, trial_seconds))
+    return bool(shared.add(_TRIAL_KEY, True, trial_seconds))
 
 
 def _record_failure() -> None:
-    _safe_cache(cache.add, _FAILURES_KEY, 0, _BREAKER_STATE_SECONDS)
-    failures = _safe_cache(cache.incr, _FAILURES_KEY)
+    shared = caches["strict"]
+    try:
+        shared.add(_FAILURES_KEY, 0, _BREAKER_STATE_SECONDS)
+        failures = shared.incr(_FAILURES_KEY)
+    except Exception:
+        _local_breaker.record_failure()
+        return
     threshold = settings.CASHBACK_API_BREAKER_FAILURES
-    if failures is not None and 0 < threshold <= failures:
+    if 0 < threshold <= failures:
         # Also reached by a failed half-open trial: the circuit opens again.
-        _safe_cache(cache.set, _OPEN_KEY, True, settings.CASHBACK_API_BREAKER_SECONDS)
+        _safe_cache(shared.set, _OPEN_KEY, True, settings.CASHBACK_API_BREAKER_SECONDS)
         logger.warning(
             "Cashback API circuit open for %s s after %s consecutive failures.",
             settings.CASHBACK_API_BREAKER_SECONDS,
             failures,
         )
-    _safe_cache(cache.delete, _TRIAL_KEY)
+    _safe_cache(shared.delete, _TRIAL_KEY)
 
 
 def _record_success() -> None:
-    _safe_cache(cache.delete_many, [_FAILURES_KEY, _OPEN_KEY, _TRIAL_KEY])
+    _local_breaker.record_success()
+    _safe_cache(caches["strict"].delete_many, [_FAILURES_KEY, _OPEN_KEY, _TRIAL_KEY])

@@ -21,7 +21,10 @@ INVALID_CPF_MESSAGE = _(
     "Enter a valid CPF: 11 digits with correct check digits, as 000.000.000-00 or 00000000000."
 )
 
-_ACCEPTED_FORMAT = re.compile(r"^(\d{3}\.\d{3}\.\d{3}-\d{2}|\d{11})$")
+# Only ASCII digits: "\d" and str.isdigit() accept any Unicode digit, which
+# would let a CPF written in fullwidth digits register again one already taken.
+_ACCEPTED_FORMAT = re.compile(r"[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}|[0-9]{11}")
+_ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
 
 
 class InvalidCPF(ValueError):
@@ -42,7 +45,7 @@ def _check_digit(digits: str) -> int:
 
 
 def is_valid_digits(digits: str) -> bool:
-    if len(digits) != 11 or not digits.isdigit() or digits == digits[0] * 11:
+    if not _ELEVEN_DIGITS.fullmatch(digits) or digits == digits[0] * 11:
         return False
     return _check_digit(digits[:9]) == int(digits[9]) and _check_digit(digits[:10]) == int(digits[10])
 
@@ -58,7 +61,7 @@ def normalize(value: object) -> str:
     if not isinstance(value, str):
         raise InvalidCPF()
     value = value.strip()
-    if not _ACCEPTED_FORMAT.match(value):
+    if not _ACCEPTED_FORMAT.fullmatch(value):
         raise InvalidCPF()
     digits = value.replace(".", "").replace("-", "")
     if not is_valid_digits(digits):

@@ -13,6 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, IsStaff
+from accounts.throttles import RegistrationAddressThrottle
+from config.parsing import ID_PATTERN
 from resellers.filters import ResellerFilter
 from resellers.selectors import reseller_list
 from resellers.serializers import (
@@ -73,7 +75,7 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = ResellerFilter
     ordering_fields = ["created_at", "user__full_name"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     # Registration is open to anyone and reads no credentials at all, so a
     # stale Authorization header cannot block it.
@@ -90,6 +92,13 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if self._is_registration():
             return [permission() for permission in self.registration_permission_classes]
         return super().get_permissions()
+
+    def get_throttles(self):
+        # Registration: per client address too, failing closed (503) when
+        # the throttle store is down.
+        if self._is_registration():
+            return [*super().get_throttles(), RegistrationAddressThrottle()]
+        return super().get_throttles()
 
     def get_authenticators(self):
         # Called while the request is being wrapped, before ``self.action`` is

@@ -81,20 +81,27 @@ def test_login_bad_shape_is_400(api_client, data):
     assert login(api_client, **data).status_code == 400
 
 
-def test_login_is_throttled_per_identifier(api_client, settings):
-    user = UserFactory()
-    rate = int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login"].split("/")[0])
+def test_login_failures_are_throttled_per_account_and_address(api_client, settings):
+    # The e-mail and the CPF of one account share one budget of failures.
+    reseller = ResellerFactory(cpf="15350946056")
+    email = reseller.user.email
+    rate = int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login_failures"].split("/")[0])
     for index in range(rate):
-        # Vary the client address: only the identifier bucket can trip.
+        identifier = {"email": email.upper()} if index % 2 else {"cpf": "153.509.460-56"}
         response = api_client.post(
-            LOGIN, {"email": user.email, "password": "x"}, format="json", REMOTE_ADDR=f"10.0.0.{index}"
+            LOGIN, {**identifier, "password": "x"}, format="json", REMOTE_ADDR="10.0.1.1"
         )
         assert response.status_code == 401
     response = api_client.post(
-        LOGIN, {"email": user.email.upper(), "password": PASSWORD}, format="json", REMOTE_ADDR="10.0.1.1"
+        LOGIN, {"cpf": "15350946056", "password": PASSWORD}, format="json", REMOTE_ADDR="10.0.1.1"
     )
     assert response.status_code == 429
-    assert "detail" in response.json()
+    assert response.json()["code"] == "throttled"
+    # Failures from that address do not lock the owner out elsewhere.
+    response = api_client.post(
+        LOGIN, {"email": email, "password": PASSWORD}, format="json", REMOTE_ADDR="10.0.2.2"
+    )
+    assert response.status_code == 200
 
 
 def test_login_is_throttled_per_address(api_client, settings):

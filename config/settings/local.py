@@ -1,7 +1,7 @@
 """Embedded default: no environment needed (SQLite, local-memory cache)."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DEMO_AUTO_APPROVED_CPFS, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="dev-only-secret-key-never-use-in-production-7f3b9c1e5a")
@@ -12,3 +12,6 @@ CPF_ENCRYPTION_KEYS = env.list(
     "CPF_ENCRYPTION_KEYS", default=["n6W9DHmpA22CthYB9gw7jms5NvlmZxpGty1kXzG5IQ8="]
 )
 CPF_BLIND_INDEX_KEY = env("CPF_BLIND_INDEX_KEY", default="dev-only-blind-index-key")
+
+# The demo reseller's purchases are approved on creation (never in production).
+CASHBACK_AUTO_APPROVED_CPFS = env.list("CASHBACK_AUTO_APPROVED_CPFS", default=DEMO_AUTO_APPROVED_CPFS)

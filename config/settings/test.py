@@ -2,7 +2,7 @@
 DATABASE_URL / REDIS_URL are set (CI runs both)."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DEMO_AUTO_APPROVED_CPFS, env
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-used-only-by-the-test-suite-0123456789"
@@ -14,6 +14,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CPF_ENCRYPTION_KEYS = ["bmQD2eQ8bvmITRj7Vly_arLCubDqhWp7xEkEFXiIed8="]
 CPF_BLIND_INDEX_KEY = "test-blind-index-key"
 
+# As the embedded default: the demo CPF is auto-approved.
+CASHBACK_AUTO_APPROVED_CPFS = DEMO_AUTO_APPROVED_CPFS
+
 # Never reach a real cashback API from the suite; tests point it at a
 # loopback server when they need one.
 CASHBACK_API_URL = ""
@@ -21,3 +24,4 @@ CASHBACK_API_TOKEN = ""
 
 # Keep the suite's keys apart from anything else in a shared Redis.
 CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="cashback-test")  # noqa: F405
+CACHES["strict"]["KEY_PREFIX"] = CACHES["default"]["KEY_PREFIX"]  # noqa: F405

@@ -99,7 +99,7 @@ def test_unhandled_error_is_json_500(api_client, monkeypatch):
     api_client.raise_request_exception = False
     response = api_client.post("/api/v1/auth/token/", {}, format="json")
     assert response.status_code == 500
-    assert response.json() == {"detail": "Erro interno do servidor."}
+    assert response.json() == {"detail": "Erro interno do servidor.", "code": "server_error"}
 
 
 def test_schema_is_served_offline(client):

@@ -119,7 +119,7 @@ def test_deleting_a_category_with_products_is_409(staff_client):
     product = ProductFactory(is_active=False)
     response = staff_client.delete(detail(product.category_id), **EN)
     assert response.status_code == 409
-    assert response.json() == {"detail": str(CATEGORY_IN_USE_MESSAGE)}
+    assert response.json() == {"detail": str(CATEGORY_IN_USE_MESSAGE), "code": "conflict"}
     assert Category.objects.filter(pk=product.category_id).exists()
 
 

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config import parsing
 from purchases.months import FIRST_MONTH, current_month, format_month, month_span, parse_month, shift_month
 from purchases.serializers import MonthQueryInputSerializer
 
@@ -14,7 +15,7 @@ RANGE_ORDER_MESSAGE = _("The first month (from) must not be after the last month
 RANGE_TOO_LONG_MESSAGE = _("Ask for at most %(months)s months at a time.")
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-03"})
+@extend_schema_field({"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$", "example": "2026-03"})
 class AnalyticsMonthField(serializers.Field):
     """A month written YYYY-MM (output only)."""
 
@@ -29,7 +30,7 @@ class AnalyticsMonthField(serializers.Field):
 class AnalyticsTopQueryInputSerializer(MonthQueryInputSerializer):
     """?month=YYYY-MM&limit=N for the rankings."""
 
-    limit = serializers.IntegerField(
+    limit = parsing.IntegerField(
         required=False,
         default=ANALYTICS_DEFAULT_LIMIT,
         min_value=1,

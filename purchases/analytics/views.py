@@ -31,7 +31,7 @@ from purchases.months import format_month
 from purchases.serializers import MonthQueryInputSerializer
 from purchases.services import ANALYTICS_CACHE_NAMESPACE
 
-MONTH_PATTERN = r"^\d{4}-\d{2}$"
+MONTH_PATTERN = r"^[0-9]{4}-[0-9]{2}$"
 MONTH_PARAMETER = OpenApiParameter(
     "month",
     str,

@@ -80,11 +80,13 @@ def test_limit_bounds_are_accepted(staff_client, limit):
     assert staff_client.get(TOP_PRODUCTS, {"limit": limit}).status_code == 200
 
 
-def test_the_last_representable_month_is_not_a_500(staff_client):
-    assert staff_client.get(SUMMARY, {"month": "9999-12"}).status_code == 200
-    body = staff_client.get(MONTHLY, {"from": "9990-01", "to": "9999-12"}).json()
+def test_the_last_accepted_month_is_not_a_500(staff_client):
+    # 9999-12 is refused (its next month does not exist): 9998-12 is the last.
+    assert staff_client.get(SUMMARY, {"month": "9999-12"}).status_code == 400
+    assert staff_client.get(SUMMARY, {"month": "9998-12"}).status_code == 200
+    body = staff_client.get(MONTHLY, {"from": "9989-01", "to": "9998-12"}).json()
     assert len(body["results"]) == 120
-    assert body["results"][-1]["month"] == "9999-12"
+    assert body["results"][-1]["month"] == "9998-12"
 
 
 # --- Summary --------------------------------------------------------------------
