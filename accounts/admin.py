@@ -3,6 +3,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -13,6 +14,7 @@ from accounts.throttles import (
     ThrottleUnavailable,
     login_allowed,
 )
+from config.cache import USER_NAMES_NAMESPACE, bump_version
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
@@ -54,6 +56,13 @@ class UserEditForm(UserChangeForm):
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     form = UserEditForm
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Names and e-mails appear in cached answers (the staff's purchase list).
+        if change and {"full_name", "email"} & set(form.changed_data):
+            transaction.on_commit(lambda: bump_version(USER_NAMES_NAMESPACE))
+
     add_form = UserCreateForm
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]

@@ -9,9 +9,15 @@ data from a transaction that is rolled back.
 """
 
 import hashlib
+import logging
+import threading
 import time
+from urllib.parse import urlencode
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import cache, caches
+
+logger = logging.getLogger(__name__)
 
 
 def _fresh_version() -> int:
@@ -34,17 +40,101 @@ def get_version(namespace: str) -> int:
     return int(version)
 
 
-def bump_version(namespace: str) -> None:
+def _bump(namespace: str) -> None:
+    # The strict alias raises when the store is down, where the default one
+    # would silently do nothing and leave every old answer reachable.
+    strict = caches["strict"]
     key = _version_key(namespace)
     try:
-        cache.incr(key)
+        strict.incr(key)
     except ValueError:
         # Missing (evicted or never set): a fresh time-based version is past
         # anything a reader could hold.
-        cache.set(key, _fresh_version(), timeout=None)
+        strict.set(key, _fresh_version(), timeout=None)
+
+
+def bump_version(namespace: str) -> None:
+    """Make every cached answer of the namespace unreachable. If the store
+    does not answer, the bump is retried in the background (backing off up
+    to ``_RETRY_MAX_DELAY``) until it lands or every answer cached before it
+    has expired anyway, so a brief outage cannot leave a stale answer
+    served for its whole TTL."""
+    try:
+        _bump(namespace)
+    except Exception as exc:
+        logger.warning("Cache version bump of %r failed (%s); retrying.", namespace, type(exc).__name__)
+        _retry_later(namespace)
+
+
+# Namespaces whose bump is being retried, by this process.
+_pending: set[str] = set()
+_pending_lock = threading.Lock()
+_RETRY_FIRST_DELAY = 0.2
+_RETRY_MAX_DELAY = 5.0
+
+
+def _retry_later(namespace: str, delay: float = _RETRY_FIRST_DELAY, deadline: float | None = None) -> None:
+    if deadline is None:
+        with _pending_lock:
+            if namespace in _pending:
+                return  # one retry loop per namespace is enough: it bumps once
+            _pending.add(namespace)
+        deadline = time.monotonic() + max(
+            settings.PRODUCTS_CACHE_SECONDS,
+            settings.ANALYTICS_CACHE_SECONDS,
+            settings.PURCHASE_LIST_CACHE_SECONDS,
+            settings.STAFF_LIST_CACHE_SECONDS,
+        )
+    timer = threading.Timer(delay, _retry, args=(namespace, delay, deadline))
+    timer.daemon = True
+    timer.start()
+
+
+def _retry(namespace: str, delay: float, deadline: float) -> None:
+    try:
+        _bump(namespace)
+    except Exception:
+        if time.monotonic() < deadline:
+            _retry_later(namespace, min(delay * 2, _RETRY_MAX_DELAY), deadline)
+            return
+        logger.error("Cache version bump of %r abandoned: cached answers have expired by now.", namespace)
+    else:
+        logger.info("Cache version bump of %r done after a retry.", namespace)
+    with _pending_lock:
+        _pending.discard(namespace)
 
 
 def versioned_key(namespace: str, *parts: object) -> str:
     """A cache key for ``parts`` under the namespace's current version."""
     digest = hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()[:32]
     return f"{namespace}:v{get_version(namespace)}:{digest}"
+
+
+# People's names and e-mails, shown in answers of other apps (the staff's
+# purchase list): bumped when a user's name or e-mail changes.
+USER_NAMES_NAMESPACE = "user-names"
+
+
+def versioned_key_many(namespaces: tuple[str, ...], *parts: object) -> str | None:
+    """A cache key for ``parts`` under the current versions of several
+    namespaces, read in one round trip; None when the cache does not answer
+    (an answer stored then could outlive a bump)."""
+    keys = [_version_key(namespace) for namespace in namespaces]
+    found = cache.get_many(keys)
+    versions = [
+        found.get(key) or get_version(namespace) for key, namespace in zip(keys, namespaces, strict=True)
+    ]
+    if not all(versions):
+        return None
+    digest = hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()[:32]
+    return f"{namespaces[0]}:v{'.'.join(str(int(version)) for version in versions)}:{digest}"
+
+
+def canonical_url(request) -> str:
+    """The request's absolute URL with its query parameters sorted by name
+    (each parameter's own values keep their order): the same question asked
+    with the parameters in another order is the same cached answer, and the
+    host is part of it because paginated answers carry absolute links."""
+    query = urlencode(sorted(request.query_params.lists()), doseq=True)
+    url = request.build_absolute_uri(request.path)
+    return f"{url}?{query}" if query else url

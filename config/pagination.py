@@ -1,7 +1,151 @@
+"""Pagination: ``page`` and ``page_size`` (default 20, at most 100).
+
+``LargeTablePagination`` is for lists that can hold millions of rows: their
+count may come from a short cache instead of a ``COUNT(*)`` per request, and
+pages deeper than ``max_rows`` rows are refused with a 400 that asks to narrow
+the filters (an ``OFFSET`` that deep reads and discards every row before it).
+"""
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.utils.formats import number_format
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
+
+from config.parsing import is_ascii_integer
+
+DEEP_PAGE_MESSAGE = _(
+    "Pages beyond the first %(rows)s rows are not served: narrow the filters (e.g. month or dates)."
+)
+
+
+# From this many rows in, a page is read in two steps (ids, then rows).
+DEFERRED_JOIN_FROM = 1_000
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_number(self, request, paginator):
+        # The paginator takes int(), which reads Unicode digits ("\u0661" is 1):
+        # only ASCII digits name a page; anything else is an invalid page (404).
+        number = super().get_page_number(request, paginator)
+        if isinstance(number, str) and number not in self.last_page_strings and not is_ascii_integer(number):
+            return "invalid"
+        return number
+
+    def get_page_size(self, request):
+        # As DRF does for "abc": a page_size that is not ASCII digits is ignored.
+        if not is_ascii_integer(request.query_params.get(self.page_size_query_param, "0")):
+            return self.page_size
+        return super().get_page_size(request)
+
+
+class _LargeTablePaginator(Paginator):
+    def __init__(
+        self,
+        object_list,
+        per_page,
+        *,
+        max_rows: int,
+        count_key: str | None,
+        count_seconds: int,
+        count_queryset,
+    ):
+        super().__init__(object_list, per_page)
+        self.max_rows, self.count_key, self.count_seconds = max_rows, count_key, count_seconds
+        self.count_queryset = count_queryset
+
+    def _count(self) -> int:
+        if self.count_queryset is not None:
+            return self.count_queryset.count()
+        return super().count
+
+    @cached_property
+    def count(self) -> int:
+        if not self.count_key or self.count_seconds <= 0:
+            return self._count()
+        count = cache.get(self.count_key)
+        if count is None:
+            count = self._count()
+            cache.set(self.count_key, count, timeout=self.count_seconds)
+        return count
+
+    def page(self, number):
+        # Unlike Django's, the slice does not stop at ``count``: a count served
+        # from the cache may be a few seconds old, and must not cut rows off.
+        # Checked first, so a refused page costs no query; and here, not in
+        # validate_number, which the last page served calls about the next.
+        try:
+            requested = int(number)
+        except (TypeError, ValueError):
+            requested = None  # validate_number answers it
+        if requested is not None and requested * self.per_page > self.max_rows:
+            message = DEEP_PAGE_MESSAGE % {"rows": number_format(self.max_rows, force_grouping=True)}
+            raise ValidationError({"page": [message]}, code="too_deep")
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if bottom < DEFERRED_JOIN_FROM:
+            return self._get_page(self.object_list[bottom:top], number, self)
+        # A deep page: the OFFSET walks the ids alone (an index-only scan),
+        # then the page's rows are read by id, in the same order.
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        return self._get_page(list(self.object_list.filter(pk__in=ids)), number, self)
+
+    def _get_page(self, *args, **kwargs):
+        return _BoundedPage(*args, **kwargs)
+
+
+class _BoundedPage(Page):
+    def has_next(self) -> bool:
+        # No "next" link to a page that would be refused.
+        return super().has_next() and self.number * self.paginator.per_page < self.paginator.max_rows
+
+
+class LargeTablePagination(PageNumberPagination):
+    """The view sets ``count_cache_key`` (per request) to serve the count
+    from the cache for ``LIST_COUNT_CACHE_SECONDS`` (None counts exactly),
+    and may set ``count_queryset``: what to count when the paginated rows
+    carry joins a count does not need."""
+
+    max_rows = 10_000
+    count_cache_key: str | None = None
+    count_queryset = None
+
+    def django_paginator_class(self, object_list, per_page):
+        return _LargeTablePaginator(
+            object_list,
+            per_page,
+            max_rows=self.max_rows,
+            count_key=self.count_cache_key,
+            count_seconds=settings.LIST_COUNT_CACHE_SECONDS,
+            count_queryset=self.count_queryset,
+        )
+
+
+class CachedCountPaginator(Paginator):
+    """For the admin's changelists of large tables: the count of a filtered
+    queryset is kept for ``LIST_COUNT_CACHE_SECONDS`` under a key made from
+    its SQL, so paging through (or reloading) a million rows counts them once
+    every few seconds, not on every page."""
+
+    @cached_property
+    def count(self) -> int:
+        seconds = settings.LIST_COUNT_CACHE_SECONDS
+        if seconds <= 0 or not hasattr(self.object_list, "query"):
+            return super().count
+        sql, params = self.object_list.query.sql_with_params()
+        key = "count:" + hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
+        count = cache.get(key)
+        if count is None:
+            count = super().count
+            cache.set(key, count, timeout=seconds)
+        return count

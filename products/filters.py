@@ -1,13 +1,11 @@
 import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from rest_framework.filters import OrderingFilter
 
+from config.parsing import MAX_ID, IdFilter, NumberFilter
 from products.models import Product
 from products.selectors import product_search
 
-# The largest id any backend stores (a signed 64-bit integer).
-MAX_ID = 2**63 - 1
 PRICE_RANGE_MESSAGE = _("max_price must be greater than or equal to min_price.")
 
 
@@ -20,10 +18,6 @@ class ProductFilterForm(forms.Form):
         return cleaned
 
 
-class IdFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
-
-
 class ProductFilter(django_filters.FilterSet):
     # A plain id, not a model choice: an unknown category is an empty list,
     # and validating the parameter costs no query.
@@ -31,8 +25,8 @@ class ProductFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, label=_("Name or SKU (contains)")
     )
-    min_price = django_filters.NumberFilter(field_name="price", lookup_expr="gte", label=_("Minimum price"))
-    max_price = django_filters.NumberFilter(field_name="price", lookup_expr="lte", label=_("Maximum price"))
+    min_price = NumberFilter(field_name="price", lookup_expr="gte", label=_("Minimum price"))
+    max_price = NumberFilter(field_name="price", lookup_expr="lte", label=_("Maximum price"))
     is_active = django_filters.BooleanFilter(method="filter_is_active", label=_("Active (staff only)"))
 
     class Meta:
@@ -50,14 +44,3 @@ class ProductFilter(django_filters.FilterSet):
         if not getattr(user, "is_staff", False):
             return queryset
         return queryset.filter(is_active=value)
-
-
-class StableOrderingFilter(OrderingFilter):
-    """Ordering with the id as the last tie-breaker, so pages never repeat or
-    skip rows that share a price or a name."""
-
-    def get_ordering(self, request, queryset, view):
-        ordering = list(super().get_ordering(request, queryset, view) or [])
-        if not {"id", "-id", "pk", "-pk"} & set(ordering):
-            ordering.append("id")
-        return ordering

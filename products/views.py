@@ -1,5 +1,3 @@
-from urllib.parse import urlencode
-
 from django.core.cache import cache
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
@@ -17,7 +15,10 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
 from accounts.permissions import IsReseller, IsStaff
-from products.filters import MAX_ID, ProductFilter, StableOrderingFilter
+from config.cache import canonical_url
+from config.filters import StableOrderingFilter
+from config.parsing import ID_PATTERN, MAX_ID
+from products.filters import ProductFilter
 from products.models import Product
 from products.selectors import (
     catalogue_cache_key,
@@ -87,14 +88,6 @@ NOT_FOUND = OpenApiResponse(description="Not found (inactive products too, for n
 INVALID = OpenApiResponse(description="Invalid fields, keyed by field name")
 
 
-def _sorted_url(request) -> str:
-    """The absolute URL with its query parameters sorted by name (each
-    parameter's own values keep their order)."""
-    query = urlencode(sorted(request.query_params.lists()), doseq=True)
-    url = request.build_absolute_uri(request.path)
-    return f"{url}?{query}" if query else url
-
-
 class CatalogueReadMixin:
     """Reads of the catalogue, cached and authenticated from the token alone.
 
@@ -137,7 +130,7 @@ class CatalogueReadMixin:
         # The key (and with it the namespace version) is read before the
         # database: an answer built while a write commits is stored under the
         # old version, which nobody reads any more.
-        key = catalogue_cache_key(is_staff=bool(request.user.is_staff), url=_sorted_url(request))
+        key = catalogue_cache_key(is_staff=bool(request.user.is_staff), url=canonical_url(request))
         if key is not None:
             data = cache.get(key)
             if data is not None:
@@ -265,7 +258,7 @@ class ProductViewSet(
     filterset_class = ProductFilter
     ordering_fields = ["name", "price", "created_at"]
     ordering = ["name"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return product_list(user=self.request.user)
@@ -356,7 +349,7 @@ class CategoryViewSet(
     serializer_class = CategoryOutputSerializer
     input_serializer_class = CategoryInputSerializer
     filter_backends = []
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return category_list()

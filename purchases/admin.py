@@ -8,12 +8,15 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from config.admin import ModelAdmin
 from config.exceptions import ConflictError
+from config.pagination import CachedCountPaginator
 from purchases import cashback
-from purchases.models import CashbackPolicy, CashbackTier, Purchase, PurchaseItem
+from purchases.models import CashbackPolicy, CashbackTier, MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import current_month, format_month, next_month, parse_month
 from purchases.services import REASON_REQUIRED_MESSAGE, purchase_approve, purchase_reject
-from resellers.selectors import reseller_cpf_condition
+from resellers.models import Reseller
+from resellers.selectors import reseller_get_by_cpf
 
 POLICY_START_MESSAGE = _("A policy starts on the first day of a month after the current one.")
 POLICY_TIERS_MESSAGE = _(
@@ -95,6 +98,9 @@ class CashbackPolicyAdmin(admin.ModelAdmin):
 
 PURCHASE_SEARCH_HELP = _("Code, reseller e-mail or the reseller's exact CPF (000.000.000-00 or 00000000000).")
 REASON_MAX_LENGTH = 500  # as the API's reject route
+# An e-mail search matching more resellers than this is too broad to be
+# useful; the code search still applies.
+MAX_SEARCHED_RESELLERS = 1000
 
 
 class PurchaseMonthFilter(admin.SimpleListFilter):
@@ -103,8 +109,11 @@ class PurchaseMonthFilter(admin.SimpleListFilter):
     months_offered = 12
 
     def lookups(self, request, model_admin):
-        # One query: the latest months that have purchases, newest first.
-        months = Purchase.objects.dates("date", "month", order="DESC")[: self.months_offered]
+        # The latest months with purchases, newest first, read from the month
+        # aggregates (tens of thousands of rows) rather than the purchases (a
+        # million): a month whose purchases were all rejected has no aggregate
+        # and is not offered (the parameter still filters it).
+        months = MonthlyCashback.objects.dates("month", "month", order="DESC")[: self.months_offered]
         return [(format_month(month), format_month(month)) for month in months]
 
     def queryset(self, request, queryset):
@@ -148,7 +157,7 @@ class PurchaseItemInline(admin.TabularInline):
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(admin.ModelAdmin):
+class PurchaseAdmin(ModelAdmin):
     """Purchases are recorded, edited and deleted through the API, whose
     services recompute the month's cashback; here staff read them and review
     them. The only writes are the approve/reject actions, which call the same
@@ -165,12 +174,15 @@ class PurchaseAdmin(admin.ModelAdmin):
         "cashback_value",
     ]
     list_filter = ["status", PurchaseMonthFilter]
-    date_hierarchy = "date"
-    search_fields = ["code", "reseller__user__email"]
+    search_fields = ["code"]  # and the reseller's e-mail or CPF: see get_search_results
     search_help_text = PURCHASE_SEARCH_HELP
     ordering = ["-date", "-id"]
-    # The table grows to millions of rows: skip the second COUNT(*) of the
-    # whole table when a filter or search is active.
+    # Built for millions of rows: the orders an index serves (the id breaks
+    # ties), the count cached for a few seconds and never a second COUNT(*)
+    # of the whole table, and no date hierarchy (each of its levels reads
+    # every date of the filtered rows; the month filter takes its place).
+    sortable_by = ["date", "value"]
+    paginator = CachedCountPaginator
     show_full_result_count = False
     actions = ["approve_selected", "reject_selected"]
     inlines = [PurchaseItemInline]
@@ -211,11 +223,24 @@ class PurchaseAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("reseller__user")
 
     def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        condition = reseller_cpf_condition(search_term, lookup="reseller__cpf_index")
-        if condition is not None:
-            results |= queryset.filter(condition)
-        return results, may_have_duplicates
+        """Code (contains), the reseller's e-mail (contains) or their exact
+        CPF. The resellers are looked up first, in their own small tables, so
+        the purchases are filtered by indexed columns only (the code's
+        trigram index, the reseller's) instead of a join OR-ed across tables."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        reseller_ids = set(
+            Reseller.objects.filter(user__email__icontains=term).values_list("pk", flat=True)[
+                :MAX_SEARCHED_RESELLERS
+            ]
+        )
+        if (owner := reseller_get_by_cpf(cpf=term)) is not None:
+            reseller_ids.add(owner.pk)
+        condition = Q(code__icontains=term)
+        if reseller_ids:
+            condition |= Q(reseller_id__in=sorted(reseller_ids))
+        return queryset.filter(condition), False
 
     # Recorded through the API only (it prices items and recomputes cashback).
     def has_add_permission(self, request):

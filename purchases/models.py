@@ -110,7 +110,11 @@ class Purchase(models.Model):
         REJECTED = "rejected", _("Rejected")
 
     reseller = models.ForeignKey(
-        "resellers.Reseller", on_delete=models.PROTECT, related_name="purchases", verbose_name=_("reseller")
+        "resellers.Reseller",
+        on_delete=models.PROTECT,
+        related_name="purchases",
+        verbose_name=_("reseller"),
+        db_index=False,  # led by purchases_reseller_date_id_idx and the (reseller, code) constraint
     )
     code = models.CharField(
         _("code"),
@@ -176,9 +180,14 @@ class Purchase(models.Model):
                 name="purchases_cashback_percent_range",
             ),
         ]
+        # One per order the list serves (read backwards for descending
+        # orders; the id is the tie-breaker of every ordering), so a page is
+        # an index range scan with a LIMIT, never a sort of the table.
         indexes = [
-            models.Index(fields=["reseller", "date"], name="purchases_reseller_date_idx"),
-            models.Index(fields=["date", "status"], name="purchases_date_status_idx"),
+            models.Index(fields=["reseller", "date", "id"], name="purchases_reseller_date_id_idx"),
+            models.Index(fields=["date", "id"], name="purchases_date_id_idx"),
+            models.Index(fields=["value", "id"], name="purchases_value_id_idx"),
+            models.Index(fields=["created_at", "id"], name="purchases_created_id_idx"),
         ]
 
     def __str__(self) -> str:

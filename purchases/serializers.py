@@ -1,9 +1,11 @@
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from config import parsing
 from products.models import Product
 from purchases.models import MAX_PURCHASE_VALUE, Purchase, PurchaseItem, validate_purchase_date
 from purchases.months import current_month, format_month, parse_month
@@ -13,8 +15,8 @@ CODE_HELP = _("1 to 64 letters, digits, '-' or '_'; unique among your purchases.
 
 
 class PurchaseItemInputSerializer(serializers.Serializer):
-    product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.all())
-    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    product = parsing.PrimaryKeyRelatedField(queryset=Product.objects.all())
+    quantity = parsing.IntegerField(min_value=1, max_value=100_000)
 
 
 class PurchaseItemOutputSerializer(serializers.ModelSerializer):
@@ -29,7 +31,7 @@ class PurchaseItemOutputSerializer(serializers.ModelSerializer):
 
 
 def _value_field(**kwargs):
-    return serializers.DecimalField(
+    return parsing.DecimalField(
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.01"),
@@ -43,7 +45,7 @@ class _PurchaseInputFields(serializers.Serializer):
     # The fields a purchase is written with, on create and on update alike.
     code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", max_length=64, help_text=CODE_HELP)
     value = _value_field(required=False)
-    date = serializers.DateField(validators=[validate_purchase_date])
+    date = parsing.DateField(validators=[validate_purchase_date])
 
 
 class PurchaseCreateInputSerializer(_PurchaseInputFields):
@@ -108,6 +110,72 @@ class PurchaseStaffOutputSerializer(PurchaseOutputSerializer):
             "rejection_reason",
         ]
         read_only_fields = fields
+
+
+# --- The list, built for speed ---------------------------------------------------
+# The list is read far more than anything else, so its rows are plain dicts
+# from ``values()`` (selectors.PURCHASE_ROW_FIELDS) and one batched query per
+# related table (selectors.purchase_page_related), written here in exactly
+# the shape and formats of the output serializers above, which document it
+# (a test holds the two equal). Building DRF fields per row costs more than
+# the database does.
+
+_CENT = Decimal("0.01")
+
+
+def _money(value: Decimal) -> str:
+    # As DRF's DecimalField with decimal_places=2 and COERCE_DECIMAL_TO_STRING.
+    return format(value.quantize(_CENT, rounding=ROUND_HALF_UP), "f")
+
+
+def _datetime(value, zone) -> str | None:
+    # As DRF's DateTimeField: ISO 8601 in the current time zone, "Z" for UTC.
+    if value is None:
+        return None
+    text = timezone.localtime(value, zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def purchase_rows_output(rows: list[dict], items: dict[int, list[dict]], *, staff: bool) -> list[dict]:
+    """The list's rows as PurchaseOutputSerializer (staff:
+    PurchaseStaffOutputSerializer) would write them."""
+    zone = timezone.get_current_timezone()
+    status_labels = {value: str(label) for value, label in Purchase.Status.choices}
+    output = []
+    for row in rows:
+        data = {
+            "id": row["id"],
+            "code": row["code"],
+            "value": _money(row["value"]),
+            "date": row["date"].isoformat(),
+            "status": row["status"],
+            "status_display": status_labels[row["status"]],
+            "cashback_percent": _money(row["cashback_percent"]),
+            "cashback_value": _money(row["cashback_value"]),
+            "items": [
+                {
+                    "product": item["product_id"],
+                    "sku": item["product__sku"],
+                    "name": item["product__name"],
+                    "quantity": item["quantity"],
+                    "unit_price": _money(item["unit_price"]),
+                    "total": _money(item["unit_price"] * item["quantity"]),
+                }
+                for item in items[row["id"]]
+            ],
+            "created_at": _datetime(row["created_at"], zone),
+            "updated_at": _datetime(row["updated_at"], zone),
+        }
+        if staff:
+            data["reseller"] = {
+                "id": row["reseller_id"],
+                "full_name": row["reseller__user__full_name"],
+            }
+            data["reviewed_by"] = row["reviewed_by__email"]
+            data["reviewed_at"] = _datetime(row["reviewed_at"], zone)
+            data["rejection_reason"] = row["rejection_reason"]
+        output.append(data)
+    return output
 
 
 class NextTierOutputSerializer(serializers.Serializer):

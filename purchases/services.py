@@ -23,7 +23,11 @@ from products.models import Product
 from purchases import cashback
 from purchases.models import MAX_PURCHASE_VALUE, MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_start, next_month
-from purchases.selectors import cashback_policy_get
+from purchases.selectors import (
+    ALL_PURCHASES_CACHE_NAMESPACE,
+    cashback_tiers_get,
+    purchase_list_cache_namespace,
+)
 from resellers.models import Reseller
 from resellers.selectors import reseller_is_auto_approved
 
@@ -54,46 +58,72 @@ class ItemInput:
 # --- Cashback -----------------------------------------------------------------
 
 
-def monthly_cashback_recalculate(*, reseller_id: int, month: date) -> MonthlyCashback | None:
+def monthly_cashback_recalculate(
+    *, reseller_id: int, month: date, pending: Purchase | None = None
+) -> MonthlyCashback | None:
     """Recompute one reseller-month with the cashback rule and store it: each
     purchase's percent and value, and the month's MonthlyCashback row (none
-    when nothing counts). The caller holds the reseller's row lock."""
+    when nothing counts). ``pending`` is a purchase of this month about to be
+    inserted: it counts, and its cashback is set on it for the caller to save.
+    The caller holds the reseller's row lock."""
     start = month_start(month)
     purchases = list(
         Purchase.objects.filter(reseller_id=reseller_id, date__gte=start, date__lt=next_month(start)).only(
             "id", "value", "status", "cashback_percent", "cashback_value"
         )
     )
+    if pending is not None:
+        purchases.append(pending)
     figures = [cashback.MonthPurchase(p.value, p.status == Purchase.Status.REJECTED) for p in purchases]
-    policy = cashback_policy_get(month=start) if any(not f.rejected for f in figures) else None
-    result = cashback.month_cashback(figures, policy.as_tiers() if policy else ())
+    policy_id, tiers = cashback_tiers_get(month=start) if any(not f.rejected for f in figures) else (None, ())
+    result = cashback.month_cashback(figures, tiers)
 
     changed = []
     for purchase, share in zip(purchases, result.shares, strict=True):
         if (purchase.cashback_percent, purchase.cashback_value) != share:
             purchase.cashback_percent, purchase.cashback_value = share
-            changed.append(purchase)
-    Purchase.objects.bulk_update(changed, ["cashback_percent", "cashback_value"])
+            if purchase is not pending:
+                changed.append(purchase)
+    if changed:
+        Purchase.objects.bulk_update(changed, ["cashback_percent", "cashback_value"])
 
-    if policy is None:
+    if policy_id is None:
         MonthlyCashback.objects.filter(reseller_id=reseller_id, month=start).delete()
         return None
-    summary, _created = MonthlyCashback.objects.update_or_create(
+    summary = MonthlyCashback(
         reseller_id=reseller_id,
         month=start,
-        defaults={
-            "policy": policy,
-            "total_value": result.total_value,
-            "purchase_count": result.purchase_count,
-            "cashback_percent": result.percent,
-            "cashback_value": result.cashback_value,
-        },
+        policy_id=policy_id,
+        total_value=result.total_value,
+        purchase_count=result.purchase_count,
+        cashback_percent=result.percent,
+        cashback_value=result.cashback_value,
+    )
+    # One statement (INSERT ... ON CONFLICT DO UPDATE) instead of a locked
+    # read and a write: the reseller's lock already serialises this month.
+    MonthlyCashback.objects.bulk_create(
+        [summary],
+        update_conflicts=True,
+        unique_fields=["reseller", "month"],
+        update_fields=[
+            "policy",
+            "total_value",
+            "purchase_count",
+            "cashback_percent",
+            "cashback_value",
+            "updated_at",
+        ],
     )
     return summary
 
 
-def _purchases_changed() -> None:
-    transaction.on_commit(lambda: bump_version(ANALYTICS_CACHE_NAMESPACE))
+def _purchases_changed(reseller_id: int) -> None:
+    def bump():
+        bump_version(ANALYTICS_CACHE_NAMESPACE)
+        bump_version(ALL_PURCHASES_CACHE_NAMESPACE)
+        bump_version(purchase_list_cache_namespace(reseller_id))
+
+    transaction.on_commit(bump)
 
 
 # --- Helpers ------------------------------------------------------------------
@@ -159,9 +189,10 @@ def _full_clean(purchase: Purchase) -> None:
 
 
 def _save(purchase: Purchase) -> None:
+    # No savepoint: the transaction is not used again after a failure, the
+    # error leaves the service's atomic block and rolls it back.
     try:
-        with transaction.atomic():
-            purchase.save()
+        purchase.save()
     except IntegrityError as exc:
         # The unique (reseller, code) constraint: the last guard after
         # _check_code_free, e.g. for writes that skip the reseller lock.
@@ -195,13 +226,14 @@ def purchase_create(
     )
     _full_clean(purchase)
     _check_code_free(reseller=reseller, code=code)
+    # The month is computed with the new purchase before it is inserted, so
+    # it is written once, with its cashback, and nothing is read back.
+    monthly_cashback_recalculate(reseller_id=reseller.pk, month=purchase.date, pending=purchase)
     _save(purchase)
     for item in priced_items:
         item.purchase = purchase
     PurchaseItem.objects.bulk_create(priced_items)
-    monthly_cashback_recalculate(reseller_id=reseller.pk, month=purchase.date)
-    _purchases_changed()
-    purchase.refresh_from_db()
+    _purchases_changed(reseller.pk)
     return purchase
 
 
@@ -246,7 +278,7 @@ def purchase_update(
 
     for month in {old_month, month_start(purchase.date)}:
         monthly_cashback_recalculate(reseller_id=reseller.pk, month=month)
-    _purchases_changed()
+    _purchases_changed(reseller.pk)
     purchase.refresh_from_db()
     return purchase
 
@@ -260,7 +292,7 @@ def purchase_delete(*, purchase: Purchase) -> None:
     month = purchase.date
     purchase.delete()
     monthly_cashback_recalculate(reseller_id=reseller.pk, month=month)
-    _purchases_changed()
+    _purchases_changed(reseller.pk)
 
 
 @transaction.atomic
@@ -274,7 +306,7 @@ def purchase_approve(*, purchase: Purchase, reviewer: User) -> Purchase:
     purchase.reviewed_by = reviewer
     purchase.reviewed_at = timezone.now()
     purchase.save(update_fields=["status", "reviewed_by", "reviewed_at", "updated_at"])
-    _purchases_changed()
+    _purchases_changed(purchase.reseller_id)
     return purchase
 
 
@@ -294,6 +326,6 @@ def purchase_reject(*, purchase: Purchase, reviewer: User, reason: str) -> Purch
     purchase.save(update_fields=["status", "rejection_reason", "reviewed_by", "reviewed_at", "updated_at"])
     # Leaving the month's total can lower the tier of the others.
     monthly_cashback_recalculate(reseller_id=reseller.pk, month=purchase.date)
-    _purchases_changed()
+    _purchases_changed(reseller.pk)
     purchase.refresh_from_db()
     return purchase

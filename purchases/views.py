@@ -1,3 +1,9 @@
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import translation
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -12,9 +18,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, IsResellerOrStaff, IsStaff
+from config.cache import canonical_url
+from config.filters import StableOrderingFilter
+from config.pagination import LargeTablePagination
+from config.parsing import ID_PATTERN
 from purchases.filters import PurchaseFilter
 from purchases.models import Purchase
-from purchases.selectors import local_ledger_get, month_summary_get, purchase_list, purchase_owner_get
+from purchases.selectors import (
+    PURCHASE_ROW_FIELDS,
+    PURCHASE_STAFF_ROW_FIELDS,
+    local_ledger_get,
+    month_summary_get,
+    purchase_list,
+    purchase_list_cache_key,
+    purchase_list_detailed,
+    purchase_owner_get,
+    purchase_page_items,
+)
 from purchases.serializers import (
     CashbackBalanceOutputSerializer,
     MonthQueryInputSerializer,
@@ -24,6 +44,7 @@ from purchases.serializers import (
     PurchaseRejectInputSerializer,
     PurchaseStaffOutputSerializer,
     PurchaseUpdateInputSerializer,
+    purchase_rows_output,
 )
 from purchases.services import (
     ItemInput,
@@ -97,6 +118,18 @@ CREATE_EXAMPLES = [
 ]
 
 
+def _count_cache_key(request) -> str:
+    # The staff list's count depends on the filters only (not on the page or
+    # the ordering); every staff member sees the same purchases.
+    params = sorted(
+        (name, values)
+        for name, values in request.query_params.lists()
+        if name not in {"page", "page_size", "ordering"}
+    )
+    digest = hashlib.sha256(repr(params).encode()).hexdigest()[:32]
+    return f"purchases:staff-count:{digest}"
+
+
 def _items(validated_items):
     if validated_items is None:
         return None
@@ -108,7 +141,10 @@ def _items(validated_items):
         summary="List purchases",
         description=(
             "Resellers see their own purchases, staff see everyone's (with the reseller). "
-            "Each purchase carries the cashback percent of its month and its cashback value."
+            "Each purchase carries the cashback percent of its month and its cashback value. "
+            "Pages beyond the first 10,000 rows answer 400: narrow the filters (e.g. `month`). "
+            "The staff's `count` may be up to a few seconds old (LIST_COUNT_CACHE_SECONDS); "
+            "a reseller's is exact."
         ),
         tags=["purchases"],
         responses={200: PurchaseOutputSerializer(many=True)},
@@ -126,16 +162,51 @@ class PurchaseViewSet(
     viewsets.GenericViewSet,
 ):
     permission_classes = [IsResellerOrStaff]
+    pagination_class = LargeTablePagination
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = PurchaseFilter
     ordering_fields = ["date", "value", "created_at"]
     ordering = ["-date", "-id"]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
-        queryset = purchase_list(user=self.request.user)
-        if self.request.user.is_staff:
-            queryset = queryset.select_related("reviewed_by")
-        return queryset
+        if self.action == "list":
+            return purchase_list(user=self.request.user)
+        return purchase_list_detailed(user=self.request.user)
+
+    def list(self, request):
+        # Answers are cached under versions that every write able to change
+        # them bumps (see selectors.purchase_list_cache_key): a reseller's
+        # purchases, all purchases for staff, the catalogue, people's names.
+        staff = request.user.is_staff
+        if staff:
+            self.paginator.count_cache_key = _count_cache_key(request)
+        seconds = settings.STAFF_LIST_CACHE_SECONDS if staff else settings.PURCHASE_LIST_CACHE_SECONDS
+        key = None
+        if seconds > 0:
+            key = purchase_list_cache_key(
+                reseller_id=None if staff else request.user.reseller.pk,
+                url=canonical_url(request),
+                language=translation.get_language(),
+            )
+        data = cache.get(key) if key else None
+        if data is None:
+            data = self._page(request, staff=staff)
+            if key:
+                cache.set(key, data, timeout=seconds)
+        return Response(data)
+
+    def _page(self, request, *, staff: bool) -> dict:
+        # Plain rows and batched related data instead of model instances and
+        # nested serializers: see serializers.purchase_rows_output.
+        queryset = self.filter_queryset(self.get_queryset())
+        # Counted without the joins the staff's rows add.
+        self.paginator.count_queryset = queryset
+        rows = self.paginate_queryset(
+            queryset.values(*(PURCHASE_STAFF_ROW_FIELDS if staff else PURCHASE_ROW_FIELDS))
+        )
+        items = purchase_page_items(rows)
+        return self.get_paginated_response(purchase_rows_output(rows, items, staff=staff)).data
 
     def get_serializer_class(self):
         if self.request is not None and self.request.user.is_staff:
@@ -303,7 +374,7 @@ class ResellerMeSummaryView(APIView):
 
 class ResellerCashbackView(GenericAPIView):
     permission_classes = [IsStaff]
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return reseller_list()

@@ -3,6 +3,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User, normalize_email
+from config.cache import USER_NAMES_NAMESPACE, bump_version
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 from resellers.selectors import reseller_cpf_taken
@@ -61,4 +62,5 @@ def reseller_profile_update(
             user.save(update_fields=list(changes))
     except IntegrityError as exc:
         raise ValidationError({"email": [EMAIL_TAKEN_MESSAGE]}, code="unique") from exc
+    transaction.on_commit(lambda: bump_version(USER_NAMES_NAMESPACE))
     return reseller

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+import orjson
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestIDMiddleware",
+    # Health probes answer whatever the Host header: before anything validates it.
+    "config.middleware.HealthCheckMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -98,7 +101,10 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off by default: a health check is a "SELECT 1" before the first query
+    # of every request. Without it, each worker's first request after a
+    # database restart answers 503 and the worker reconnects for the next.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_HEALTH_CHECKS", default=False)
 
 # --- Cache ------------------------------------------------------------------
 # No REDIS_URL: per-process local memory. With REDIS_URL every process shares
@@ -129,6 +135,16 @@ else:
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
+# The same store through an alias that raises when it is down
+# (IGNORE_EXCEPTIONS off), for the few writers that must know: the login and
+# registration throttles fail closed (accounts.throttles) and a cache-version
+# bump is retried (config.cache); everything else fails open.
+CACHES["strict"] = {
+    **CACHES["default"],
+    "OPTIONS": {**CACHES["default"].get("OPTIONS", {}), "IGNORE_EXCEPTIONS": False},
+}
+if not REDIS_URL:
+    del CACHES["strict"]["OPTIONS"]
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "config.cache"
@@ -163,27 +179,41 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=102
 # --- Django REST framework --------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # orjson: the same JSON as DRF's renderer (decimals are strings already),
+    # several times faster to write.
+    "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
+    # Validation errors of list items are keyed by index, as DRF's renderer writes them.
+    "ORJSON_RENDERER_OPTIONS": (orjson.OPT_NON_STR_KEYS,),
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("ANON_THROTTLE_RATE", default="120/min"),
         "user": env("USER_THROTTLE_RATE", default="1200/min"),
+        # Every login attempt per client address (API and admin).
         "login": env("LOGIN_THROTTLE_RATE", default="10/min"),
+        # Failed logins per account and client address (accounts.throttles).
+        "login_failures": env("LOGIN_FAILURE_THROTTLE_RATE", default="5/min"),
+        # Registrations per client address.
+        "registration": env("REGISTRATION_THROTTLE_RATE", default="10/hour"),
     },
+    # Reverse proxies in front of the app, for the client address that
+    # throttling keys on: 0 = the socket's peer (no proxy, as in the bundled
+    # compose stack), 1 = the last X-Forwarded-For entry (one load balancer
+    # or nginx), and so on. Too low and every client shares the proxy's
+    # address; too high and clients can spoof theirs.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -204,7 +234,9 @@ if env("JWT_SIGNING_KEY", default=""):
 
 # --- CORS -------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_EXPOSE_HEADERS = ["X-Request-ID"]
+# Readable by browser code: the request id (for support) and how long to wait
+# after a 429.
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 
 # --- OpenAPI (drf-spectacular, assets from the sidecar: works offline) ------
 SPECTACULAR_SETTINGS = {
@@ -222,6 +254,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {},
+    # Links from each create to the operations on the created object.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.add_links"],
 }
 
 # --- Personal data: CPF encryption (LGPD) -----------------------------------
@@ -233,7 +267,12 @@ CPF_ENCRYPTION_KEYS = env.list("CPF_ENCRYPTION_KEYS", default=[])
 CPF_BLIND_INDEX_KEY = env("CPF_BLIND_INDEX_KEY", default="")
 
 # --- Cashback ---------------------------------------------------------------
-CASHBACK_AUTO_APPROVED_CPFS = env.list("CASHBACK_AUTO_APPROVED_CPFS", default=["15350946056"])
+# CPFs whose purchases are approved on creation, unreviewed. Empty unless set:
+# the embedded default (local.py) and the tests list the demo reseller's CPF,
+# which is public (README, schema examples), so it must never reach production.
+CASHBACK_AUTO_APPROVED_CPFS = env.list("CASHBACK_AUTO_APPROVED_CPFS", default=[])
+# The demo reseller's CPF, auto-approved in the embedded default and the tests.
+DEMO_AUTO_APPROVED_CPFS = ["15350946056"]
 CASHBACK_API_URL = env("CASHBACK_API_URL", default="")
 CASHBACK_API_TOKEN = env("CASHBACK_API_TOKEN", default="")
 CASHBACK_API_TIMEOUT = env.float("CASHBACK_API_TIMEOUT", default=2.0)
@@ -247,6 +286,15 @@ CASHBACK_API_BREAKER_SECONDS = env.int("CASHBACK_API_BREAKER_SECONDS", default=3
 PRODUCTS_CACHE_SECONDS = env.int("PRODUCTS_CACHE_SECONDS", default=300)
 # Staff analytics: invalidated by every purchase change, kept briefly.
 ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=60)
+# How stale the total `count` of the staff's purchase list may be: counting a
+# million rows on every request costs more than the page itself.
+LIST_COUNT_CACHE_SECONDS = env.int("LIST_COUNT_CACHE_SECONDS", default=5)
+# A reseller's purchase list answers, cached under a version that every write
+# to that reseller's purchases (and every catalogue change) bumps; 0 = off.
+PURCHASE_LIST_CACHE_SECONDS = env.int("PURCHASE_LIST_CACHE_SECONDS", default=60)
+# The staff's purchase list answers, likewise, under a version every purchase
+# write bumps (so under a steady stream of writes most are recomputed).
+STAFF_LIST_CACHE_SECONDS = env.int("STAFF_LIST_CACHE_SECONDS", default=30)
 
 # --- Logging ----------------------------------------------------------------
 # LOG_FORMAT=json gives one JSON object per line (the production default);

@@ -1,0 +1,135 @@
+#!/usr/bin/env python
+"""EXPLAIN (ANALYZE, BUFFERS) of the SQL the hot routes really run, against
+the load test's database, with each route's server time (cold: empty
+caches; best of three runs); writes bench/EXPLAIN.md.
+
+Each route is requested in-process (Django's test client, the whole stack),
+its queries are captured, and every SELECT among them is explained. Run it
+after ``make loadtest``, which leaves ``cashback_loadtest`` with 1,000,000
+purchases; it only reads (caches are bypassed by fresh namespaces):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cashback_loadtest \\
+    CPF_ENCRYPTION_KEYS=... CPF_BLIND_INDEX_KEY=... \\
+        .venv/bin/python bench/explain.py
+
+(the CPF keys of bench/loadtest.py, which this script uses when unset).
+"""
+
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "bench" / "EXPLAIN.md"
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
+    from loadtest import CPF_BLIND_INDEX_KEY, CPF_ENCRYPTION_KEY
+
+    os.environ.setdefault("CPF_ENCRYPTION_KEYS", CPF_ENCRYPTION_KEY)
+    os.environ.setdefault("CPF_BLIND_INDEX_KEY", CPF_BLIND_INDEX_KEY)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ.setdefault("DJANGO_DEBUG", "false")
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    os.environ.setdefault("CACHE_KEY_PREFIX", "cashback-explain")
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Set DATABASE_URL to the load test's PostgreSQL database (see the docstring).")
+    import django
+
+    django.setup()
+
+    from django.core.cache import cache
+    from django.db import connection
+    from django.db.models import Count
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+    from accounts.serializers import tokens_for
+    from purchases.models import Purchase
+    from purchases.months import current_month, format_month, shift_month
+    from resellers.models import Reseller
+
+    busiest = Reseller.objects.annotate(n=Count("purchases")).order_by("-n").select_related("user").first()
+    staff = User.objects.filter(is_staff=True, is_superuser=True).first()
+    month = format_month(shift_month(current_month(), -1))
+    routes = [
+        ("Reseller purchase list (busiest reseller)", busiest.user, "/api/v1/purchases/?page_size=50"),
+        ("Staff purchase list, first page", staff, "/api/v1/purchases/?page_size=50"),
+        ("Staff purchase list, month filter", staff, f"/api/v1/purchases/?page_size=50&month={month}"),
+        ("Staff purchase list, ordering=-value", staff, "/api/v1/purchases/?page_size=50&ordering=-value"),
+        ("Staff purchase list, page=200", staff, "/api/v1/purchases/?page_size=50&page=200"),
+        ("Staff purchase list, search by code", staff, "/api/v1/purchases/?page_size=50&search=NF-000123"),
+        ("Month summary (busiest reseller)", busiest.user, "/api/v1/resellers/me/summary/"),
+        ("Analytics summary, cold", staff, f"/api/v1/analytics/summary/?month={month}"),
+        ("Analytics monthly, cold", staff, "/api/v1/analytics/monthly/"),
+        ("Analytics top resellers, cold", staff, f"/api/v1/analytics/top-resellers/?month={month}"),
+        ("Analytics top products, cold", staff, f"/api/v1/analytics/top-products/?month={month}"),
+        ("Admin purchase changelist", None, "/admin/purchases/purchase/"),
+        ("Admin purchase search by code", None, "/admin/purchases/purchase/?q=NF-000123"),
+        (
+            "Admin purchase search by e-mail",
+            None,
+            "/admin/purchases/purchase/?q=revendedor-00042%40demo.example.com",
+        ),
+        ("Admin purchase search by exact CPF", None, "/admin/purchases/purchase/?q=153.509.460-56"),
+        ("Admin purchase month filter", None, f"/admin/purchases/purchase/?month={month}"),
+    ]
+    sections = [
+        "# EXPLAIN of the hot queries",
+        "",
+        f"Made by `bench/explain.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC against "
+        f"`{connection.settings_dict['NAME']}`: {Purchase.objects.count():,} purchases, "
+        f"{Reseller.objects.count():,} resellers, the busiest with {busiest.n:,} purchases. "
+        "Each route was requested three times through the whole stack, its caches emptied "
+        "before each request (the best time is shown); every SELECT of the last request "
+        "(authentication and sessions left out) is shown with `EXPLAIN (ANALYZE, BUFFERS)`. "
+        "In-process times on the same shared 2-core machine as the load test.",
+    ]
+
+    def clear_cache():
+        # This script's keys only (its own CACHE_KEY_PREFIX): never the whole store.
+        if hasattr(cache, "delete_pattern"):
+            cache.delete_pattern("*")
+        else:
+            cache.clear()
+
+    admin = Client(HTTP_HOST="127.0.0.1")
+    admin.force_login(staff)
+    timings = ["", "| route | server time, cold (best of 3) | queries |", "|---|---|---|"]
+    for title, user, path in routes:
+        client = admin
+        headers = {}
+        if user is not None:
+            client = Client(HTTP_HOST="127.0.0.1")
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {tokens_for(user)['access']}"}
+        best = None
+        for _ in range(3):
+            clear_cache()
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                status = client.get(path, **headers).status_code
+                elapsed = time.perf_counter() - started
+            best = elapsed if best is None else min(best, elapsed)
+        timings.append(f"| {title} | {best * 1000:,.0f} ms | {len(captured.captured_queries)} |")
+        sections += ["", f"## {title}", "", f"`GET {path}` answered {status} in {best * 1000:,.0f} ms."]
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if not sql.startswith("SELECT") or any(
+                table in sql.split(" WHERE ")[0] for table in ('FROM "accounts_user"', '"django_session"')
+            ):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            sections += ["", "```sql", sql, "```", "", "```", plan, "```"]
+    OUTPUT.write_text("\n".join(sections[:3] + timings + sections[3:]) + "\n")
+    print(f"Wrote {OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()

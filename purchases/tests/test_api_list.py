@@ -1,0 +1,272 @@
+"""The purchase list's fast read path: the same answer as the serializers,
+the SQL it runs, its count and its page depth."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
+
+from config import pagination
+from products.services import product_update
+from products.tests.factories import ProductFactory
+from purchases.models import Purchase
+from purchases.selectors import purchase_list_detailed
+from purchases.serializers import PurchaseOutputSerializer, PurchaseStaffOutputSerializer
+from purchases.services import ItemInput, purchase_approve, purchase_reject
+from resellers.tests.factories import ResellerFactory
+
+URL = "/api/v1/purchases/"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def mixed_purchases(reseller, staff_user, make_purchase):
+    """Purchases of every kind the list shows: items, reviews, a rejection."""
+    today = timezone.localdate()
+    products = ProductFactory.create_batch(2, price=Decimal("19.90"))
+    with_items = make_purchase(
+        reseller,
+        items=[ItemInput(product=products[0], quantity=3), ItemInput(product=products[1], quantity=1)],
+    )
+    approved = make_purchase(reseller, "1234.56", today - timedelta(days=40))
+    purchase_approve(purchase=approved, reviewer=staff_user)
+    rejected = make_purchase(reseller, "0.01", today - timedelta(days=1))
+    purchase_reject(purchase=rejected, reviewer=staff_user, reason="Nota ilegível.")
+    make_purchase(ResellerFactory(), "999999.99")
+    return [with_items, approved, rejected]
+
+
+@pytest.mark.parametrize("language", ["pt-br", "en"])
+def test_the_reseller_list_is_what_the_serializer_writes(
+    reseller, reseller_client, mixed_purchases, language
+):
+    rows = reseller_client.get(URL, HTTP_ACCEPT_LANGUAGE=language).json()["results"]
+    expected = purchase_list_detailed(user=reseller.user).order_by("-date", "-id")
+    with translation.override(language):
+        assert rows == PurchaseOutputSerializer(expected, many=True).data
+
+
+def test_the_staff_list_is_what_the_serializer_writes(staff_user, staff_client, mixed_purchases):
+    rows = staff_client.get(URL).json()["results"]
+    expected = purchase_list_detailed(user=staff_user).order_by("-date", "-id")
+    assert rows == PurchaseStaffOutputSerializer(expected, many=True).data
+
+
+def test_the_reseller_list_reads_no_user_or_reseller_table(reseller, reseller_client, mixed_purchases):
+    with CaptureQueriesContext(connection) as queries:
+        assert reseller_client.get(URL).status_code == 200
+    # Authentication reads the user with its profile; the list itself reads
+    # purchases and their items only, and never a password hash or a CPF.
+    list_queries = [q["sql"] for q in queries.captured_queries if "purchases_purchase" in q["sql"]]
+    assert list_queries
+    for sql in list_queries:
+        assert "accounts_user" not in sql
+        assert "resellers_reseller" not in sql
+    assert not any(
+        "cpf_encrypted" in q["sql"] or '"password"' in q["sql"] for q in queries.captured_queries[1:]
+    )
+
+
+def test_list_selects_only_the_columns_it_shows(reseller_client, mixed_purchases):
+    with CaptureQueriesContext(connection) as queries:
+        reseller_client.get(URL)
+    page = next(q["sql"] for q in queries.captured_queries if "LIMIT" in q["sql"])
+    assert "rejection_reason" not in page  # the staff's column
+    assert "description" not in " ".join(q["sql"] for q in queries.captured_queries)  # product descriptions
+
+
+def test_ordering_by_value_breaks_ties_by_id_in_the_same_direction(staff_client, make_purchase):
+    first, second = make_purchase(value="50.00"), make_purchase(value="50.00")
+    ids = [row["id"] for row in staff_client.get(URL, {"ordering": "-value"}).json()["results"]]
+    assert ids == [second.pk, first.pk]
+    ids = [row["id"] for row in staff_client.get(URL, {"ordering": "value"}).json()["results"]]
+    assert ids == [first.pk, second.pk]
+
+
+def test_pages_beyond_ten_thousand_rows_are_refused(staff_client, reseller_client):
+    for client in (staff_client, reseller_client):
+        response = client.get(URL, {"page": 201, "page_size": 50}, HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 400
+        assert "narrow the filters" in response.json()["page"][0]
+        # The deepest page served: rows 9,951 to 10,000 (none here, so 404).
+        assert client.get(URL, {"page": 200, "page_size": 50}).status_code == 404
+        assert client.get(URL, {"page": "last", "page_size": 50}).status_code == 200
+        assert client.get(URL, {"page": 101}).status_code == 404  # page_size 20: rows 2,001+
+
+
+def test_the_staff_count_is_cached_briefly_and_the_reseller_count_is_exact(
+    settings, reseller, reseller_client, staff_client, make_purchase, django_capture_on_commit_callbacks
+):
+    settings.LIST_COUNT_CACHE_SECONDS = 5
+    settings.STAFF_LIST_CACHE_SECONDS = 0  # the answers themselves are not cached here
+    make_purchase(reseller)
+    assert staff_client.get(URL).json()["count"] == 1
+    assert reseller_client.get(URL).json()["count"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        make_purchase(reseller)
+    # Staff: the count may be up to LIST_COUNT_CACHE_SECONDS old (the rows are not).
+    body = staff_client.get(URL).json()
+    assert (body["count"], len(body["results"])) == (1, 2)
+    assert reseller_client.get(URL).json()["count"] == 2
+    # Other filters are other counts.
+    assert staff_client.get(URL, {"status": "validating"}).json()["count"] == 2
+
+    settings.LIST_COUNT_CACHE_SECONDS = 0
+    assert staff_client.get(URL).json()["count"] == 2
+
+
+@pytest.mark.postgres
+def test_the_staff_first_page_reads_an_index_not_the_table(staff_user, make_purchase):
+    reseller = ResellerFactory()
+    today = timezone.localdate()
+    Purchase.objects.bulk_create(
+        Purchase(
+            reseller=reseller, code=f"E{n}", value=Decimal("10.00"), date=today - timedelta(days=n % 700)
+        )
+        for n in range(5000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE purchases_purchase")
+    queries = {
+        "first page": Purchase.objects.order_by("-date", "-id"),
+        "month": Purchase.objects.filter(date__gte=today.replace(day=1)).order_by("-date", "-id"),
+        "by value": Purchase.objects.order_by("-value", "-id"),
+        "reseller": Purchase.objects.filter(reseller=reseller).order_by("-date", "-id"),
+    }
+    for name, queryset in queries.items():
+        plan = queryset.values("id")[:50].explain()
+        # An index read in the list's order: no table scan, no sort.
+        assert "Index" in plan, (name, plan)
+        assert "Seq Scan" not in plan, (name, plan)
+        assert "Sort" not in plan, (name, plan)
+
+
+# --- The reseller's cached answers ------------------------------------------------
+
+
+def test_a_resellers_cached_list_follows_every_write_that_changes_it(
+    reseller, reseller_client, staff_user, make_purchase, django_capture_on_commit_callbacks
+):
+    product = ProductFactory(name="Batom Matte")
+    with django_capture_on_commit_callbacks(execute=True):
+        first = make_purchase(reseller, items=[ItemInput(product=product, quantity=1)])
+
+    def listed():
+        return reseller_client.get(URL).json()["results"]
+
+    assert [row["status"] for row in listed()] == ["validating"]
+    with CaptureQueriesContext(connection) as queries:
+        listed()
+    assert len(queries.captured_queries) == 1  # authentication only: the answer is cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        purchase_approve(purchase=first, reviewer=staff_user)
+    assert [row["status"] for row in listed()] == ["approved"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = make_purchase(reseller, "1000.00")
+    rows = listed()
+    assert [row["id"] for row in rows] == [second.pk, first.pk]
+    assert {row["cashback_percent"] for row in rows} == {"15.00"}  # the month's tier moved up
+
+    with django_capture_on_commit_callbacks(execute=True):
+        product_update(product=product, data={"name": "Batom Cremoso"})
+    assert listed()[1]["items"][0]["name"] == "Batom Cremoso"
+
+    assert (
+        reseller_client.get(URL, HTTP_ACCEPT_LANGUAGE="en").json()["results"][1]["status_display"]
+        == "Approved"
+    )
+    assert listed()[1]["status_display"] == "Aprovado"
+
+
+def test_another_resellers_write_keeps_the_cached_answer(
+    reseller, reseller_client, make_purchase, django_capture_on_commit_callbacks
+):
+    make_purchase(reseller)
+    reseller_client.get(URL)
+    with django_capture_on_commit_callbacks(execute=True):
+        make_purchase()  # someone else's
+    with CaptureQueriesContext(connection) as queries:
+        assert reseller_client.get(URL).json()["count"] == 1
+    assert len(queries.captured_queries) == 1
+
+
+def test_the_cache_can_be_switched_off(settings, reseller, reseller_client, make_purchase):
+    settings.PURCHASE_LIST_CACHE_SECONDS = 0
+    make_purchase(reseller)
+    reseller_client.get(URL)
+    make_purchase(reseller)  # no commit callbacks run here: only an uncached answer sees it
+    assert reseller_client.get(URL).json()["count"] == 2
+
+
+def test_a_deep_page_reads_ids_first_then_the_same_rows(settings, staff_client, monkeypatch):
+    settings.STAFF_LIST_CACHE_SECONDS = 0
+    reseller = ResellerFactory()
+    Purchase.objects.bulk_create(
+        Purchase(reseller=reseller, code=f"D{n}", value=Decimal("10.00"), date=timezone.localdate())
+        for n in range(30)
+    )
+    shallow = [row["id"] for row in staff_client.get(URL, {"page": 3, "page_size": 5}).json()["results"]]
+    monkeypatch.setattr(pagination, "DEFERRED_JOIN_FROM", 10)
+    with CaptureQueriesContext(connection) as queries:
+        deep = staff_client.get(URL, {"page": 3, "page_size": 5}).json()["results"]
+    assert [row["id"] for row in deep] == shallow
+    assert any(
+        "OFFSET 10" in q["sql"] and '"rejection_reason"' not in q["sql"] for q in queries.captured_queries
+    )
+
+
+def test_the_last_page_served_has_no_next_link(settings, staff_client, monkeypatch):
+    settings.STAFF_LIST_CACHE_SECONDS = 0
+    monkeypatch.setattr(pagination.LargeTablePagination, "max_rows", 10)
+    reseller = ResellerFactory()
+    Purchase.objects.bulk_create(
+        Purchase(reseller=reseller, code=f"L{n}", value=Decimal("10.00"), date=timezone.localdate())
+        for n in range(30)
+    )
+    body = staff_client.get(URL, {"page": 2, "page_size": 5}).json()
+    assert (len(body["results"]), body["next"], body["count"]) == (5, None, 30)
+    assert staff_client.get(URL, {"page": 3, "page_size": 5}).status_code == 400
+
+
+def test_the_staff_cached_list_follows_purchases_catalogue_and_names(
+    reseller, reseller_client, staff_client, admin_client, make_purchase, django_capture_on_commit_callbacks
+):
+    product = ProductFactory(name="Batom Matte")
+    with django_capture_on_commit_callbacks(execute=True):
+        make_purchase(reseller, items=[ItemInput(product=product, quantity=1)])
+
+    def first_row():
+        return staff_client.get(URL).json()["results"][0]
+
+    assert first_row()["reseller"]["full_name"] == reseller.user.full_name
+    with CaptureQueriesContext(connection) as queries:
+        first_row()
+    assert len(queries.captured_queries) == 1  # authentication only: the answer is cached
+
+    # Any reseller's write.
+    with django_capture_on_commit_callbacks(execute=True):
+        newest = make_purchase()
+    assert first_row()["id"] == newest.pk
+
+    # A rename through the API, then through the users admin.
+    with django_capture_on_commit_callbacks(execute=True):
+        reseller_client.patch("/api/v1/resellers/me/", {"full_name": "Nome Novo"}, format="json")
+    rows = staff_client.get(URL).json()["results"]
+    assert rows[1]["reseller"]["full_name"] == "Nome Novo"
+    user = reseller.user
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            f"/admin/accounts/user/{user.pk}/change/",
+            {"email": user.email, "full_name": "Nome do Admin", "is_active": "on"},
+        )
+    assert staff_client.get(URL).json()["results"][1]["reseller"]["full_name"] == "Nome do Admin"
+
+    # The catalogue.
+    with django_capture_on_commit_callbacks(execute=True):
+        product_update(product=product, data={"name": "Batom Cremoso"})
+    assert staff_client.get(URL).json()["results"][1]["items"][0]["name"] == "Batom Cremoso"
