@@ -9,6 +9,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from accounts.throttles import LoginFailureThrottle
+from config.serializers import StrictFieldsMixin, StrictInputSerializer
 
 INVALID_CREDENTIALS_MESSAGE = _("Invalid credentials.")
 LOGIN_IDENTIFIER_MESSAGE = _("Send either an e-mail or a CPF, with the password.")
@@ -22,7 +23,7 @@ def tokens_for(user: User) -> dict[str, str]:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-class LoginInputSerializer(serializers.Serializer):
+class LoginInputSerializer(StrictInputSerializer):
     email = serializers.EmailField(required=False, help_text=_("E-mail (or send the CPF instead)."))
     cpf = serializers.CharField(
         required=False, max_length=32, help_text=_("CPF (or send the e-mail instead).")
@@ -50,7 +51,7 @@ class TokenPairOutputSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class TokenRefreshInputSerializer(TokenRefreshSerializer):
+class TokenRefreshInputSerializer(StrictFieldsMixin, TokenRefreshSerializer):
     """Rotation that reads the account again: a deleted or deactivated user
     gets 401 (SimpleJWT's own raises DoesNotExist for a deleted one), and the
     new pair carries the account's current claims (``is_staff``), not the
@@ -72,7 +73,7 @@ class TokenRefreshInputSerializer(TokenRefreshSerializer):
         return tokens_for(user)
 
 
-class LogoutInputSerializer(serializers.Serializer):
+class LogoutInputSerializer(StrictInputSerializer):
     refresh = serializers.CharField()
 
     def validate_refresh(self, value):

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from config import parsing
+from config.serializers import StrictInputSerializer
 from products.models import Category, Product
 from products.services import sku_validate
 
@@ -16,7 +17,7 @@ class CategoryOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CategoryInputSerializer(serializers.Serializer):
+class CategoryInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=100)
     slug = serializers.SlugField(
         max_length=100,
@@ -35,7 +36,7 @@ class ProductOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProductInputSerializer(serializers.Serializer):
+class ProductInputSerializer(StrictInputSerializer):
     sku = serializers.CharField(
         max_length=64,
         help_text=_("Stock keeping unit; stored trimmed and in upper case, unique in any case."),

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from config import parsing
+from config.serializers import StrictInputSerializer
 from products.models import Product
 from purchases.models import MAX_PURCHASE_VALUE, Purchase, PurchaseItem, validate_purchase_date
 from purchases.months import current_month, format_month, parse_month
@@ -14,7 +15,7 @@ from resellers.serializers import CPFField
 CODE_HELP = _("1 to 64 letters, digits, '-' or '_'; unique among your purchases.")
 
 
-class PurchaseItemInputSerializer(serializers.Serializer):
+class PurchaseItemInputSerializer(StrictInputSerializer):
     product = parsing.PrimaryKeyRelatedField(queryset=Product.objects.all())
     quantity = parsing.IntegerField(min_value=1, max_value=100_000)
 
@@ -41,7 +42,7 @@ def _value_field(**kwargs):
     )
 
 
-class _PurchaseInputFields(serializers.Serializer):
+class _PurchaseInputFields(StrictInputSerializer):
     # The fields a purchase is written with, on create and on update alike.
     code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", max_length=64, help_text=CODE_HELP)
     value = _value_field(required=False)
@@ -65,7 +66,7 @@ class PurchaseUpdateInputSerializer(_PurchaseInputFields):
     )
 
 
-class PurchaseRejectInputSerializer(serializers.Serializer):
+class PurchaseRejectInputSerializer(StrictInputSerializer):
     reason = serializers.CharField(max_length=500)
 
 

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from config.serializers import StrictInputSerializer
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 
@@ -38,7 +39,7 @@ class ResellerOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ResellerRegisterInputSerializer(serializers.Serializer):
+class ResellerRegisterInputSerializer(StrictInputSerializer):
     full_name = serializers.CharField(max_length=150)
     cpf = CPFField()
     email = serializers.EmailField(max_length=254)
@@ -57,7 +58,7 @@ class ResellerRegisterInputSerializer(serializers.Serializer):
         return attrs
 
 
-class ResellerUpdateInputSerializer(serializers.Serializer):
+class ResellerUpdateInputSerializer(StrictInputSerializer):
     full_name = serializers.CharField(max_length=150, required=False)
     email = serializers.EmailField(max_length=254, required=False)
 

@@ -27,8 +27,8 @@ def perfume(db):
     return ProductFactory(sku="PERF-01", name="Perfume", price=Decimal("199.99"))
 
 
-def post(client, **data):
-    return client.post(URL, {"code": "NF-1", "date": "2026-03-19", **data})
+def post(client, headers=None, **data):
+    return client.post(URL, {"code": "NF-1", "date": "2026-03-19", **data}, **(headers or {}))
 
 
 def test_value_is_computed_from_the_items(reseller_client, lipstick, perfume):
@@ -66,7 +66,9 @@ def test_a_matching_value_is_accepted(reseller_client, lipstick):
 
 
 def test_a_value_that_does_not_match_the_items_is_400(reseller_client, lipstick):
-    response = post(reseller_client, value="80.00", items=[{"product": lipstick.id, "quantity": 2}], **EN)
+    response = post(
+        reseller_client, value="80.00", items=[{"product": lipstick.id, "quantity": 2}], headers=EN
+    )
     assert response.status_code == 400
     assert response.json() == {"value": [VALUE_MISMATCH_MESSAGE % {"total": Decimal("79.80")}]}
     assert not Purchase.objects.exists()
@@ -121,7 +123,7 @@ def test_the_same_product_twice_is_400(reseller_client, lipstick):
     response = post(
         reseller_client,
         items=[{"product": lipstick.id, "quantity": 1}, {"product": lipstick.id, "quantity": 2}],
-        **EN,
+        headers=EN,
     )
     assert response.status_code == 400
     assert response.json() == {"items": [str(DUPLICATE_PRODUCT_MESSAGE)]}

@@ -141,7 +141,9 @@ def test_status_cannot_be_set_on_create(reseller_client):
     response = reseller_client.post(
         URL, {"code": "A", "value": "10.00", "date": "2026-03-19", "status": "approved"}
     )
-    assert response.json()["status"] == "validating"
+    assert response.status_code == 400
+    assert list(response.json()) == ["status"]
+    assert not Purchase.objects.exists()
 
 
 def test_staff_without_profile_and_anonymous(api_client):
@@ -322,10 +324,11 @@ def test_put_requires_the_whole_purchase(reseller, reseller_client, make_purchas
 
 def test_status_is_not_writable_through_edit(reseller, reseller_client, make_purchase):
     purchase = make_purchase(reseller)
-    response = reseller_client.patch(detail(purchase), {"status": "approved"})
-    assert response.status_code == 200
+    response = reseller_client.patch(detail(purchase), {"status": "approved", "value": "50.00"})
+    assert response.status_code == 400
+    assert list(response.json()) == ["status"]
     purchase.refresh_from_db()
-    assert purchase.status == Purchase.Status.VALIDATING
+    assert (purchase.status, purchase.value) == (Purchase.Status.VALIDATING, Decimal("100.00"))
 
 
 def test_edit_bad_input_leaves_the_row_untouched(reseller, reseller_client, make_purchase):

@@ -2,6 +2,7 @@ import pytest
 
 from accounts.models import User
 from accounts.permissions import NOT_A_RESELLER_MESSAGE
+from config.serializers import UNKNOWN_FIELD_MESSAGE
 from resellers.services import EMAIL_TAKEN_MESSAGE
 from resellers.tests.factories import ResellerFactory, make_cpf
 
@@ -69,12 +70,26 @@ def test_patch_me_rejects_bad_values(reseller, reseller_client, data):
     assert User.objects.values().get(pk=reseller.user_id) == before
 
 
-def test_patch_me_cannot_change_cpf(reseller, reseller_client):
-    original = reseller.cpf_index
-    response = reseller_client.patch(ME, {"cpf": make_cpf(999)}, format="json")
-    assert response.status_code == 200
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"cpf": make_cpf(999)},
+        {"password": "an0ther-Senha-2024"},
+        {"is_staff": True},
+        {"full_name": "X", "id": 9},
+    ],
+)
+def test_patch_me_refuses_what_it_cannot_change_naming_the_field(reseller, reseller_client, body):
+    user, cpf_index = reseller.user, reseller.cpf_index
+    response = reseller_client.patch(ME, body, format="json")
+    assert response.status_code == 400
+    refused = set(body) - {"full_name"}
+    assert set(response.json()) == refused
+    assert response.json()[refused.pop()] == [str(UNKNOWN_FIELD_MESSAGE)]
     reseller.refresh_from_db()
-    assert reseller.cpf_index == original
+    user.refresh_from_db()
+    assert (reseller.cpf_index, user.is_staff, user.full_name) == (cpf_index, False, reseller.user.full_name)
+    assert user.check_password("s3nha-Forte-2024")
 
 
 def test_staff_lists_resellers_with_formatted_cpf(staff_client):

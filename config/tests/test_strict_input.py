@@ -1,0 +1,133 @@
+"""Every route that reads a body refuses a key it would not write, with a 400
+naming it, and writes nothing."""
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.serializers import tokens_for
+from accounts.tests.factories import PASSWORD as RESELLER_PASSWORD
+from config.serializers import UNKNOWN_FIELD_MESSAGE
+from conftest import authenticated_client
+from products.models import Category, Product
+from products.tests.factories import CategoryFactory, ProductFactory
+from purchases.models import Purchase
+from resellers.models import Reseller
+from resellers.tests.factories import make_cpf
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot():
+    return (
+        User.objects.count(),
+        Reseller.objects.count(),
+        list(Purchase.objects.values_list("id", "code", "value", "status")),
+        list(Product.objects.values_list("id", "sku", "name", "price", "is_active")),
+        list(Category.objects.values_list("id", "name")),
+    )
+
+
+@pytest.fixture
+def world(reseller, staff_user, make_purchase):
+    return {
+        "purchase": make_purchase(reseller),
+        "product": ProductFactory(),
+        "category": CategoryFactory(),
+        "refresh": tokens_for(reseller.user)["refresh"],
+    }
+
+
+def routes(world, reseller):
+    today = timezone.localdate().isoformat()
+    purchase, product, category = world["purchase"], world["product"], world["category"]
+    return [
+        # (who, method, path, a body valid but for the unknown key)
+        (
+            None,
+            "post",
+            "/api/v1/resellers/",
+            {
+                "full_name": "Ana",
+                "cpf": make_cpf(77),
+                "email": "ana@example.com",
+                "password": "s3nha-Forte-2024",
+            },
+        ),
+        (None, "post", "/api/v1/auth/token/", {"email": reseller.user.email, "password": RESELLER_PASSWORD}),
+        (None, "post", "/api/v1/auth/token/refresh/", {"refresh": world["refresh"]}),
+        ("reseller", "post", "/api/v1/auth/logout/", {"refresh": world["refresh"]}),
+        ("reseller", "patch", "/api/v1/resellers/me/", {"full_name": "Outro Nome"}),
+        ("reseller", "post", "/api/v1/purchases/", {"code": "NEW", "value": "10.00", "date": today}),
+        (
+            "reseller",
+            "put",
+            f"/api/v1/purchases/{purchase.pk}/",
+            {"code": "NEW", "value": "10.00", "date": today},
+        ),
+        ("reseller", "patch", f"/api/v1/purchases/{purchase.pk}/", {"value": "10.00"}),
+        ("staff", "post", f"/api/v1/purchases/{purchase.pk}/reject/", {"reason": "Nota ilegível."}),
+        (
+            "staff",
+            "post",
+            "/api/v1/products/",
+            {"sku": "NEW-1", "name": "Novo", "category": category.pk, "price": "9.90"},
+        ),
+        (
+            "staff",
+            "put",
+            f"/api/v1/products/{product.pk}/",
+            {"sku": "NEW-1", "name": "Novo", "category": category.pk, "price": "9.90"},
+        ),
+        ("staff", "patch", f"/api/v1/products/{product.pk}/", {"price": "9.90"}),
+        ("staff", "post", "/api/v1/categories/", {"name": "Nova"}),
+        ("staff", "put", f"/api/v1/categories/{category.pk}/", {"name": "Nova"}),
+        ("staff", "patch", f"/api/v1/categories/{category.pk}/", {"name": "Nova"}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(15))
+@pytest.mark.parametrize("extra", [{"unexpected": 1}, {"id": 999}])
+def test_every_write_route_refuses_a_field_it_would_not_write(
+    index, extra, world, reseller, staff_user, reseller_client, staff_client, api_client
+):
+    who, method, path, body = routes(world, reseller)[index]
+    client = {"reseller": reseller_client, "staff": staff_client, None: api_client}[who]
+    before = snapshot()
+    response = getattr(client, method)(path, {**body, **extra}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400, (path, response.content)
+    name = next(iter(extra))
+    assert response.json() == {name: [str(UNKNOWN_FIELD_MESSAGE)]}
+    assert snapshot() == before
+    # The same body without the extra key is accepted (it was valid).
+    assert getattr(client, method)(path, body, format="json").status_code < 300
+
+
+def test_an_unknown_key_inside_an_item_is_named_there(reseller_client, reseller):
+    product = ProductFactory()
+    response = reseller_client.post(
+        "/api/v1/purchases/",
+        {
+            "code": "I-1",
+            "date": timezone.localdate().isoformat(),
+            "items": [{"product": product.pk, "quantity": 1, "unit_price": "0.01"}],
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"items": {"0": {"unit_price": [str(UNKNOWN_FIELD_MESSAGE)]}}}
+    assert not Purchase.objects.filter(code="I-1").exists()
+
+
+def test_the_message_is_in_portuguese_by_default(reseller_client):
+    response = reseller_client.patch("/api/v1/resellers/me/", {"password": "x"}, format="json")
+    assert response.json() == {"password": ["Este campo é desconhecido ou não pode ser alterado aqui."]}
+
+
+def test_staff_without_a_profile_is_told_about_the_cpf_not_an_unknown_field(staff_user):
+    client = authenticated_client(staff_user)
+    response = client.post(
+        "/api/v1/purchases/", {"code": "S-1", "value": "1.00", "date": timezone.localdate().isoformat()}
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["cpf"]
