@@ -1,4 +1,5 @@
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
@@ -11,6 +12,7 @@ from accounts.models import User
 from accounts.throttles import LoginFailureThrottle
 from config.serializers import StrictFieldsMixin, StrictInputSerializer
 
+WRONG_PASSWORD_MESSAGE = _("The current password is not correct.")
 INVALID_CREDENTIALS_MESSAGE = _("Invalid credentials.")
 LOGIN_IDENTIFIER_MESSAGE = _("Send either an e-mail or a CPF, with the password.")
 FOREIGN_TOKEN_MESSAGE = _("Token is invalid or expired")
@@ -85,3 +87,21 @@ class LogoutInputSerializer(StrictInputSerializer):
             # Someone else's token: indistinguishable from an invalid one.
             raise InvalidToken(FOREIGN_TOKEN_MESSAGE)
         return token
+
+
+class PasswordChangeInputSerializer(StrictInputSerializer):
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+    def validate_current_password(self, value):
+        if not self.context["request"].user.check_password(value):
+            raise serializers.ValidationError(WRONG_PASSWORD_MESSAGE, code="wrong_password")
+        return value
+
+    def validate(self, attrs):
+        user = self.context["request"].user
+        try:
+            password_validation.validate_password(attrs["new_password"], user=user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"new_password": list(exc.messages)}) from exc
+        return attrs

@@ -1,5 +1,5 @@
-"""Throttles of the routes that guard credentials: login (API and admin) and
-registration.
+"""Throttles of the routes that guard credentials: login (API and admin),
+registration and password change.
 
 * **Per address** (``login``): every login attempt from one client address,
   whatever the account.
@@ -8,6 +8,7 @@ registration.
   its CPF share one budget; and because the address is part of the key,
   failures from other addresses never lock the account's owner out.
 * **Registration per address** (``registration``).
+* **Password change per account** (``password``).
 
 They **fail closed**: their counters live in the ``strict`` cache alias, which
 (unlike the default cache) raises when Redis does not answer, and a throttle
@@ -73,6 +74,16 @@ class LoginAddressThrottle(FailClosedThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
+
+
+class PasswordChangeThrottle(FailClosedThrottle):
+    """Password changes per account: each attempt checks the current
+    password, so the route must not become a way to guess it."""
+
+    scope = "password"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": f"user:{request.user.pk}"}
 
 
 class RegistrationAddressThrottle(FailClosedThrottle):

@@ -2,18 +2,20 @@ from django.contrib.auth.models import update_last_login
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts.serializers import (
     LoginInputSerializer,
     LogoutInputSerializer,
+    PasswordChangeInputSerializer,
     TokenPairOutputSerializer,
     TokenRefreshInputSerializer,
     tokens_for,
 )
-from accounts.throttles import LoginAddressThrottle, LoginFailureThrottle
+from accounts.services import user_password_change
+from accounts.throttles import LoginAddressThrottle, LoginFailureThrottle, PasswordChangeThrottle
 
 TOKEN_PAIR_EXAMPLE = OpenApiExample(
     "Token pair",
@@ -103,4 +105,35 @@ class LogoutView(GenericAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         serializer.validated_data["refresh"].blacklist()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(GenericAPIView):
+    serializer_class = PasswordChangeInputSerializer
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [PasswordChangeThrottle]
+
+    @extend_schema(
+        summary="Change the password",
+        description=(
+            "Checks the current password and validates the new one with the password rules "
+            "(length, similarity to name and e-mail, common passwords, digits only). On success "
+            "every refresh token of the account is blacklisted: other sessions end, and this "
+            "one logs in again when its access token expires. Throttled per account; answers "
+            "503 rather than skipping the count when the throttle's store is down."
+        ),
+        tags=["auth"],
+        responses={204: None},
+        examples=[
+            OpenApiExample(
+                "Change",
+                value={"current_password": "s3nha-Antiga-2024", "new_password": "0utra-Senha-2025"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_password_change(user=request.user, new_password=serializer.validated_data["new_password"])
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -208,6 +208,8 @@ REST_FRAMEWORK = {
         "login_failures": env("LOGIN_FAILURE_THROTTLE_RATE", default="5/min"),
         # Registrations per client address.
         "registration": env("REGISTRATION_THROTTLE_RATE", default="10/hour"),
+        # Password changes per account (each checks the current password).
+        "password": env("PASSWORD_THROTTLE_RATE", default="10/hour"),
     },
     # Reverse proxies in front of the app, for the client address that
     # throttling keys on: 0 = the socket's peer (no proxy, as in the bundled
