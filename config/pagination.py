@@ -48,6 +48,17 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return super().get_page_size(request)
 
 
+def _cached_count(key: str, seconds: int, compute) -> int:
+    """``compute()``, kept under ``key`` for ``seconds`` (0: never kept)."""
+    if seconds <= 0:
+        return compute()
+    count = cache.get(key)
+    if count is None:
+        count = compute()
+        cache.set(key, count, timeout=seconds)
+    return count
+
+
 class _LargeTablePaginator(Paginator):
     def __init__(
         self,
@@ -70,13 +81,9 @@ class _LargeTablePaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        if not self.count_key or self.count_seconds <= 0:
+        if not self.count_key:
             return self._count()
-        count = cache.get(self.count_key)
-        if count is None:
-            count = self._count()
-            cache.set(self.count_key, count, timeout=self.count_seconds)
-        return count
+        return _cached_count(self.count_key, self.count_seconds, self._count)
 
     def page(self, number):
         # Unlike Django's, the slice does not stop at ``count``: a count served
@@ -139,13 +146,11 @@ class CachedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        seconds = settings.LIST_COUNT_CACHE_SECONDS
-        if seconds <= 0 or not hasattr(self.object_list, "query"):
+        if not hasattr(self.object_list, "query"):
             return super().count
         sql, params = self.object_list.query.sql_with_params()
         key = "count:" + hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
-        count = cache.get(key)
-        if count is None:
-            count = super().count
-            cache.set(key, count, timeout=seconds)
-        return count
+        return _cached_count(key, settings.LIST_COUNT_CACHE_SECONDS, self._count_rows)
+
+    def _count_rows(self) -> int:
+        return super().count

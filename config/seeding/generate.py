@@ -15,7 +15,7 @@ from faker import Faker
 from purchases import cashback
 from purchases.models import Purchase
 from purchases.months import FIRST_MONTH, month_start
-from purchases.selectors import cashback_policy_get
+from purchases.selectors import cashback_tiers_get
 from resellers import cpf as cpf_codec
 
 # Demo-only passwords, printed by the command and documented in its help.
@@ -190,14 +190,8 @@ PolicyLookup = Callable[[date], tuple[int, tuple[cashback.Tier, ...]]]
 
 
 def policy_lookup() -> PolicyLookup:
-    """``cashback_policy_get`` asked once per month: (policy id, its tiers)."""
-
-    @cache
-    def lookup(month: date) -> tuple[int, tuple[cashback.Tier, ...]]:
-        policy = cashback_policy_get(month=month)
-        return policy.pk, policy.as_tiers()
-
-    return lookup
+    """The services' ``cashback_tiers_get``, asked once per month of the run."""
+    return cache(lambda month: cashback_tiers_get(month=month))
 
 
 def generate_purchases(
