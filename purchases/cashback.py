@@ -128,3 +128,26 @@ def month_cashback(purchases: Sequence[MonthPurchase], tiers: Sequence[Tier]) ->
         cashback_value=sum((share.value for share in shares), ZERO),
         shares=shares,
     )
+
+
+def month_cashback_add(month: MonthCashback, value: Decimal, tiers: Sequence[Tier]) -> MonthCashback | None:
+    """``month`` with one more non-rejected purchase of ``value``, its share
+    the only one in ``shares``; or None when the purchase moves the month to
+    another tier, which changes every purchase's share (recompute the month
+    with ``month_cashback`` then). Equal to ``month_cashback`` over all the
+    month's purchases whenever it answers, since shares depend only on the
+    percent; it spares reading the month to record a purchase."""
+    if month.purchase_count == 0:
+        return None
+    total = month.total_value + value
+    percent = percent_for_total(total, tiers)
+    if percent != month.percent:
+        return None
+    share = Share(percent, cashback_amount(value, percent))
+    return MonthCashback(
+        total_value=total,
+        purchase_count=month.purchase_count + 1,
+        percent=percent,
+        cashback_value=month.cashback_value + share.value,
+        shares=(share,),
+    )

@@ -117,6 +117,36 @@ def monthly_cashback_recalculate(
     return summary
 
 
+def _monthly_cashback_add(*, reseller_id: int, pending: Purchase) -> None:
+    """Count ``pending``, a purchase about to be inserted (not rejected), in
+    its month: while the month keeps its tier and policy, only the new
+    purchase's share and the month's figures change, so neither the month's
+    purchases nor the other rows are touched. Otherwise the month is
+    recomputed. The caller holds the reseller's row lock, which keeps the
+    stored figures those of the committed purchases."""
+    start = month_start(pending.date)
+    policy_id, tiers = cashback_tiers_get(month=start)
+    stored = (
+        MonthlyCashback.objects.filter(reseller_id=reseller_id, month=start)
+        .values_list("pk", "policy_id", "total_value", "purchase_count", "cashback_percent", "cashback_value")
+        .first()
+    )
+    if stored is not None and stored[1] == policy_id:
+        pk, _policy, total, count, percent, value = stored
+        month = cashback.MonthCashback(total, count, percent, value, shares=())
+        added = cashback.month_cashback_add(month, pending.value, tiers)
+        if added is not None:
+            pending.cashback_percent, pending.cashback_value = added.shares[0]
+            MonthlyCashback.objects.filter(pk=pk).update(
+                total_value=added.total_value,
+                purchase_count=added.purchase_count,
+                cashback_value=added.cashback_value,
+                updated_at=timezone.now(),
+            )
+            return
+    monthly_cashback_recalculate(reseller_id=reseller_id, month=start, pending=pending)
+
+
 def _purchases_changed(reseller_id: int) -> None:
     def bump():
         bump_version(ANALYTICS_CACHE_NAMESPACE)
@@ -228,7 +258,7 @@ def purchase_create(
     _check_code_free(reseller=reseller, code=code)
     # The month is computed with the new purchase before it is inserted, so
     # it is written once, with its cashback, and nothing is read back.
-    monthly_cashback_recalculate(reseller_id=reseller.pk, month=purchase.date, pending=purchase)
+    _monthly_cashback_add(reseller_id=reseller.pk, pending=purchase)
     _save(purchase)
     for item in priced_items:
         item.purchase = purchase

@@ -90,3 +90,41 @@ def test_default_tiers_are_valid():
 def test_invalid_tiers_are_refused(tiers):
     with pytest.raises(ValueError, match=r"."):
         cashback.validate_tiers(tiers)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_adding_a_purchase_equals_recomputing_the_month(seed):
+    import random
+
+    rng = random.Random(seed)
+    tiers = DEFAULT_TIERS
+    purchases = []
+    month = cashback.month_cashback([], tiers)
+    for _ in range(40):
+        value = Decimal(rng.randint(1, 30_000)) / 100
+        purchases.append(cashback.MonthPurchase(value, rejected=rng.random() < 0.1))
+        full = cashback.month_cashback(purchases, tiers)
+        if not purchases[-1].rejected:
+            added = cashback.month_cashback_add(month, value, tiers)
+            if added is not None:
+                assert (added.total_value, added.purchase_count, added.percent, added.cashback_value) == (
+                    full.total_value,
+                    full.purchase_count,
+                    full.percent,
+                    full.cashback_value,
+                )
+                assert added.shares == (full.shares[-1],)
+            else:
+                # Only a tier change, or a month with nothing counted yet, needs the whole month.
+                assert month.purchase_count == 0 or full.percent != month.percent
+        month = full
+
+
+def test_adding_a_purchase_that_changes_the_tier_asks_for_the_whole_month():
+    month = cashback.month_cashback(
+        [cashback.MonthPurchase(Decimal("999.99"), rejected=False)], DEFAULT_TIERS
+    )
+    assert (
+        cashback.month_cashback_add(month, Decimal("0.01"), DEFAULT_TIERS) is not None
+    )  # 1,000.00: still 10 %
+    assert cashback.month_cashback_add(month, Decimal("0.02"), DEFAULT_TIERS) is None  # 1,000.01: 15 %

@@ -270,3 +270,48 @@ def test_yesterday_is_a_valid_date(reseller):
     purchase_create(
         reseller=reseller, code="A", value=D("10.00"), date=timezone.localdate() - timedelta(days=1)
     )
+
+
+def test_recorded_months_equal_a_recomputation(reseller, staff_user, make_purchase):
+    # Purchases are counted into their month one by one (the month is read
+    # whole only when its tier changes); recomputing every month from its
+    # purchases must find exactly what was stored, rows and months alike.
+    values = ["300.00", "250.50", "0.01", "449.49", "0.01", "120.00", "379.99", "0.02", "800.00"]
+    for index, value in enumerate(values):
+        make_purchase(reseller, value, date(2026, 2, 1 + index), f"M-{index}")
+    rejected = make_purchase(reseller, "75.25", date(2026, 2, 20), "R")
+    purchase_reject(purchase=rejected, reviewer=staff_user, reason="No invoice.")
+    make_purchase(reseller, "10.00", date(2026, 2, 21), "AFTER")
+    stored_rows = percents(reseller)
+    stored_month = MonthlyCashback.objects.values(
+        "total_value", "purchase_count", "cashback_percent", "cashback_value", "policy_id"
+    ).get(reseller=reseller)
+
+    services.monthly_cashback_recalculate(reseller_id=reseller.pk, month=date(2026, 2, 1))
+    assert percents(reseller) == stored_rows
+    assert (
+        MonthlyCashback.objects.values(
+            "total_value", "purchase_count", "cashback_percent", "cashback_value", "policy_id"
+        ).get(reseller=reseller)
+        == stored_month
+    )
+    assert stored_month["cashback_percent"] == D("20.00")
+
+
+def test_recording_a_purchase_within_the_tier_touches_no_other_row(
+    reseller, make_purchase, django_assert_num_queries
+):
+    make_purchase(reseller, "100.00", date(2026, 3, 1), "A")
+    make_purchase(reseller, "100.00", date(2026, 3, 2), "B")
+    # SAVEPOINT/RELEASE of the atomic block (the test runs in a transaction),
+    # the reseller's lock, the code check, the month's figures, their update,
+    # the insert.
+    with django_assert_num_queries(7) as queries:
+        make_purchase(reseller, "100.00", date(2026, 3, 3), "C")
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    # Of the purchases, only the code check: the month is not read.
+    assert [sql for sql in reads if 'FROM "purchases_purchase"' in sql] == [
+        next(sql for sql in reads if sql.startswith('SELECT 1 AS "a" FROM "purchases_purchase"'))
+    ]
+    assert not [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "purchases_purchase"')]
+    assert MonthlyCashback.objects.get(reseller=reseller).purchase_count == 3
