@@ -137,6 +137,31 @@ def _datetime(value, zone) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def purchase_row(purchase: Purchase) -> dict:
+    """A purchase held in memory (just written) as a list row, with the
+    staff's columns (selectors.PURCHASE_STAFF_ROW_FIELDS): its answer is then
+    written by ``purchase_rows_output`` without reading it back. The
+    reseller's user and the reviewer are read through the instance's
+    relations, so the caller provides them loaded when it can."""
+    reviewer = purchase.reviewed_by if purchase.reviewed_by_id is not None else None
+    return {
+        "id": purchase.pk,
+        "code": purchase.code,
+        "value": purchase.value,
+        "date": purchase.date,
+        "status": purchase.status,
+        "cashback_percent": purchase.cashback_percent,
+        "cashback_value": purchase.cashback_value,
+        "created_at": purchase.created_at,
+        "updated_at": purchase.updated_at,
+        "reseller_id": purchase.reseller_id,
+        "reseller__user__full_name": purchase.reseller.user.full_name,
+        "reviewed_by__email": reviewer.email if reviewer is not None else None,
+        "reviewed_at": purchase.reviewed_at,
+        "rejection_reason": purchase.rejection_reason,
+    }
+
+
 def purchase_rows_output(rows: list[dict], items: dict[int, list[dict]], *, staff: bool) -> list[dict]:
     """The list's rows as PurchaseOutputSerializer (staff:
     PurchaseStaffOutputSerializer) would write them."""

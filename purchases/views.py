@@ -44,6 +44,7 @@ from purchases.serializers import (
     PurchaseRejectInputSerializer,
     PurchaseStaffOutputSerializer,
     PurchaseUpdateInputSerializer,
+    purchase_row,
     purchase_rows_output,
 )
 from purchases.services import (
@@ -243,15 +244,23 @@ class PurchaseViewSet(
         serializer = PurchaseCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        owner = purchase_owner_get(user=request.user, cpf=data.get("cpf"))
         purchase = purchase_create(
-            reseller=purchase_owner_get(user=request.user, cpf=data.get("cpf")),
+            reseller=owner,
             code=data["code"],
             date=data["date"],
             value=data.get("value"),
             items=_items(data.get("items")) or (),
             created_by=request.user,
         )
-        return self._respond(purchase, status.HTTP_201_CREATED)
+        # Answered from what was just written, as the list writes its rows,
+        # instead of reading it back: the owner as loaded here (a reseller's
+        # comes with the request's user), the items, if any, in one query.
+        purchase.reseller = owner
+        row = purchase_row(purchase)
+        items = purchase_page_items([row]) if data.get("items") else {purchase.pk: []}
+        (output,) = purchase_rows_output([row], items, staff=request.user.is_staff)
+        return Response(output, status=status.HTTP_201_CREATED)
 
     def _update(self, request, *, partial: bool) -> Response:
         purchase = self.get_object()

@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from conftest import EN, TODAY, authenticated_client
+from products.tests.factories import ProductFactory
 from purchases.models import Purchase
 from purchases.selectors import CPF_REQUIRED_MESSAGE, FOREIGN_CPF_MESSAGE, UNKNOWN_CPF_MESSAGE
 from purchases.services import ALREADY_REVIEWED_MESSAGE, NOT_EDITABLE_MESSAGE
@@ -67,6 +68,37 @@ def test_staff_creates_for_any_reseller(staff_client, staff_user):
     assert response.json()["reseller"] == {"id": target.id, "full_name": target.user.full_name}
     purchase = Purchase.objects.get()
     assert (purchase.reseller, purchase.created_by) == (target, staff_user)
+
+
+@pytest.mark.parametrize("as_staff", [False, True])
+@pytest.mark.parametrize("with_items", [False, True])
+def test_create_answers_what_a_read_answers(reseller, reseller_client, staff_client, as_staff, with_items):
+    # The answer is written from what the service just stored, not read
+    # back: it must be exactly what reading the purchase gives.
+    body = {"code": "NF-1", "date": "2026-03-19", "value": "33.30"}
+    if with_items:
+        product = ProductFactory(price=Decimal("11.10"))
+        body = {**body, "items": [{"product": product.pk, "quantity": 3}]}
+    client = staff_client if as_staff else reseller_client
+    if as_staff:
+        body["cpf"] = reseller.cpf
+    created = client.post(URL, body)
+    assert created.status_code == 201, created.json()
+    read = client.get(f"{URL}{created.json()['id']}/")
+    assert created.json() == read.json()
+    assert len(created.json()["items"]) == (1 if with_items else 0)
+
+
+def test_reseller_create_reads_nothing_back(
+    reseller, reseller_client, make_purchase, django_assert_num_queries
+):
+    make_purchase(reseller, "10.00", date(2026, 3, 1))  # the month has figures, its policy is cached
+    # The user with their profile; the reseller's lock, the code check, the
+    # month's figures and their update, the insert (in a savepoint here); no
+    # read of the month's purchases, nor of the new one.
+    with django_assert_num_queries(8):
+        response = reseller_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19"})
+    assert response.status_code == 201
 
 
 def test_staff_must_send_a_cpf(staff_client):
