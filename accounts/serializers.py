@@ -1,5 +1,8 @@
+import re
+
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
@@ -9,6 +12,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
+from accounts.services import INVALID_RESET_LINK_MESSAGE
 from accounts.throttles import LoginFailureThrottle
 from config.serializers import StrictFieldsMixin, StrictInputSerializer
 
@@ -16,6 +20,10 @@ WRONG_PASSWORD_MESSAGE = _("The current password is not correct.")
 INVALID_CREDENTIALS_MESSAGE = _("Invalid credentials.")
 LOGIN_IDENTIFIER_MESSAGE = _("Send either an e-mail or a CPF, with the password.")
 FOREIGN_TOKEN_MESSAGE = _("Token is invalid or expired")
+PASSWORD_RESET_REQUESTED_MESSAGE = _(
+    "If an active account uses this e-mail address, a message with a link to choose a new "
+    "password is on its way. The link works once, for a limited time."
+)
 
 
 def tokens_for(user: User) -> dict[str, str]:
@@ -105,3 +113,49 @@ class PasswordChangeInputSerializer(StrictInputSerializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"new_password": list(exc.messages)}) from exc
         return attrs
+
+
+class PasswordResetInputSerializer(StrictInputSerializer):
+    email = serializers.EmailField(max_length=254, help_text=_("The account's e-mail address."))
+
+
+class PasswordResetRequestedOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField(
+        help_text=_("The same message whether or not an account uses the address.")
+    )
+
+
+# Both halves of a reset link: the id in URL-safe base64 and Django's token
+# (base-36 timestamp, "-", hexadecimal hash).
+_RESET_LINK_PART = re.compile(r"[A-Za-z0-9_-]+")
+_RESET_LINK_PART_MAX_LENGTH = 64
+
+
+class ResetLinkPartField(serializers.CharField):
+    """A part of a reset link: ASCII letters, digits, "-" and "_", bounded.
+    Anything else (another type, other characters, NUL, overlong) is the one
+    invalid-link message, before any query."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_length=_RESET_LINK_PART_MAX_LENGTH,
+            trim_whitespace=False,
+            # Never fails after to_internal_value; it documents the pattern.
+            validators=[RegexValidator(f"^{_RESET_LINK_PART.pattern}$")],
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        if not (
+            isinstance(data, str)
+            and len(data) <= _RESET_LINK_PART_MAX_LENGTH
+            and _RESET_LINK_PART.fullmatch(data)
+        ):
+            raise serializers.ValidationError(INVALID_RESET_LINK_MESSAGE, code="invalid_link")
+        return data
+
+
+class PasswordResetConfirmInputSerializer(StrictInputSerializer):
+    uid = ResetLinkPartField(help_text=_("The `uid` of the link in the e-mail."))
+    token = ResetLinkPartField(help_text=_("The `token` of the link in the e-mail."))
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)

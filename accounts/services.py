@@ -1,19 +1,93 @@
 """Writes to accounts."""
 
+from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import User
+from accounts import emails
+from accounts.models import User, normalize_email
+from config.parsing import parse_id
+
+INVALID_RESET_LINK_MESSAGE = _("This password reset link is invalid or has expired. Ask for a new one.")
 
 
-@transaction.atomic
-def user_password_change(*, user: User, new_password: str) -> None:
-    """Set the new password and end every session: each refresh token issued
-    to the user is blacklisted, so no client can renew its access (access
-    tokens already issued still work until they expire, 15 minutes at most)."""
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
+def user_sessions_end(*, user: User) -> None:
+    """Blacklist every refresh token issued to the user, so no client can
+    renew its access (access tokens already issued still work until they
+    expire, 15 minutes at most)."""
     outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
     BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
     )
+
+
+@transaction.atomic
+def user_password_set(*, user: User, new_password: str) -> None:
+    """Set the new password (already validated) and end every session."""
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    user_sessions_end(user=user)
+
+
+@transaction.atomic
+def user_password_change(*, user: User, new_password: str) -> None:
+    """Set the new password and end every session."""
+    user_password_set(user=user, new_password=new_password)
+
+
+def password_reset_user(email: str) -> User | None:
+    """The account a reset request for ``email`` reaches: an active one with
+    a usable password (as Django's own reset form), or None."""
+    user = User.objects.filter(email=normalize_email(email), is_active=True).first()
+    return user if user is not None and user.has_usable_password() else None
+
+
+def user_password_reset_request(*, email: str, site_url: str) -> None:
+    """E-mail a one-time link to choose a new password, valid for
+    PASSWORD_RESET_TIMEOUT, to the account that uses ``email``; nothing when
+    none does (or it is inactive). Both take the same work: the message is
+    rendered either way, and sent in the background (accounts.emails)."""
+    user = password_reset_user(email)
+    message = emails.password_reset_message(
+        user or User(email=normalize_email(email), full_name=""), site_url=site_url
+    )
+    if user is not None:
+        emails.deliver(message, user_id=user.pk)
+
+
+@transaction.atomic
+def user_password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
+    """Set the password of the account the link names and end every session.
+
+    An unknown or inactive account, a wrong, used or expired token: one
+    ValidationError on ``token``. A password that breaks the password rules:
+    a ValidationError on ``new_password``, and the link stays usable. The
+    account's row is locked first, so of two requests with one link only one
+    sets the password (the other sees the new password, which voids the token).
+    """
+    user = _reset_link_user(uid)
+    if user is None or not default_token_generator.check_token(user, token):
+        raise ValidationError({"token": [ValidationError(INVALID_RESET_LINK_MESSAGE, code="invalid_link")]})
+    try:
+        password_validation.validate_password(new_password, user=user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.error_list}) from exc
+    user_password_set(user=user, new_password=new_password)
+    return user
+
+
+def _reset_link_user(uid: str) -> User | None:
+    try:
+        text = force_str(urlsafe_base64_decode(uid))
+    except (TypeError, ValueError):  # not base64, or not UTF-8
+        return None
+    # Exactly the digits of an id: no sign, spaces or other scripts' digits.
+    pk = parse_id(text) if text.isascii() and text.isdigit() else None
+    if pk is None:
+        return None
+    return User.objects.select_for_update().filter(pk=pk, is_active=True).first()

@@ -1,5 +1,5 @@
 """Throttles of the routes that guard credentials: login (API and admin),
-registration and password change.
+registration, password change and password reset (API and admin).
 
 * **Per address** (``login``): every login attempt from one client address,
   whatever the account.
@@ -9,6 +9,10 @@ registration and password change.
   failures from other addresses never lock the account's owner out.
 * **Registration per address** (``registration``).
 * **Password change per account** (``password``).
+* **Password reset requests** (``password_reset``), per client address and
+  per e-mail address asked for: one client cannot send many messages, and
+  many clients cannot flood one mailbox. The e-mail is keyed whether or not
+  an account uses it, so the limit tells nothing about accounts.
 
 They **fail closed**: their counters live in the ``strict`` cache alias, which
 (unlike the default cache) raises when Redis does not answer, and a throttle
@@ -187,3 +191,47 @@ def login_allowed(request) -> bool:
     """For logins outside DRF (the admin): the same throttles as the API's
     (raises ThrottleUnavailable when their store is down)."""
     return all(throttle.allow_request(request, None) for throttle in login_throttles())
+
+
+def reset_email_key(request) -> str | None:
+    """A keyed hash of the normalised e-mail a reset request names (the API's
+    body or the admin's form), or None when it names none."""
+    data = getattr(request, "data", None)
+    if not isinstance(data, dict):
+        data = request.POST
+    email = data.get("email")
+    if not isinstance(email, str) or not email.strip():
+        return None
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(),
+        f"reset:{normalize_email(email)}".encode("utf-8", "surrogatepass"),
+        hashlib.sha256,
+    )
+    return f"email:{digest.hexdigest()}"
+
+
+class PasswordResetAddressThrottle(FailClosedThrottle):
+    scope = "password_reset"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
+
+
+class PasswordResetEmailThrottle(FailClosedThrottle):
+    scope = "password_reset"
+
+    def get_cache_key(self, request, view):
+        key = reset_email_key(request)
+        return None if key is None else self.cache_format % {"scope": self.scope, "ident": key}
+
+
+def password_reset_throttles() -> list[SimpleRateThrottle]:
+    """The checks every reset request goes through, API and admin alike."""
+    return [PasswordResetAddressThrottle(), PasswordResetEmailThrottle()]
+
+
+def password_reset_allowed(request) -> bool:
+    """For the admin's reset form: the API's reset throttles (raises
+    ThrottleUnavailable when their store is down). Every throttle counts the
+    request, as DRF's own check does."""
+    return all([throttle.allow_request(request, None) for throttle in password_reset_throttles()])

@@ -1,4 +1,5 @@
 from django.contrib.auth.models import update_last_login
+from django.utils import translation
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -7,15 +8,37 @@ from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts.serializers import (
+    PASSWORD_RESET_REQUESTED_MESSAGE,
     LoginInputSerializer,
     LogoutInputSerializer,
     PasswordChangeInputSerializer,
+    PasswordResetConfirmInputSerializer,
+    PasswordResetInputSerializer,
+    PasswordResetRequestedOutputSerializer,
     TokenPairOutputSerializer,
     TokenRefreshInputSerializer,
     tokens_for,
 )
-from accounts.services import user_password_change
-from accounts.throttles import LoginAddressThrottle, LoginFailureThrottle, PasswordChangeThrottle
+from accounts.services import (
+    INVALID_RESET_LINK_MESSAGE,
+    user_password_change,
+    user_password_reset_confirm,
+    user_password_reset_request,
+)
+from accounts.throttles import (
+    LoginAddressThrottle,
+    LoginFailureThrottle,
+    PasswordChangeThrottle,
+    PasswordResetAddressThrottle,
+    PasswordResetEmailThrottle,
+)
+
+
+def english(message) -> str:
+    """A message as the schema shows it (its descriptions are in English)."""
+    with translation.override("en"):
+        return str(message)
+
 
 TOKEN_PAIR_EXAMPLE = OpenApiExample(
     "Token pair",
@@ -136,4 +159,100 @@ class PasswordChangeView(GenericAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user_password_change(user=request.user, new_password=serializer.validated_data["new_password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetView(GenericAPIView):
+    serializer_class = PasswordResetInputSerializer
+    # Anonymous: a client that forgot the password may still hold an expired token.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PasswordResetAddressThrottle, PasswordResetEmailThrottle]
+
+    @extend_schema(
+        summary="Ask for a password reset link",
+        description=(
+            "E-mails a link to choose a new password to the active account that uses this "
+            "address (in the request's language: Portuguese, or English with "
+            "`Accept-Language: en`). The answer is the same 202, with the same body, whether "
+            "or not an account uses the address, and takes as long either way. The link "
+            "(`PASSWORD_RESET_URL` with the `uid` and `token` to send to "
+            "`POST /api/v1/auth/password/reset/confirm/`) works once, for one hour at most, and "
+            "dies when the password changes. Throttled per client address and per e-mail "
+            "address (`PASSWORD_RESET_THROTTLE_RATE`); answers 503 rather than skipping the "
+            "count when the throttle's store is down."
+        ),
+        tags=["auth"],
+        responses={
+            202: PasswordResetRequestedOutputSerializer,
+            429: OpenApiResponse(description="Too many reset requests from this address or for this e-mail"),
+        },
+        examples=[
+            OpenApiExample("Request", value={"email": "maria@example.com"}, request_only=True),
+            OpenApiExample(
+                "Accepted",
+                value={"detail": english(PASSWORD_RESET_REQUESTED_MESSAGE)},
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
+        auth=[],
+    )
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_password_reset_request(
+            email=serializer.validated_data["email"], site_url=request.build_absolute_uri("/")
+        )
+        return Response({"detail": str(PASSWORD_RESET_REQUESTED_MESSAGE)}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(GenericAPIView):
+    serializer_class = PasswordResetConfirmInputSerializer
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Choose a new password with a reset link",
+        description=(
+            "Sets the new password of the account the link's `uid` and `token` name, after the "
+            "password rules (length, similarity to name and e-mail, common passwords, digits "
+            "only), and ends every session: each refresh token of the account is blacklisted. "
+            "An unknown account, or a token that is wrong, used, expired or issued before the "
+            "password last changed, gets one 400 on `token`; a password that breaks the rules "
+            "gets a 400 on `new_password`, and the link can be used again."
+        ),
+        tags=["auth"],
+        responses={
+            204: None,
+            400: OpenApiResponse(
+                # The shared component (config.schema), to carry the examples.
+                response={"$ref": "#/components/schemas/ValidationError"},
+                description="Invalid or expired link, or a password that breaks the rules",
+                examples=[
+                    OpenApiExample("Invalid link", value={"token": [english(INVALID_RESET_LINK_MESSAGE)]}),
+                    OpenApiExample(
+                        "Weak password",
+                        value={"new_password": ["This password is too common."]},
+                    ),
+                ],
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Confirm",
+                value={
+                    "uid": "MTIz",
+                    "token": "cf8k2p-6a1f0f4b8e2c9d7a5b3f",
+                    "new_password": "0utra-Senha-2025",
+                },
+                request_only=True,
+            ),
+        ],
+        auth=[],
+    )
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_password_reset_confirm(**serializer.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)

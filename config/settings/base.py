@@ -160,6 +160,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Password reset links (API and admin) work once, for one hour at most.
+PASSWORD_RESET_TIMEOUT = 3600
+# The link e-mailed by POST /api/v1/auth/password/reset/: the page of the
+# resellers' app that asks for the new password and sends it, with {uid} and
+# {token}, to POST /api/v1/auth/password/reset/confirm/. A value starting with
+# "/" is taken relative to the address the request came to (a host that
+# ALLOWED_HOSTS accepts); the default opens that operation in Swagger UI.
+PASSWORD_RESET_URL = env(
+    "PASSWORD_RESET_URL",
+    default="/api/v1/docs/?uid={uid}&token={token}#/auth/auth_password_reset_confirm_create",
+)
+
+# --- E-mail -----------------------------------------------------------------
+# One URL selects and configures the backend (django-environ): consolemail://
+# (printed on standard output, the default), smtp+tls://user:password@host:587,
+# smtp+ssl://user:password@host:465, dummymail:// (discarded).
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+# Seconds a mail server may take to answer: messages are sent by a background
+# thread (accounts.emails), which must not wait forever.
+EMAIL_TIMEOUT = 10
+EMAIL_IN_BACKGROUND = True
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Cashback <no-reply@example.com>")
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", _("Brazilian Portuguese")), ("en", _("English"))]
@@ -211,6 +240,9 @@ REST_FRAMEWORK = {
         # Password changes per account (each checks the current password).
         "password": env("PASSWORD_THROTTLE_RATE", default="10/hour"),
     },
+        # Password reset requests per client address, and per e-mail address
+        # asked for (API and admin): each may send an e-mail.
+        "password_reset": env("PASSWORD_RESET_THROTTLE_RATE", default="5/hour"),
     # Reverse proxies in front of the app, for the client address that
     # throttling keys on: 0 = the socket's peer (no proxy, as in the bundled
     # compose stack), 1 = the last X-Forwarded-For entry (one load balancer

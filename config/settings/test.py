@@ -17,6 +17,10 @@ CPF_BLIND_INDEX_KEY = "test-blind-index-key"
 # As the embedded default: the demo CPF is auto-approved.
 CASHBACK_AUTO_APPROVED_CPFS = DEMO_AUTO_APPROVED_CPFS
 
+# E-mail into django.core.mail.outbox, sent before the answer so tests read it.
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+EMAIL_IN_BACKGROUND = False
+
 # Never reach a real cashback API from the suite; tests point it at a
 # loopback server when they need one.
 CASHBACK_API_URL = ""

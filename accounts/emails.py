@@ -1,0 +1,93 @@
+"""E-mail to account holders, through Django's e-mail framework (EMAIL_URL).
+
+Messages are rendered in the request, in its language, and handed to one
+background thread that sends them: the answer never waits for the mail
+server, so a reset request for an unknown address takes as long as one for
+a real account, and a mail server that is down or slow shows only in the
+logs. Failures are logged with the account's id: an e-mail address is
+personal data and stays out of the logs.
+"""
+
+import contextvars
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from urllib.parse import urljoin
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+DUMMY_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def password_reset_link(user: User, *, site_url: str) -> str:
+    """PASSWORD_RESET_URL with the user's ``{uid}`` and ``{token}``; a
+    template starting with "/" is taken relative to ``site_url``."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    # replace, not str.format: a template is a URL, and braces elsewhere in it
+    # must not break sending.
+    link = settings.PASSWORD_RESET_URL.replace("{uid}", uid).replace("{token}", token)
+    return urljoin(site_url, link)
+
+
+def password_reset_message(user: User, *, site_url: str) -> EmailMultiAlternatives:
+    """The reset e-mail, plain text and HTML, in the active language."""
+    context = {
+        "user": user,
+        "link": password_reset_link(user, site_url=site_url),
+        "minutes": max(settings.PASSWORD_RESET_TIMEOUT // 60, 1),
+    }
+    subject = "".join(render_to_string("accounts/email/password_reset_subject.txt", context).splitlines())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("accounts/email/password_reset.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+    )
+    message.attach_alternative(render_to_string("accounts/email/password_reset.html", context), "text/html")
+    return message
+
+
+def deliver(message: EmailMultiAlternatives, *, user_id: int) -> Future | None:
+    """Send ``message`` (in the background unless EMAIL_IN_BACKGROUND is off);
+    never raises. Returns the background send, for whoever must wait for it."""
+    if settings.EMAIL_BACKEND == DUMMY_BACKEND:
+        logger.warning("E-mail is off (set EMAIL_URL): a message to user %s was discarded.", user_id)
+    if not settings.EMAIL_IN_BACKGROUND:
+        _send(message, user_id)
+        return None
+    # The log lines of the send carry the request id of the request.
+    context = contextvars.copy_context()
+    return _background().submit(context.run, _send, message, user_id)
+
+
+def _send(message: EmailMultiAlternatives, user_id: int) -> None:
+    try:
+        message.send()
+    except Exception as exc:
+        # The type only: SMTP errors quote the recipients' addresses.
+        logger.error("Could not send an e-mail to user %s (%s).", user_id, type(exc).__name__)
+
+
+def _background() -> ThreadPoolExecutor:
+    # Created on first use, in the serving process (not before a fork). One
+    # thread: messages are few (their routes are throttled), and it bounds the
+    # connections to the mail server. Pending messages are sent before the
+    # process exits (concurrent.futures joins its threads at exit).
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail")
+        return _executor

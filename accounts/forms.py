@@ -1,0 +1,73 @@
+"""The admin's password reset forms: Django's, for staff accounts, under the
+API's throttles and with the API's way of ending sessions and sending mail."""
+
+from django import forms
+from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
+from django.core.mail import EmailMultiAlternatives
+from django.template import loader
+from django.utils.translation import gettext_lazy as _
+
+from accounts import emails
+from accounts.services import user_password_set
+from accounts.throttles import THROTTLE_UNAVAILABLE_MESSAGE, ThrottleUnavailable, password_reset_allowed
+
+TOO_MANY_RESET_REQUESTS_MESSAGE = _("Too many password reset requests. Try again later.")
+
+
+class AdminPasswordResetForm(PasswordResetForm):
+    """Only staff accounts get a link: it leads to the admin, where no other
+    account can sign in. Counted by the API's reset throttles (per address and
+    per e-mail, failing closed)."""
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.request is not None:
+            try:
+                allowed = password_reset_allowed(self.request)
+            except ThrottleUnavailable:
+                allowed = None
+            # The admin's template shows the e-mail field's errors only.
+            if allowed is None:
+                self.add_error(
+                    "email", forms.ValidationError(THROTTLE_UNAVAILABLE_MESSAGE, code="unavailable")
+                )
+            elif not allowed:
+                self.add_error(
+                    "email", forms.ValidationError(TOO_MANY_RESET_REQUESTS_MESSAGE, code="throttled")
+                )
+        return cleaned_data
+
+    def get_users(self, email):
+        return (user for user in super().get_users(email) if user.is_staff)
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        # As Django's, but sent like every other message (accounts.emails):
+        # in the background, failures logged with the account's id.
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines()).strip()
+        body = loader.render_to_string(email_template_name, context)
+        message = EmailMultiAlternatives(subject, body, from_email, [to_email])
+        if html_email_template_name is not None:
+            message.attach_alternative(
+                loader.render_to_string(html_email_template_name, context), "text/html"
+            )
+        emails.deliver(message, user_id=context["user"].pk)
+
+
+class AdminSetPasswordForm(SetPasswordForm):
+    """Setting the password ends every API session too, as the API's reset does."""
+
+    def save(self, commit=True):
+        user_password_set(user=self.user, new_password=self.cleaned_data["new_password1"])
+        return self.user
