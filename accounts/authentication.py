@@ -1,28 +1,102 @@
 """The API's JWT authentication: SimpleJWT's, reading the user together with
-their reseller profile in one query (almost every reseller request needs the
-profile, and a separate lazy read would cost a second query)."""
+their reseller profile, and keeping that pair briefly in the cache.
 
+Every API request authenticates, and the lookup (a query joining the profile,
+plus building it) costs more than the rest of a cached answer. The pair is
+cached under the user's id for ``AUTH_USER_CACHE_SECONDS`` and dropped after
+every committed save or delete of the user or the profile (``forget_user``:
+connected here for users and by the reseller app for profiles), so a
+deactivated account is refused at once; only a save racing a lookup can leave
+the old pair, for at most those seconds. The password hash is never cached:
+the instance has it deferred and reads it from the database if asked.
+"""
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.settings import api_settings
 
 from accounts.models import User
+
+# The profile is named by its relation only: accounts does not import the
+# reseller app.
+_PROFILE = User._meta.get_field("reseller")
+_USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
+
+
+def _cache_key(user_id) -> str:
+    return f"auth-user:{user_id}"
+
+
+def forget_user(user_id) -> None:
+    """Drop the cached pair of ``user_id`` once the current transaction
+    commits (at once outside one)."""
+    transaction.on_commit(lambda: cache.delete(_cache_key(user_id)))
+
+
+def _profile_fields():
+    return tuple(f.attname for f in _PROFILE.related_model._meta.concrete_fields)
+
+
+def _freeze(user: User):
+    # Loaded by the join: the profile, or None for a user without one.
+    profile = _PROFILE.get_cached_value(user, default=None)
+    return (
+        tuple(getattr(user, name) for name in _USER_FIELDS),
+        None if profile is None else tuple(getattr(profile, name) for name in _profile_fields()),
+    )
+
+
+def _thaw(frozen) -> User:
+    user_values, profile_values = frozen
+    user = User.from_db("default", _USER_FIELDS, user_values)
+    profile = None
+    if profile_values is not None:
+        model = _PROFILE.related_model
+        profile = model.from_db("default", _profile_fields(), profile_values)
+        _PROFILE.field.set_cached_value(profile, user)
+    _PROFILE.set_cached_value(user, profile)
+    return user
+
+
+class JWTAuthentication(authentication.JWTAuthentication):
+    def get_user(self, validated_token) -> User:
+        seconds = settings.AUTH_USER_CACHE_SECONDS
+        if not seconds or api_settings.CHECK_REVOKE_TOKEN:
+            # The revocation check compares the password hash, never cached.
+            return self._user_from_database(validated_token)
+        try:
+            user_id = validated_token[api_settings.USER_ID_CLAIM]
+        except KeyError as exc:
+            raise InvalidToken(_("Token contained no recognizable user identification")) from exc
+        frozen = cache.get(_cache_key(user_id))
+        if frozen is not None:
+            user = _thaw(frozen)
+            if not user.is_active:
+                raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
+            return user
+        user = self._user_from_database(validated_token)
+        cache.set(_cache_key(user_id), _freeze(user), timeout=seconds)
+        return user
+
+    def _user_from_database(self, validated_token) -> User:
+        # SimpleJWT's lookup and checks, with the profile joined.
+        self.user_model = _UsersWithProfile()
+        return super().get_user(validated_token)
 
 
 class _UsersWithProfile:
     # What SimpleJWT's get_user uses of the user model: `objects` and
-    # `DoesNotExist`. The profile is named by its relation only: accounts does
-    # not import the reseller app.
+    # `DoesNotExist`.
     DoesNotExist = User.DoesNotExist
 
     @property
     def objects(self):
-        return User.objects.select_related("reseller")
-
-
-class JWTAuthentication(authentication.JWTAuthentication):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user_model = _UsersWithProfile()
+        return User.objects.select_related(_PROFILE.name)
 
 
 class JWTScheme(SimpleJWTScheme):

@@ -266,6 +266,10 @@ if env("JWT_SIGNING_KEY", default=""):
     # Otherwise SimpleJWT signs with SECRET_KEY.
     SIMPLE_JWT["SIGNING_KEY"] = env("JWT_SIGNING_KEY")
 
+# How long a request's user and reseller profile are reused from the cache
+# (accounts.authentication) instead of read; every committed change to either
+# drops them at once. 0 reads them on every request.
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=30)
 # --- CORS -------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 # Readable by browser code: the request id (for support) and how long to wait

@@ -26,6 +26,10 @@ EMAIL_IN_BACKGROUND = False
 CASHBACK_API_URL = ""
 CASHBACK_API_TOKEN = ""
 
+# Query budgets count the authentication's own lookup on every request (the
+# worst case); accounts/tests/test_user_cache.py turns the cache on.
+AUTH_USER_CACHE_SECONDS = 0
+
 # Keep the suite's keys apart from anything else in a shared Redis.
 CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="cashback-test")  # noqa: F405
 CACHES["strict"]["KEY_PREFIX"] = CACHES["default"]["KEY_PREFIX"]  # noqa: F405
