@@ -115,19 +115,46 @@ def versioned_key(namespace: str, *parts: object) -> str:
 USER_NAMES_NAMESPACE = "user-names"
 
 
-def versioned_key_many(namespaces: tuple[str, ...], *parts: object) -> str | None:
-    """A cache key for ``parts`` under the current versions of several
-    namespaces, read in one round trip; None when the cache does not answer
-    (an answer stored then could outlive a bump)."""
-    keys = [_version_key(namespace) for namespace in namespaces]
-    found = cache.get_many(keys)
-    versions = [
-        found.get(key) or get_version(namespace) for key, namespace in zip(keys, namespaces, strict=True)
-    ]
-    if not all(versions):
+class VersionedAnswer:
+    """One cached answer under the current versions of its namespaces, read
+    with them in a single round trip: the answer is stored together with
+    the versions read before it was computed, and served only while they are
+    still the current ones. A bump therefore makes every older answer
+    unreachable, including one computed while the write was committing (it
+    carries the versions read before). Without a cache that answers,
+    nothing is served or stored.
+
+        answer = VersionedAnswer(("products",), "member", url)
+        data = answer.get()
+        if data is None:
+            data = compute()
+            answer.set(data, timeout=300)
+    """
+
+    def __init__(self, namespaces: tuple[str, ...], *parts: object):
+        self.namespaces = namespaces
+        text = "|".join(str(part) for part in (*namespaces, *parts))
+        digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+        self.key = f"{namespaces[0]}:answer:{digest}"
+        self.versions: tuple[int, ...] | None = None
+
+    def get(self):
+        version_keys = [_version_key(namespace) for namespace in self.namespaces]
+        found = cache.get_many([*version_keys, self.key])
+        versions = tuple(
+            int(found.get(key) or get_version(namespace))
+            for key, namespace in zip(version_keys, self.namespaces, strict=True)
+        )
+        # Version 0: the cache did not answer (see get_version).
+        self.versions = versions if all(versions) else None
+        stored = found.get(self.key)
+        if self.versions is not None and stored is not None and stored[0] == self.versions:
+            return stored[1]
         return None
-    digest = hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()[:32]
-    return f"{namespaces[0]}:v{'.'.join(str(int(version)) for version in versions)}:{digest}"
+
+    def set(self, data, *, timeout: int) -> None:
+        if self.versions is not None:
+            cache.set(self.key, (self.versions, data), timeout=timeout)
 
 
 def canonical_url(request) -> str:

@@ -4,7 +4,7 @@ the cache keys of the catalogue answers."""
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from config.cache import versioned_key
+from config.cache import VersionedAnswer
 from products.models import Category, Favorite, Product
 
 # The cache namespace of every catalogue answer (products and categories);
@@ -46,18 +46,12 @@ def catalogue_cache_seconds() -> int:
     return settings.PRODUCTS_CACHE_SECONDS
 
 
-def catalogue_cache_key(*, is_staff: bool, url: str) -> str | None:
-    """The cache key of one catalogue answer, or None when it must not be
-    cached.
+def catalogue_answer(*, is_staff: bool, url: str) -> VersionedAnswer:
+    """The cached answer of one catalogue read.
 
     ``url`` is the absolute URL with its query string sorted: the same
     question asked with the parameters in another order is the same answer,
     and the host is part of it because paginated answers carry absolute
     ``next``/``previous`` links. Staff and everyone else see different
     products (inactive ones), hence the role."""
-    key = versioned_key(CATALOGUE_CACHE_NAMESPACE, "staff" if is_staff else "member", url)
-    # Version 0 means the cache did not answer (see config.cache.get_version):
-    # an answer stored under it could be served stale after the next outage.
-    if key.startswith(f"{CATALOGUE_CACHE_NAMESPACE}:v0:"):
-        return None
-    return key
+    return VersionedAnswer((CATALOGUE_CACHE_NAMESPACE,), "staff" if is_staff else "member", url)

@@ -1,4 +1,3 @@
-from django.core.cache import cache
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -21,7 +20,7 @@ from config.parsing import ID_PATTERN, MAX_ID
 from products.filters import ProductFilter
 from products.models import Product
 from products.selectors import (
-    catalogue_cache_key,
+    catalogue_answer,
     catalogue_cache_seconds,
     category_list,
     favorite_list,
@@ -100,7 +99,7 @@ class CatalogueReadMixin:
     database-backed JWTAuthentication, so they always see the current user.
 
     List and detail answers are cached for PRODUCTS_CACHE_SECONDS under the
-    catalogue's versioned namespace (see selectors.catalogue_cache_key); the
+    catalogue's versioned namespace (see selectors.catalogue_answer); the
     services bump the version after every catalogue write.
     """
 
@@ -127,18 +126,16 @@ class CatalogueReadMixin:
         return self._cached(request, super().retrieve, *args, **kwargs)
 
     def _cached(self, request, render, *args, **kwargs):
-        # The key (and with it the namespace version) is read before the
-        # database: an answer built while a write commits is stored under the
-        # old version, which nobody reads any more.
-        key = catalogue_cache_key(is_staff=bool(request.user.is_staff), url=canonical_url(request))
-        if key is not None:
-            data = cache.get(key)
-            if data is not None:
-                return Response(data)
+        # The versions are read before the database: an answer built while a
+        # write commits is stored with the old ones, which nobody serves.
+        answer = catalogue_answer(is_staff=bool(request.user.is_staff), url=canonical_url(request))
+        data = answer.get()
+        if data is not None:
+            return Response(data)
         response = render(request, *args, **kwargs)
         # Only successes: errors (404, bad filters) are cheap and may change.
-        if key is not None and response.status_code == status.HTTP_200_OK:
-            cache.set(key, response.data, timeout=catalogue_cache_seconds())
+        if response.status_code == status.HTTP_200_OK:
+            answer.set(response.data, timeout=catalogue_cache_seconds())
         return response
 
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.permissions import get_reseller
-from config.cache import USER_NAMES_NAMESPACE, versioned_key_many
+from config.cache import USER_NAMES_NAMESPACE, VersionedAnswer
 from products.selectors import CATALOGUE_CACHE_NAMESPACE
 from purchases import cashback
 from purchases.models import CashbackPolicy, MonthlyCashback, Purchase, PurchaseItem
@@ -57,17 +57,17 @@ def purchase_list_cache_namespace(reseller_id: int) -> str:
 ALL_PURCHASES_CACHE_NAMESPACE = "purchases-all"
 
 
-def purchase_list_cache_key(*, reseller_id: int | None, url: str, language: str) -> str | None:
-    """The cache key of one answer of a purchase list (a reseller's, or the
-    staff's with ``reseller_id=None``), or None when it must not be cached
-    (the cache does not answer). The items show product SKUs and names, so
-    the catalogue's version is part of it; the staff's rows show people's
-    names, so is theirs; the status label is translated, so is the language."""
+def purchase_list_answer(*, reseller_id: int | None, url: str, language: str) -> VersionedAnswer:
+    """The cached answer of one purchase list page (a reseller's, or the
+    staff's with ``reseller_id=None``). The items show product SKUs and
+    names, so the catalogue's version is part of it; the staff's rows show
+    people's names, so is theirs; the status label is translated, so is the
+    language."""
     if reseller_id is None:
         namespaces = (ALL_PURCHASES_CACHE_NAMESPACE, CATALOGUE_CACHE_NAMESPACE, USER_NAMES_NAMESPACE)
     else:
         namespaces = (purchase_list_cache_namespace(reseller_id), CATALOGUE_CACHE_NAMESPACE)
-    return versioned_key_many(namespaces, language, url)
+    return VersionedAnswer(namespaces, language, url)
 
 
 # The columns of a purchase list row (the staff's adds who and the review).

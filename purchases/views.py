@@ -1,7 +1,6 @@
 import hashlib
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import translation
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
@@ -30,7 +29,7 @@ from purchases.selectors import (
     local_ledger_get,
     month_summary_get,
     purchase_list,
-    purchase_list_cache_key,
+    purchase_list_answer,
     purchase_list_detailed,
     purchase_owner_get,
     purchase_page_items,
@@ -177,24 +176,23 @@ class PurchaseViewSet(
 
     def list(self, request):
         # Answers are cached under versions that every write able to change
-        # them bumps (see selectors.purchase_list_cache_key): a reseller's
+        # them bumps (see selectors.purchase_list_answer): a reseller's
         # purchases, all purchases for staff, the catalogue, people's names.
         staff = request.user.is_staff
         if staff:
             self.paginator.count_cache_key = _count_cache_key(request)
         seconds = settings.STAFF_LIST_CACHE_SECONDS if staff else settings.PURCHASE_LIST_CACHE_SECONDS
-        key = None
-        if seconds > 0:
-            key = purchase_list_cache_key(
-                reseller_id=None if staff else request.user.reseller.pk,
-                url=canonical_url(request),
-                language=translation.get_language(),
-            )
-        data = cache.get(key) if key else None
+        if seconds <= 0:
+            return Response(self._page(request, staff=staff))
+        answer = purchase_list_answer(
+            reseller_id=None if staff else request.user.reseller.pk,
+            url=canonical_url(request),
+            language=translation.get_language(),
+        )
+        data = answer.get()
         if data is None:
             data = self._page(request, staff=staff)
-            if key:
-                cache.set(key, data, timeout=seconds)
+            answer.set(data, timeout=seconds)
         return Response(data)
 
     def _page(self, request, *, staff: bool) -> dict:
