@@ -22,9 +22,9 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
     # Ahead of the admin: its "forgotten your password?" pages.
     path("admin/password-reset/", include("accounts.admin_urls")),
+    path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

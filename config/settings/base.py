@@ -159,7 +159,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-
 # Password reset links (API and admin) work once, for one hour at most.
 PASSWORD_RESET_TIMEOUT = 3600
 # The link e-mailed by POST /api/v1/auth/password/reset/: the page of the
@@ -189,6 +188,7 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = 10
 EMAIL_IN_BACKGROUND = True
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Cashback <no-reply@example.com>")
+
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", _("Brazilian Portuguese")), ("en", _("English"))]
@@ -239,10 +239,10 @@ REST_FRAMEWORK = {
         "registration": env("REGISTRATION_THROTTLE_RATE", default="10/hour"),
         # Password changes per account (each checks the current password).
         "password": env("PASSWORD_THROTTLE_RATE", default="10/hour"),
-    },
         # Password reset requests per client address, and per e-mail address
         # asked for (API and admin): each may send an e-mail.
         "password_reset": env("PASSWORD_RESET_THROTTLE_RATE", default="5/hour"),
+    },
     # Reverse proxies in front of the app, for the client address that
     # throttling keys on: 0 = the socket's peer (no proxy, as in the bundled
     # compose stack), 1 = the last X-Forwarded-For entry (one load balancer
@@ -265,11 +265,11 @@ SIMPLE_JWT = {
 if env("JWT_SIGNING_KEY", default=""):
     # Otherwise SimpleJWT signs with SECRET_KEY.
     SIMPLE_JWT["SIGNING_KEY"] = env("JWT_SIGNING_KEY")
-
 # How long a request's user and reseller profile are reused from the cache
 # (accounts.authentication) instead of read; every committed change to either
 # drops them at once. 0 reads them on every request.
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=30)
+
 # --- CORS -------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 # Readable by browser code: the request id (for support) and how long to wait
