@@ -1,6 +1,7 @@
 """The project's admin site: Django's, with its titles and a way for an app
 to add a page that belongs to no model (the analytics chart), so that the
-root URLconf needs to know no app's admin pages."""
+root URLconf needs to know no app's admin pages. Those pages are listed on
+the index and in the sidebar as one more section, "Reports"."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,8 +11,10 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet
 from django.http import HttpRequest, HttpResponse
-from django.urls import path, reverse
+from django.urls import path, reverse, reverse_lazy
 from django.utils.translation import gettext_lazy as _
+
+REPORTS_SECTION = _("Reports")
 
 
 @dataclass(frozen=True)
@@ -19,22 +22,26 @@ class AdminPage:
     route: str
     view: Callable[[HttpRequest], HttpResponse]
     name: str
-    title: str
+    title: str | None  # None: reachable (a download, a sub-page) but not listed
 
 
 class AdminSite(admin.AdminSite):
     site_header = _("Reseller cashback — back office")
     site_title = _("Reseller cashback")
     index_title = _("Back office")
+    # The project serves no web page of its own at "/" (a JSON 404 there): the
+    # header's link goes to the API documentation instead.
+    site_url = reverse_lazy("swagger-ui")
 
     def __init__(self, name="admin"):
         super().__init__(name)
         self._pages: list[AdminPage] = []
 
-    def register_view(self, route: str, view, *, name: str, title: str) -> None:
+    def register_view(self, route: str, view, *, name: str, title: str | None) -> None:
         """Serve ``view`` at ``admin/<route>`` as ``admin:<name>``, for staff
-        only (wrapped in ``admin_view``: never cached, CSRF-protected), and
-        list it on the admin index under "Reports" with ``title``."""
+        only (wrapped in ``admin_view``: never cached, CSRF-protected), and,
+        unless ``title`` is None, list it under "Reports" on the index and in
+        the sidebar."""
         self._pages.append(AdminPage(route=route, view=view, name=name, title=title))
 
     def register(self, model_or_iterable, admin_class=None, **options):
@@ -49,13 +56,35 @@ class AdminSite(admin.AdminSite):
             )
         super().register(model_or_iterable, admin_class, **options)
 
-    def each_context(self, request):
-        context = super().each_context(request)
-        context["admin_pages"] = [
-            {"title": page.title, "url": reverse(f"{self.name}:{page.name}", current_app=self.name)}
-            for page in self._pages
+    def get_app_list(self, request, app_label=None):
+        """Django's apps, preceded by the registered pages as a "Reports"
+        section shaped like an app (a view-only "model" per page), so that
+        the index and the sidebar list them with the admin's own template."""
+        app_list = super().get_app_list(request, app_label)
+        listed = [page for page in self._pages if page.title is not None]
+        # Staff only, like the pages: the login and password-reset pages
+        # build this list too.
+        if app_label is not None or not listed or not self.has_permission(request):
+            return app_list
+        links = [
+            {
+                "name": page.title,
+                "object_name": page.name,
+                "admin_url": reverse(f"{self.name}:{page.name}", current_app=self.name),
+                "add_url": None,
+                "perms": {"view": True},
+                "view_only": True,
+            }
+            for page in listed
         ]
-        return context
+        reports = {
+            "name": REPORTS_SECTION,
+            "app_label": "reports",
+            "app_url": links[0]["admin_url"],
+            "has_module_perms": True,
+            "models": links,
+        }
+        return [reports, *app_list]
 
     def get_urls(self):
         pages = [path(page.route, self.admin_view(page.view), name=page.name) for page in self._pages]

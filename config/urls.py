@@ -8,6 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import health
+from config.favicon import favicon
 from config.middleware import json_error, service_unavailable
 
 api_v1 = [
@@ -28,6 +29,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("favicon.ico", favicon, name="favicon"),
 ]
 
 

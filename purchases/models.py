@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from purchases import cashback
@@ -16,6 +17,25 @@ MAX_PURCHASE_VALUE = Decimal("1000000.00")
 FUTURE_DATE_MESSAGE = _("The purchase date cannot be in the future.")
 TOO_OLD_DATE_MESSAGE = _("The purchase date cannot be before 2000-01-01.")
 CODE_FORMAT_MESSAGE = _("Use 1 to 64 letters, digits, '-' or '_'.")
+
+
+def format_brl(value: Decimal) -> str:
+    """1202.14 -> "R$ 1.202,14" (in English "R$ 1,202.14"): for people; the
+    API and CSV files keep "1202.14"."""
+    return "R$ " + formats.number_format(value, 2, use_l10n=True, force_grouping=True)
+
+
+def format_percent(value: Decimal) -> str:
+    """15.00 -> "15%", 12.50 -> "12,5%" (in English "12.5%")."""
+    places = 2
+    while places and value == round(value, places - 1):
+        places -= 1
+    return formats.number_format(value, places, use_l10n=True) + "%"
+
+
+def format_month_name(month: date) -> str:
+    """date(2026, 11, 1) -> "Novembro de 2026" ("November 2026" in English)."""
+    return formats.date_format(month, "YEAR_MONTH_FORMAT")
 
 
 def validate_purchase_date(value: date) -> None:
@@ -48,7 +68,8 @@ class CashbackPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.effective_from:%Y-%m}" + (f" — {self.description}" if self.description else "")
+        start = format_month_name(self.effective_from) if self.effective_from else ""
+        return start + (f" — {self.description}" if self.description else "")
 
     @property
     def is_in_force(self) -> bool:
@@ -99,8 +120,9 @@ class CashbackTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        bound = f"≤ {self.up_to}" if self.up_to is not None else "∞"
-        return f"{bound}: {self.percent}%"
+        # "≤ R$ 1.000,00: 10%": shown in the policy admin's list.
+        bound = f"≤ {format_brl(self.up_to)}" if self.up_to is not None else gettext("no limit")
+        return f"{bound}: {format_percent(self.percent)}" if self.percent is not None else bound
 
 
 class Purchase(models.Model):

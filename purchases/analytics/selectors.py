@@ -1,20 +1,27 @@
 """Staff analytics reads. Every figure is one aggregate query. SQLite keeps
 decimals as floats, so sums are quantized to cents here, after aggregation,
-on every database alike."""
+on every database alike. Callers cache what they build from them with
+``analytics_cached``."""
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Aggregate, Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
+from config.cache import versioned_key
 from purchases import cashback
 from purchases.models import MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_span, month_start, shift_month
 from purchases.selectors import cashback_policy_get
+from purchases.services import ANALYTICS_CACHE_NAMESPACE
 
 _ANALYTICS_MONEY = DecimalField(max_digits=14, decimal_places=2)
 _COUNTED_STATUSES = (Purchase.Status.VALIDATING, Purchase.Status.APPROVED)
@@ -26,6 +33,20 @@ def _money(value: Decimal | float | int | None) -> Decimal:
 
 def _sum_money(expression, **kwargs) -> Coalesce:
     return Coalesce(Sum(expression, **kwargs), Value(cashback.ZERO), output_field=_ANALYTICS_MONEY)
+
+
+def analytics_cached(endpoint: str, params: dict[str, object], compute: Callable[[], Any]) -> Any:
+    """``compute()``, cached briefly under the "analytics" namespace, whose
+    version every purchase write bumps on commit (services._purchases_changed).
+    The key carries the version read before computing: an answer computed
+    while a purchase write commits lands under the old version, which the
+    write's bump makes unreachable."""
+    key = versioned_key(ANALYTICS_CACHE_NAMESPACE, endpoint, *sorted(params.items()))
+    answer = cache.get(key)
+    if answer is None:
+        answer = compute()
+        cache.set(key, answer, timeout=settings.ANALYTICS_CACHE_SECONDS)
+    return answer
 
 
 def _month_last_day(month: date) -> date:

@@ -1,19 +1,15 @@
 """Staff analytics: thin views over the analytics selectors, each whole
-answer cached briefly under the "analytics" namespace, whose version every
-purchase write bumps on commit (services._purchases_changed)."""
+answer cached briefly (selectors.analytics_cached)."""
 
 from collections.abc import Callable
-from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsStaff
-from config.cache import versioned_key
 from purchases.analytics.selectors import (
+    analytics_cached,
     analytics_monthly_list,
     analytics_summary_get,
     analytics_top_products_list,
@@ -29,7 +25,6 @@ from purchases.analytics.serializers import (
 )
 from purchases.months import format_month
 from purchases.serializers import MonthQueryInputSerializer
-from purchases.services import ANALYTICS_CACHE_NAMESPACE
 
 MONTH_PATTERN = r"^[0-9]{4}-[0-9]{2}$"
 MONTH_PARAMETER = OpenApiParameter(
@@ -48,18 +43,6 @@ BAD_QUERY_RESPONSE = OpenApiResponse(
     description="Invalid query parameter; errors are keyed by the parameter name."
 )
 STAFF_ONLY = "Staff only. Cached briefly; any purchase change makes the next answer fresh."
-
-
-def _cached(endpoint: str, params: dict[str, object], compute: Callable[[], Any]) -> Any:
-    # The key carries the namespace version read before computing: an answer
-    # computed while a purchase write commits lands under the old version,
-    # which the write's bump makes unreachable.
-    key = versioned_key(ANALYTICS_CACHE_NAMESPACE, endpoint, *sorted(params.items()))
-    answer = cache.get(key)
-    if answer is None:
-        answer = compute()
-        cache.set(key, answer, timeout=settings.ANALYTICS_CACHE_SECONDS)
-    return answer
 
 
 class AnalyticsSummaryView(APIView):
@@ -111,7 +94,7 @@ class AnalyticsSummaryView(APIView):
         query.is_valid(raise_exception=True)
         month = query.validated_month()
         return Response(
-            _cached(
+            analytics_cached(
                 "summary",
                 {"month": format_month(month)},
                 lambda: AnalyticsSummaryOutputSerializer(analytics_summary_get(month=month)).data,
@@ -182,7 +165,9 @@ class AnalyticsMonthlyView(APIView):
                 {"from_month": first, "to_month": last, "results": rows}
             ).data
 
-        return Response(_cached("monthly", {"from": format_month(first), "to": format_month(last)}, compute))
+        return Response(
+            analytics_cached("monthly", {"from": format_month(first), "to": format_month(last)}, compute)
+        )
 
 
 class _AnalyticsRankingView(APIView):
@@ -204,7 +189,9 @@ class _AnalyticsRankingView(APIView):
             rows = type(self).selector(month=month, limit=limit)
             return self.output_serializer({"month": month, "results": rows}).data
 
-        return Response(_cached(self.endpoint, {"month": format_month(month), "limit": limit}, compute))
+        return Response(
+            analytics_cached(self.endpoint, {"month": format_month(month), "limit": limit}, compute)
+        )
 
 
 class AnalyticsTopResellersView(_AnalyticsRankingView):

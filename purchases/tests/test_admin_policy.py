@@ -76,4 +76,4 @@ def test_the_policy_in_force_is_read_only(admin_client):
 def test_policy_changelist(admin_client):
     response = admin_client.get("/admin/purchases/cashbackpolicy/")
     assert response.status_code == 200
-    assert "20.00%" in response.content.decode()
+    assert "≤ R$ 1.500,00: 15% · sem limite: 20%" in response.content.decode()

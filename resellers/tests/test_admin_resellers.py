@@ -1,8 +1,14 @@
+import re
+from datetime import date
+from html import unescape as html_unescape
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import UserFactory
+from conftest import EN
+from purchases.services import purchase_reject
 from resellers import admin as reseller_admin
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
@@ -84,11 +90,13 @@ def test_changelist_has_no_n_plus_one(admin_client, django_assert_max_num_querie
     with CaptureQueriesContext(connection) as one:
         assert admin_client.get(CHANGELIST).status_code == 200
     ResellerFactory.create_batch(49)
-    # session, user, COUNT, full COUNT, the page (one query joining the user).
+    # session, user, COUNT, full COUNT, the page (one query joining the user
+    # and the month's aggregate row); the first time, the month's cashback
+    # policy and its tiers too (cached then).
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = admin_client.get(CHANGELIST)
     assert len(response.context["cl"].result_list) == 50
-    assert len(one.captured_queries) <= 5
+    assert len(one.captured_queries) <= 7
 
 
 # --- Change form ----------------------------------------------------------------
@@ -204,3 +212,137 @@ def test_only_staff_reach_the_resellers_admin(client, ana, who):
     assert client.post(change_url(ana), {"cpf": make_cpf(5)}).status_code == 302
     ana.refresh_from_db()
     assert ana.cpf != make_cpf(5)
+
+
+# --- The current month (the list's columns and the page's summary) ---------------
+# Added by purchases (purchases/analytics/reseller_admin.py), which owns the
+# month aggregates; the registered admin is that one.
+
+
+def month_cells(response, reseller) -> list[str]:
+    """The month total, tier and cashback cells of the reseller's row."""
+    html = response.content.decode()
+    row = next(row for row in re.findall(r"<tr>(.*?)</tr>", html, re.S) if reseller.user.email in row)
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    return cells[-4:-1]
+
+
+@pytest.fixture
+def ana_in_march(ana, make_purchase, staff_user):
+    """Ana's March 2026 (TODAY's month): 1,234.56 counted (15 %), a rejected
+    purchase, and February's, which the month columns leave out."""
+    make_purchase(ana, "1000.00", date(2026, 3, 2), "A")
+    make_purchase(ana, "234.56", date(2026, 3, 10), "B")
+    make_purchase(ana, "2000.00", date(2026, 2, 10), "C")
+    purchase_reject(
+        purchase=make_purchase(ana, "5000.00", date(2026, 3, 11), "D"), reviewer=staff_user, reason="x"
+    )
+    return ana
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_changelist_shows_the_current_months_total_tier_and_cashback(admin_client, ana_in_march, bia):
+    response = admin_client.get(CHANGELIST)
+
+    html = response.content.decode()
+    for header in [
+        "Total do mês",
+        "Faixa",
+        "Cashback do mês",
+        "Total, faixa e cashback do mês atual: Março de 2026.",
+    ]:
+        assert header in html
+    assert month_cells(response, ana_in_march) == ["R$ 1.234,56", "15%", "R$ 185,18"]
+    # Nothing bought this month: nothing earned, the first tier.
+    assert month_cells(response, bia) == ["R$ 0,00", "10%", "R$ 0,00"]
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_changelist_month_columns_in_english(admin_client, ana_in_march):
+    response = admin_client.get(CHANGELIST, **EN)
+    assert "Total, tier and cashback of the current month: March 2026." in response.content.decode()
+    assert month_cells(response, ana_in_march) == ["R$ 1,234.56", "15%", "R$ 185.18"]
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_changelist_sorts_by_the_month_total(admin_client, ana_in_march, bia, make_purchase):
+    make_purchase(bia, "300.00", date(2026, 3, 5), "X")
+    column = reseller_admin_registered().list_display.index("month_total") + 1
+    descending = admin_client.get(CHANGELIST, {"o": f"-{column}"})
+    assert [r.pk for r in descending.context["cl"].result_list] == [ana_in_march.pk, bia.pk]
+    ascending = admin_client.get(CHANGELIST, {"o": str(column)})
+    assert [r.pk for r in ascending.context["cl"].result_list] == [bia.pk, ana_in_march.pk]
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_month_columns_cost_the_same_queries_for_one_reseller_or_a_full_page(
+    admin_client, make_purchase, django_assert_num_queries
+):
+    make_purchase(value="700.00")
+    admin_client.get(CHANGELIST)  # the month's policy is cached from here on
+    # session, user, COUNT, full COUNT, the page joined to the users and the
+    # month's aggregate rows.
+    with django_assert_num_queries(5):
+        response = admin_client.get(CHANGELIST)
+    assert len(response.context["cl"].result_list) == 1
+
+    for _ in range(40):
+        make_purchase(value="1100.00")
+    ResellerFactory.create_batch(20)  # and some without purchases
+    with django_assert_num_queries(5):
+        response = admin_client.get(CHANGELIST)
+    assert len(response.context["cl"].result_list) == 61
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_the_purchases_link_opens_the_resellers_purchases_only(
+    admin_client, ana_in_march, bia, make_purchase
+):
+    make_purchase(bia, "50.00", date(2026, 3, 5), "BIA-1")
+    response = admin_client.get(CHANGELIST)
+    links = re.findall(r'<a href="([^"]+)">Ver compras</a>', response.content.decode())
+    ana_link = html_unescape(next(link for link in links if link.endswith(f"={ana_in_march.pk}")))
+    assert ana_link == f"/admin/purchases/purchase/?reseller__id__exact={ana_in_march.pk}"
+
+    # The purchase admin accepts the lookup (a field of its own model).
+    purchases = admin_client.get(ana_link)
+    assert purchases.status_code == 200
+    assert sorted(p.code for p in purchases.context["cl"].result_list) == ["A", "B", "C", "D"]
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_change_page_shows_the_month_summary_and_the_purchases_link(admin_client, ana_in_march):
+    response = admin_client.get(change_url(ana_in_march))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert (
+        "Março de 2026 — total: R$ 1.234,56; compras em validação ou aprovadas: 2; "
+        "faixa: 15%; cashback: R$ 185,18."
+    ) in html
+    assert "Faltam R$ 265,45 neste mês para a faixa de 20%." in html
+    assert f'href="/admin/purchases/purchase/?reseller__id__exact={ana_in_march.pk}"' in html
+
+    # Saving the page still works with the read-only summary on it.
+    assert admin_client.post(change_url(ana_in_march), {"cpf": ana_in_march.cpf_formatted}).status_code == 302
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_change_page_of_a_reseller_without_purchases(admin_client, bia):
+    html = admin_client.get(change_url(bia), **EN).content.decode()
+    assert (
+        "March 2026 — total: R$ 0.00; purchases in validation or approved: 0; tier: 10%; cashback: R$ 0.00."
+        in html
+    )
+    assert "R$ 1,000.01 more this month reach the 15% tier." in html
+
+
+def test_the_add_page_has_no_month_summary(admin_client):
+    html = admin_client.get(ADD).content.decode()
+    assert "month_summary" not in html
+    assert "Ver compras" not in html
+
+
+def reseller_admin_registered():
+    from django.contrib import admin
+
+    return admin.site.get_model_admin(Reseller)

@@ -1,0 +1,142 @@
+"""The resellers' admin with each reseller's current month: total of
+non-rejected purchases, tier reached and cashback earned (from the month
+aggregates, MonthlyCashback), and a link to the reseller's purchases.
+
+Resellers come before purchases in the apps' order (config ← accounts ←
+resellers ← products ← purchases), so resellers/admin.py knows nothing of
+purchases; this module extends its ResellerAdmin, and purchases/analytics/
+admin.py registers the result in its place.
+"""
+
+from decimal import Decimal
+
+from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import DecimalField, F, FilteredRelation, Q, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from purchases import cashback
+from purchases.models import format_brl, format_month_name, format_percent
+from purchases.months import current_month
+from purchases.selectors import cashback_tiers_get, month_summary_get
+from resellers.admin import ResellerAdmin
+
+# The purchase changelist filters by any lookup on its model's own fields
+# (ModelAdmin.lookup_allowed); this one reads the reseller column alone.
+PURCHASES_RESELLER_PARAMETER = "reseller__id__exact"
+_MONEY = DecimalField(max_digits=14, decimal_places=2)
+_PERCENT = DecimalField(max_digits=5, decimal_places=2)
+
+
+def reseller_purchases_url(reseller_id: int) -> str:
+    """The purchase changelist showing only this reseller's purchases."""
+    changelist = reverse("admin:purchases_purchase_changelist")
+    return f"{changelist}?{urlencode({PURCHASES_RESELLER_PARAMETER: reseller_id})}"
+
+
+def _starting_percent(month) -> Decimal | None:
+    """The percent of a month's total of zero (the first tier), which the
+    month's summary shows for resellers who bought nothing yet; None when no
+    policy covers the month."""
+    try:
+        _policy_id, tiers = cashback_tiers_get(month=month)  # cached for begun months
+    except ImproperlyConfigured:
+        return None
+    return cashback.percent_for_total(cashback.ZERO, tiers)
+
+
+class ResellerMonthAdmin(ResellerAdmin):
+    list_display = [
+        *ResellerAdmin.list_display,
+        "month_total",
+        "month_tier",
+        "month_cashback",
+        "purchases_link",
+    ]
+
+    def get_queryset(self, request):
+        """The reseller rows joined to their current month's aggregate row
+        (at most one: unique per reseller and month), so a page of any size
+        is still one query. Resellers without purchases this month have no
+        row: zero total and cashback, the first tier."""
+        month = current_month()
+        starting_percent = _starting_percent(month)
+        percent = F("current_month__cashback_percent")
+        if starting_percent is not None:
+            percent = Coalesce(percent, Value(starting_percent, output_field=_PERCENT))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                current_month=FilteredRelation(
+                    "monthly_cashback", condition=Q(monthly_cashback__month=month)
+                ),
+                month_total_value=Coalesce(
+                    F("current_month__total_value"), Value(cashback.ZERO, output_field=_MONEY)
+                ),
+                month_cashback_percent=percent,
+                month_cashback_value=Coalesce(
+                    F("current_month__cashback_value"), Value(cashback.ZERO, output_field=_MONEY)
+                ),
+            )
+        )
+
+    @admin.display(description=_("month total"), ordering="month_total_value")
+    def month_total(self, reseller):
+        return format_brl(reseller.month_total_value)
+
+    @admin.display(description=_("tier"), ordering="month_cashback_percent")
+    def month_tier(self, reseller):
+        if reseller.month_cashback_percent is None:
+            return self.get_empty_value_display()
+        return format_percent(reseller.month_cashback_percent)
+
+    @admin.display(description=_("month cashback"), ordering="month_cashback_value")
+    def month_cashback(self, reseller):
+        return format_brl(reseller.month_cashback_value)
+
+    @admin.display(description=_("purchases"))
+    def purchases_link(self, reseller):
+        return format_html(
+            '<a href="{}">{}</a>', reseller_purchases_url(reseller.pk), gettext("See purchases")
+        )
+
+    @admin.display(description=_("current month"))
+    def month_summary(self, reseller):
+        summary = month_summary_get(reseller=reseller, month=current_month())
+        text = gettext(
+            "%(month)s — total: %(total)s; purchases in validation or approved: %(count)s; "
+            "tier: %(percent)s; cashback: %(cashback)s."
+        ) % {
+            "month": format_month_name(summary.month),
+            "total": format_brl(summary.total_value),
+            "count": summary.purchase_count,
+            "percent": format_percent(summary.cashback_percent),
+            "cashback": format_brl(summary.cashback_value),
+        }
+        if summary.next_tier is not None:
+            text += " " + gettext("%(missing)s more this month reach the %(percent)s tier.") % {
+                "missing": format_brl(summary.next_tier.missing),
+                "percent": format_percent(summary.next_tier.percent),
+            }
+        return text
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return [*fields, "month_summary", "purchases_link"] if obj else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "month_summary", "purchases_link"] if obj else fields
+
+    def changelist_view(self, request, extra_context=None):
+        # Which month the month columns show, under the title.
+        subtitle = gettext("Total, tier and cashback of the current month: %(month)s.") % {
+            "month": format_month_name(current_month())
+        }
+        return super().changelist_view(request, {"subtitle": subtitle, **(extra_context or {})})
