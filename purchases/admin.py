@@ -1,20 +1,47 @@
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Q
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import formats, timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from rangefilter.filters import DateRangeFilter
 
 from config.admin import ModelAdmin
 from config.exceptions import ConflictError
 from config.pagination import CachedCountPaginator
 from purchases import cashback
-from purchases.models import CashbackPolicy, CashbackTier, MonthlyCashback, Purchase, PurchaseItem
+from purchases.models import (
+    CashbackPolicy,
+    CashbackTier,
+    MonthlyCashback,
+    Purchase,
+    PurchaseItem,
+    format_brl,
+    format_month_name,
+    format_percent,
+)
 from purchases.months import current_month, format_month, next_month, parse_month
-from purchases.services import REASON_REQUIRED_MESSAGE, purchase_approve, purchase_reject
+from purchases.services import (
+    ALREADY_REVIEWED_MESSAGE,
+    REASON_REQUIRED_MESSAGE,
+    purchase_approve,
+    purchase_reject,
+)
 from resellers.models import Reseller
 from resellers.selectors import reseller_get_by_cpf
 
@@ -101,6 +128,9 @@ REASON_MAX_LENGTH = 500  # as the API's reject route
 # An e-mail search matching more resellers than this is too broad to be
 # useful; the code search still applies.
 MAX_SEARCHED_RESELLERS = 1000
+DATE_RANGE_REVERSED_MESSAGE = _("The start date must not be after the end date.")
+PURCHASE_APPROVED_MESSAGE = _("Purchase %(code)s approved.")
+PURCHASE_REJECTED_MESSAGE = _("Purchase %(code)s rejected.")
 
 
 class PurchaseMonthFilter(admin.SimpleListFilter):
@@ -114,7 +144,7 @@ class PurchaseMonthFilter(admin.SimpleListFilter):
         # million): a month whose purchases were all rejected has no aggregate
         # and is not offered (the parameter still filters it).
         months = MonthlyCashback.objects.dates("month", "month", order="DESC")[: self.months_offered]
-        return [(format_month(month), format_month(month)) for month in months]
+        return [(format_month(month), format_month_name(month)) for month in months]
 
     def queryset(self, request, queryset):
         if not self.value():
@@ -125,6 +155,40 @@ class PurchaseMonthFilter(admin.SimpleListFilter):
             # The changelist answers with its "?e=1" page, not a 500.
             raise IncorrectLookupParameters(exc) from exc
         return queryset.filter(date__gte=start, date__lt=next_month(start))
+
+
+class PurchaseDateRangeFilter(DateRangeFilter):
+    """django-admin-rangefilter's "from / to" dates (both inclusive, in the
+    language's date format or ISO), filtering the date column by dates: the
+    package's own filter compares a date column with datetimes at the day's
+    edges. Input that is not a date range (not a date, year 0, other
+    digits, from after to) matches nothing and the filter shows why: a list
+    or an export must never be wider than what was asked for."""
+
+    def _get_form_class(self):
+        form_class = super()._get_form_class()
+        start_name, end_name = self.lookup_kwarg_gte, self.lookup_kwarg_lte
+
+        def clean(form):
+            cleaned = forms.BaseForm.clean(form)
+            start, end = cleaned.get(start_name), cleaned.get(end_name)
+            if start and end and start > end:
+                raise ValidationError(DATE_RANGE_REVERSED_MESSAGE, code="reversed_range")
+            return cleaned
+
+        form_class.clean = clean  # a class made for this filter alone
+        return form_class
+
+    def queryset(self, request, queryset):
+        if not self.form.is_bound:
+            return queryset
+        if not self.form.is_valid():
+            return queryset.none()
+        bounds = {
+            f"{self.field_path}__gte": self.form.cleaned_data.get(self.lookup_kwarg_gte),
+            f"{self.field_path}__lte": self.form.cleaned_data.get(self.lookup_kwarg_lte),
+        }
+        return queryset.filter(**{lookup: day for lookup, day in bounds.items() if day is not None})
 
 
 class RejectReasonForm(forms.Form):
@@ -138,10 +202,14 @@ class RejectReasonForm(forms.Form):
 
 class PurchaseItemInline(admin.TabularInline):
     model = PurchaseItem
-    fields = ["product", "quantity", "unit_price"]
+    fields = ["product", "quantity", "unit_price_display"]
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description=_("unit price"))
+    def unit_price_display(self, item):
+        return format_brl(item.unit_price)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product")
@@ -156,24 +224,106 @@ class PurchaseItemInline(admin.TabularInline):
         return False
 
 
+# The export's columns: who the purchase is from, but never their CPF (LGPD:
+# a spreadsheet travels further than the back office).
+EXPORT_FIELDS = (
+    "id",
+    "code",
+    "date",
+    "value",
+    "status",
+    "cashback_percent",
+    "cashback_value",
+    "reseller_id",
+    "reseller__user__full_name",
+    "reseller__user__email",
+)
+EXPORT_HEADER = (
+    _("id"),
+    _("code"),
+    _("date"),
+    _("value"),
+    _("status"),
+    _("cashback percent"),
+    _("cashback value"),
+    _("reseller id"),
+    _("reseller name"),
+    _("reseller e-mail"),
+)
+EXPORT_CHUNK_SIZE = 2000  # rows fetched from the database at a time
+EXPORT_ROWS_PER_WRITE = 500  # rows sent to the client at a time
+# A spreadsheet runs a cell starting with one of these as a formula ("CSV
+# injection"); such text cells get a leading apostrophe, as spreadsheets do.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[str]:
+    """The CSV text of ``header`` and ``rows``, a few hundred rows at a time:
+    the header alone first, so the download starts before the query runs."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")  # UTF-8 byte-order mark: spreadsheets then read accents right
+    writer.writerow(header)
+    yield buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    for count, row in enumerate(rows, 1):
+        writer.writerow(row)
+        if count % EXPORT_ROWS_PER_WRITE == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+class RowsOnlyChangeList:
+    """A changelist that builds its queryset (filters, search, order) and no
+    page: the export reads every row itself, so it needs neither the count
+    nor a page of them."""
+
+    def get_results(self, request):
+        self.result_count = self.full_result_count = None
+        self.result_list = self.queryset.none()
+        self.can_show_all = self.multi_page = False
+
+
+class PurchasePaginator(CachedCountPaginator):
+    """The cached count, and 0 with no query for a list that can match
+    nothing (``none()``, as a bad date range gives): such a queryset has no
+    SQL to make the cache key of."""
+
+    @cached_property
+    def count(self) -> int:
+        try:
+            return super().count
+        except EmptyResultSet:
+            return 0
+
+
 @admin.register(Purchase)
 class PurchaseAdmin(ModelAdmin):
     """Purchases are recorded, edited and deleted through the API, whose
-    services recompute the month's cashback; here staff read them and review
-    them. The only writes are the approve/reject actions, which call the same
+    services recompute the month's cashback; here staff read them, review
+    them and export them. The only writes are approving and rejecting (the
+    bulk actions and the purchase page's buttons), which call the same
     services as the API (so the same rules and locks apply). A purchase's
     page is view-only: status and review audit never change by form."""
 
+    change_list_template = "admin/purchases/purchase/change_list.html"
+    change_form_template = "admin/purchases/purchase/change_form.html"
     list_display = [
-        "code",
+        "code_display",
         "reseller_name",
-        "value",
-        "date",
+        "value_display",
+        "date_display",
         "status",
-        "cashback_percent",
-        "cashback_value",
+        "cashback_display",
     ]
-    list_filter = ["status", PurchaseMonthFilter]
+    list_filter = ["status", PurchaseMonthFilter, ("date", PurchaseDateRangeFilter)]
     search_fields = ["code"]  # and the reseller's e-mail or CPF: see get_search_results
     search_help_text = PURCHASE_SEARCH_HELP
     ordering = ["-date", "-id"]
@@ -181,38 +331,75 @@ class PurchaseAdmin(ModelAdmin):
     # ties), the count cached for a few seconds and never a second COUNT(*)
     # of the whole table, and no date hierarchy (each of its levels reads
     # every date of the filtered rows; the month filter takes its place).
-    sortable_by = ["date", "value"]
-    paginator = CachedCountPaginator
+    sortable_by = ["date_display", "value_display"]
+    paginator = PurchasePaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a COUNT per filter option, over every row
     actions = ["approve_selected", "reject_selected"]
     inlines = [PurchaseItemInline]
     fieldsets = [
-        (None, {"fields": ["reseller", "reseller_cpf", "code", "value", "date"]}),
+        (None, {"fields": ["reseller", "reseller_cpf", "code", "value_display", "date"]}),
         (_("Review"), {"fields": ["status", "reviewed_by", "reviewed_at", "rejection_reason"]}),
-        (_("Cashback"), {"fields": ["cashback_percent", "cashback_value"]}),
+        (_("Cashback"), {"fields": ["cashback_percent_display", "cashback_value_display"]}),
         (_("Record"), {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
     readonly_fields = [
         "reseller",
         "reseller_cpf",
         "code",
-        "value",
+        "value_display",
         "date",
         "status",
         "reviewed_by",
         "reviewed_at",
         "rejection_reason",
-        "cashback_percent",
-        "cashback_value",
+        "cashback_percent_display",
+        "cashback_value_display",
         "created_by",
         "created_at",
         "updated_at",
     ]
 
+    class Media:
+        # Column widths and alignment that keep every column visible at 1366 px.
+        css = {"all": ["admin/purchases/purchase.css"]}
+
+    # Short headers (and values with no wasted width): the list fits a
+    # 1366-pixel screen beside the filters.
+    @admin.display(description=_("code"))
+    def code_display(self, purchase):
+        # On one line; the few very long codes (up to 64 characters) end in
+        # an ellipsis with the whole code on hover (and on the page).
+        return format_html('<span class="purchase-code" title="{}">{}</span>', purchase.code, purchase.code)
+
     @admin.display(description=_("reseller"), ordering="reseller__user__full_name")
     def reseller_name(self, purchase):
         return purchase.reseller.user.full_name
+
+    @admin.display(description=_("value"), ordering="value")
+    def value_display(self, purchase):
+        return format_brl(purchase.value)
+
+    @admin.display(description=_("date"), ordering="date")
+    def date_display(self, purchase):
+        return formats.date_format(purchase.date, "SHORT_DATE_FORMAT")
+
+    @admin.display(description=_("cashback"))
+    def cashback_display(self, purchase):
+        # The value over its percent, in one column: the list has no width to spare.
+        return format_html(
+            '{}<br><span class="purchase-percent">{}</span>',
+            format_brl(purchase.cashback_value),
+            format_percent(purchase.cashback_percent),
+        )
+
+    @admin.display(description=_("cashback %"))
+    def cashback_percent_display(self, purchase):
+        return format_percent(purchase.cashback_percent)
+
+    @admin.display(description=_("cashback"))
+    def cashback_value_display(self, purchase):
+        return format_brl(purchase.cashback_value)
 
     @admin.display(description=_("reseller CPF"))
     def reseller_cpf(self, purchase):
@@ -248,7 +435,7 @@ class PurchaseAdmin(ModelAdmin):
         return False
 
     # A purchase's page is view-only; "change" in general (obj=None) stays,
-    # as it is the permission the review actions require.
+    # as it is the permission reviewing requires.
     def has_change_permission(self, request, obj=None):
         if obj is not None:
             return False
@@ -257,6 +444,152 @@ class PurchaseAdmin(ModelAdmin):
     # Deleting follows the API's rules (only in validation, month recomputed).
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def _url_name(self, view: str) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_{view}"
+
+    def _url(self, view: str, *args) -> str:
+        return reverse(f"admin:{self._url_name(view)}", args=args, current_app=self.admin_site.name)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view  # staff only, never cached, CSRF-checked
+        own = [
+            path("export/", wrap(self.export_view), name=self._url_name("export")),
+            path("<path:object_id>/approve/", wrap(self.approve_view), name=self._url_name("approve")),
+            path("<path:object_id>/reject/", wrap(self.reject_view), name=self._url_name("reject")),
+        ]
+        return own + super().get_urls()
+
+    def get_changelist(self, request, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        if request.resolver_match and request.resolver_match.url_name == self._url_name("export"):
+            return type("ExportChangeList", (RowsOnlyChangeList, changelist), {})
+        return changelist
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_review"] = obj is not None and obj.is_editable and self.has_change_permission(request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- Review on the purchase's page --------------------------------------------
+
+    def _purchase_for_review(self, request, object_id) -> Purchase | None:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return self.get_object(request, unquote(object_id))
+
+    def _change_page(self, purchase: Purchase) -> HttpResponseRedirect:
+        return HttpResponseRedirect(self._url("change", quote(purchase.pk)))
+
+    def approve_view(self, request, object_id):
+        # A POST from the page's button (admin_view checks its CSRF token): a
+        # link followed or prefetched never approves.
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        purchase = self._purchase_for_review(request, object_id)
+        if purchase is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        try:
+            purchase_approve(purchase=purchase, reviewer=request.user)
+        except ConflictError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, PURCHASE_APPROVED_MESSAGE % {"code": purchase.code}, messages.SUCCESS)
+        return self._change_page(purchase)
+
+    def reject_view(self, request, object_id):
+        """GET asks for the reason; POST rejects with it."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        purchase = self._purchase_for_review(request, object_id)
+        if purchase is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not purchase.is_editable:
+            self.message_user(request, ALREADY_REVIEWED_MESSAGE, messages.ERROR)
+            return self._change_page(purchase)
+
+        form = RejectReasonForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            try:
+                purchase_reject(purchase=purchase, reviewer=request.user, reason=form.cleaned_data["reason"])
+            except ConflictError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request, PURCHASE_REJECTED_MESSAGE % {"code": purchase.code}, messages.SUCCESS
+                )
+            return self._change_page(purchase)
+
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Reject purchase"),
+            "opts": self.opts,
+            "form": form,
+            "purchase": purchase,
+            "value": format_brl(purchase.value),
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/purchases/purchase/reject_reason.html", context)
+
+    # --- Export -----------------------------------------------------------------
+
+    def export_view(self, request):
+        """The changelist's rows (its filters, search and order, every page)
+        as CSV, streamed: the rows are read 2,000 at a time and sent as they
+        come, so a million of them never sit in memory.
+
+        Machine-readable whatever the language: comma-separated, numbers
+        with a dot for decimals and no grouping, ISO dates (YYYY-MM-DD); the
+        header and the status are in the staff member's language."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(self._url("changelist") + "?e=1")
+        # The language is read now: the rows are written after this returns.
+        header = [capfirst(str(title)) for title in EXPORT_HEADER]
+        statuses = {value: str(label) for value, label in Purchase.Status.choices}
+        rows = changelist.queryset.values_list(*EXPORT_FIELDS)
+        filename = gettext("purchases-%(date)s.csv") % {"date": timezone.localdate().isoformat()}
+        response = StreamingHttpResponse(
+            csv_chunks(header, self._export_rows(rows, statuses)), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    @staticmethod
+    def _export_rows(rows, statuses: dict[str, str]) -> Iterator[tuple]:
+        # In a transaction: on PostgreSQL the iterator's server-side cursor is
+        # then a plain one, which hands rows out as the scan finds them. In
+        # autocommit Django declares it WITH HOLD, which computes the whole
+        # result before the first row.
+        # (Nested in another, it needs no savepoint: it only reads.)
+        with transaction.atomic(using=rows.db, savepoint=False):
+            for (
+                pk,
+                code,
+                day,
+                value,
+                status,
+                percent,
+                cashback_value,
+                reseller_id,
+                name,
+                email,
+            ) in rows.iterator(chunk_size=EXPORT_CHUNK_SIZE):
+                yield (
+                    pk,
+                    spreadsheet_safe(code),
+                    day.isoformat(),
+                    value,
+                    statuses.get(status, status),
+                    percent,
+                    cashback_value,
+                    reseller_id,
+                    spreadsheet_safe(name),
+                    spreadsheet_safe(email),
+                )
 
     # --- Review actions ---------------------------------------------------------
 
@@ -331,7 +664,10 @@ class PurchaseAdmin(ModelAdmin):
             "selected_count": counts["selected"],
             "validating_count": counts["validating"],
             "skipped_count": counts["selected"] - counts["validating"],
-            "shown": queryset.filter(status=Purchase.Status.VALIDATING)[: self.list_per_page],
+            "shown": [
+                (purchase, format_brl(purchase.value))
+                for purchase in queryset.filter(status=Purchase.Status.VALIDATING)[: self.list_per_page]
+            ],
             "selected_ids": queryset.values_list("pk", flat=True),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "action_name": "reject_selected",

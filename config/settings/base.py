@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rangefilter",  # the admin's date-range filter (purchases)
     # Project
     "config",
     "accounts",

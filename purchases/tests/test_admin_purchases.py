@@ -1,3 +1,6 @@
+import csv
+import io
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -6,14 +9,16 @@ from django.contrib import messages
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.http import StreamingHttpResponse
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import StaffFactory, UserFactory
 from conftest import EN
 from products.models import Category, Product
-from purchases.admin import PurchaseMonthFilter
+from purchases.admin import DATE_RANGE_REVERSED_MESSAGE, PurchaseMonthFilter
 from purchases.models import Purchase
-from purchases.services import ItemInput, purchase_approve, purchase_reject
+from purchases.services import ALREADY_REVIEWED_MESSAGE, ItemInput, purchase_approve, purchase_reject
 from resellers import cpf as cpf_codec
 from resellers.tests.factories import ResellerFactory
 
@@ -32,6 +37,14 @@ def action(name, purchases, **extra):
 
 def sent_messages(response):
     return [(message.level, message.message) for message in get_messages(response.wsgi_request)]
+
+
+def viewer_client(client, *codenames):
+    """A client logged in as staff with only these purchase permissions."""
+    staff = StaffFactory()
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(staff)
+    return client
 
 
 # --- Changelist -----------------------------------------------------------------
@@ -76,7 +89,7 @@ def test_changelist_filters(admin_client, march, query, expected):
 def test_changelist_columns(admin_client, march):
     response = admin_client.get(CHANGELIST + "?status=rejected", **EN)
     content = response.content.decode()
-    for text in ["NF-REJ", "Ana Souza", "300.00", "Rejected", "0.00"]:
+    for text in ["NF-REJ", "Ana Souza", "R$ 300.00", "03/04/2026", "Rejected", "0%", "R$ 0.00"]:
         assert text in content
 
 
@@ -100,6 +113,8 @@ def test_month_filter_offers_the_latest_twelve_months_with_purchases(admin_clien
         "2025-09", "2025-08", "2025-07", "2025-06", "2025-05", "2025-04",
     ]  # fmt: skip
     assert "?month=2026-03" in response.content.decode()
+    labels = [label for _value, label in month_filter.lookup_choices]
+    assert labels[:2] == ["Março de 2026", "Fevereiro de 2026"]
 
 
 @pytest.mark.parametrize("month", ["2026-13", "garbage", "1999-12"])
@@ -355,3 +370,457 @@ def test_only_staff_reach_the_purchases_admin(client, with_items, who):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
+
+
+# --- Money and dates --------------------------------------------------------------
+
+
+@pytest.fixture
+def big(make_purchase):
+    reseller = ResellerFactory(user__full_name="Carla Dias")
+    return make_purchase(reseller, "1202.14", date(2026, 3, 5), "NF-BIG")
+
+
+@pytest.mark.parametrize(
+    ("language", "texts"),
+    [
+        ("pt-br", ["R$ 1.202,14", "05/03/2026", "15%", "R$ 180,32"]),
+        ("en", ["R$ 1,202.14", "03/05/2026", "15%", "R$ 180.32"]),
+    ],
+)
+def test_changelist_shows_money_and_dates_in_the_language_format(admin_client, big, language, texts):
+    response = admin_client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE=language)
+    row = re.search(r"<tr>.*?NF-BIG.*?</tr>", response.content.decode(), re.S).group(0)
+    for text in texts:
+        assert text in row
+
+
+def test_changelist_has_short_headers_and_right_aligned_money(admin_client, big):
+    response = admin_client.get(CHANGELIST)
+    content = response.content.decode()
+    table = content[content.index('<table id="result_list">') :]
+    table_head = table[: table.index("</thead>")]
+    headers = [
+        re.sub(r"<[^>]+>|\s+", " ", header).strip()
+        for header in re.findall(r'<th scope="col".*?</th>', table_head, re.S)
+    ]
+    assert [h for h in headers if h] == [
+        "Código",
+        "Revendedor",
+        "Valor",
+        "Data",
+        "Status",
+        "Cashback",
+    ]
+    assert 'class="sortable column-value_display"' in content
+    assert 'class="sortable column-date_display' in content
+    assert "admin/purchases/purchase.css" in content
+    # The cashback's value over its percent, in one column.
+    assert (
+        '<td class="field-cashback_display">R$ 180,32<br><span class="purchase-percent">15%</span></td>'
+        in content
+    )
+
+
+def test_change_page_shows_money_in_the_language_format(admin_client, with_items):
+    content = admin_client.get(f"{CHANGELIST}{with_items.pk}/change/").content.decode()
+    for text in ["R$ 91,00", "R$ 45,50", "10%", "R$ 9,10"]:
+        assert text in content
+
+
+def test_money_columns_sort_by_the_value(admin_client, make_purchase):
+    for code, value in [("A", "5.00"), ("B", "1000.00"), ("C", "20.00")]:
+        make_purchase(value=value, date=date(2026, 3, 1), code=code)
+    cl = admin_client.get(CHANGELIST).context["cl"]
+    value_column = cl.list_display.index("value_display")
+    response = admin_client.get(CHANGELIST, {"o": f"-{value_column}"})
+    assert [p.code for p in response.context["cl"].result_list] == ["B", "C", "A"]
+
+
+# --- Approve and reject on the purchase page ---------------------------------------
+
+
+def change_url(purchase):
+    return f"{CHANGELIST}{purchase.pk}/change/"
+
+
+def approve_url(purchase):
+    return f"{CHANGELIST}{purchase.pk}/approve/"
+
+
+def reject_url(purchase):
+    return f"{CHANGELIST}{purchase.pk}/reject/"
+
+
+def test_change_page_of_a_purchase_in_validation_has_the_review_buttons(admin_client, march):
+    response = admin_client.get(change_url(march["NF-VAL"]))
+    assert response.context["can_review"]
+    content = response.content.decode()
+    assert f'formaction="{approve_url(march["NF-VAL"])}"' in content
+    assert f'href="{reject_url(march["NF-VAL"])}"' in content
+    assert 'name="csrfmiddlewaretoken"' in content
+
+
+@pytest.mark.parametrize("code", ["NF-APR", "NF-REJ"])
+def test_change_page_of_a_reviewed_purchase_has_no_review_buttons(admin_client, march, code):
+    response = admin_client.get(change_url(march[code]))
+    assert not response.context["can_review"]
+    assert "/approve/" not in response.content.decode()
+    assert "/reject/" not in response.content.decode()
+
+
+def test_change_page_has_no_review_buttons_without_the_change_permission(client, march):
+    response = viewer_client(client, "view_purchase").get(change_url(march["NF-VAL"]))
+    assert response.status_code == 200
+    assert not response.context["can_review"]
+    assert "/approve/" not in response.content.decode()
+
+
+def test_approve_button_approves_and_returns_to_the_page(admin_client, march, admin_user):
+    purchase = march["NF-VAL"]
+    response = admin_client.post(approve_url(purchase), **EN)
+    assert response.status_code == 302
+    assert response["Location"] == change_url(purchase)
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.APPROVED
+    assert purchase.reviewed_by == admin_user
+    assert sent_messages(response) == [(messages.SUCCESS, "Purchase NF-VAL approved.")]
+
+
+def test_approve_button_message_is_in_portuguese(admin_client, march):
+    response = admin_client.post(approve_url(march["NF-VAL"]))
+    assert sent_messages(response) == [(messages.SUCCESS, "Compra NF-VAL aprovada.")]
+
+
+@pytest.mark.parametrize("code", ["NF-APR", "NF-REJ"])
+def test_approving_a_reviewed_purchase_is_an_error_message_not_a_500(admin_client, march, code):
+    response = admin_client.post(approve_url(march[code]), **EN)
+    assert response.status_code == 302
+    assert response["Location"] == change_url(march[code])
+    assert sent_messages(response) == [(messages.ERROR, str(ALREADY_REVIEWED_MESSAGE))]
+    expected = {"NF-APR": Purchase.Status.APPROVED, "NF-REJ": Purchase.Status.REJECTED}[code]
+    assert Purchase.objects.get(pk=march[code].pk).status == expected
+
+
+def test_a_get_never_approves(admin_client, march):
+    response = admin_client.get(approve_url(march["NF-VAL"]))
+    assert response.status_code == 405
+    assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.VALIDATING
+
+
+def test_approving_needs_the_csrf_token(admin_user, march):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    assert client.post(approve_url(march["NF-VAL"])).status_code == 403
+    assert client.post(reject_url(march["NF-VAL"]), {"reason": "Duplicate."}).status_code == 403
+    assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.VALIDATING
+
+
+def test_the_page_buttons_post_with_the_pages_csrf_token(admin_user, march):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    page = client.get(change_url(march["NF-VAL"])).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert client.post(approve_url(march["NF-VAL"]), {"csrfmiddlewaretoken": token}).status_code == 302
+    assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.APPROVED
+
+
+def test_reviewing_on_the_page_needs_the_change_permission(client, march):
+    client = viewer_client(client, "view_purchase")
+    assert client.post(approve_url(march["NF-VAL"])).status_code == 403
+    assert client.get(reject_url(march["NF-VAL"])).status_code == 403
+    assert client.post(reject_url(march["NF-VAL"]), {"reason": "Duplicate."}).status_code == 403
+    assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.VALIDATING
+
+
+@pytest.mark.parametrize("who", ["anonymous", "reseller"])
+def test_reviewing_on_the_page_needs_a_staff_login(client, march, who):
+    if who == "reseller":
+        client.force_login(march["ana"].user)
+    for url in [approve_url(march["NF-VAL"]), reject_url(march["NF-VAL"])]:
+        response = client.post(url, {"reason": "Duplicate."})
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+    assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.VALIDATING
+
+
+@pytest.mark.parametrize("view", ["approve", "reject"])
+def test_reviewing_an_unknown_purchase_returns_to_the_admin_home(admin_client, view):
+    response = admin_client.post(f"{CHANGELIST}999999/{view}/", {"reason": "x"})
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+
+
+def test_reject_button_asks_for_the_reason(admin_client, march):
+    purchase = march["NF-VAL"]
+    response = admin_client.get(reject_url(purchase))
+    assert response.status_code == 200
+    assert "admin/purchases/purchase/reject_reason.html" in [t.name for t in response.templates]
+    content = response.content.decode()
+    assert "NF-VAL" in content
+    assert "R$ 100,00" in content
+    assert 'name="reason"' in content
+    assert 'name="action"' not in content  # not the bulk action's page
+    assert Purchase.objects.get(pk=purchase.pk).status == Purchase.Status.VALIDATING
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 501])
+def test_rejecting_on_the_page_needs_a_bounded_reason(admin_client, march, reason):
+    response = admin_client.post(reject_url(march["NF-VAL"]), {"reason": reason})
+    assert response.status_code == 200
+    assert "reason" in response.context["form"].errors
+    assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.VALIDATING
+
+
+def test_rejecting_on_the_page_records_the_reason_and_returns_to_the_page(admin_client, march, admin_user):
+    purchase = march["NF-VAL"]
+    response = admin_client.post(reject_url(purchase), {"reason": "  Invoice does not match. "}, **EN)
+    assert response.status_code == 302
+    assert response["Location"] == change_url(purchase)
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.REJECTED
+    assert purchase.rejection_reason == "Invoice does not match."
+    assert purchase.reviewed_by == admin_user
+    assert sent_messages(response) == [(messages.SUCCESS, "Purchase NF-VAL rejected.")]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_rejecting_a_reviewed_purchase_is_an_error_message(admin_client, march, method):
+    purchase = march["NF-APR"]
+    response = getattr(admin_client, method)(reject_url(purchase), {"reason": "Late."}, **EN)
+    assert response.status_code == 302
+    assert response["Location"] == change_url(purchase)
+    assert sent_messages(response) == [(messages.ERROR, str(ALREADY_REVIEWED_MESSAGE))]
+    assert Purchase.objects.get(pk=purchase.pk).status == Purchase.Status.APPROVED
+
+
+def test_a_purchase_reviewed_meanwhile_is_an_error_message(admin_client, march, admin_user, monkeypatch):
+    # Another reviewer approves it between the page's check and the service's lock.
+    from purchases import admin as purchases_admin
+
+    real_reject = purchases_admin.purchase_reject
+
+    def reviewed_meanwhile(*, purchase, reviewer, reason):
+        purchase_approve(purchase=purchase, reviewer=admin_user)
+        return real_reject(purchase=purchase, reviewer=reviewer, reason=reason)
+
+    monkeypatch.setattr(purchases_admin, "purchase_reject", reviewed_meanwhile)
+    response = admin_client.post(reject_url(march["NF-VAL"]), {"reason": "Late."}, **EN)
+    assert response.status_code == 302
+    assert sent_messages(response) == [(messages.ERROR, str(ALREADY_REVIEWED_MESSAGE))]
+    assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.APPROVED
+
+
+# --- Date-range filter --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"date__range__gte": "2026-03-03", "date__range__lte": "2026-03-04"}, ["NF-APR", "NF-REJ"]),
+        ({"date__range__gte": "03/03/2026", "date__range__lte": "04/03/2026"}, ["NF-APR", "NF-REJ"]),
+        ({"date__range__gte": "2026-03-03"}, ["NF-APR", "NF-REJ"]),
+        ({"date__range__lte": "2026-03-02"}, ["NF-FEB", "NF-VAL"]),
+        ({"date__range__gte": "2026-03-02", "date__range__lte": "2026-03-02"}, ["NF-VAL"]),
+        ({"date__range__gte": "2026-02-01", "month": "2026-03", "status": "validating"}, ["NF-VAL"]),
+        ({"date__range__gte": "", "date__range__lte": ""}, ["NF-APR", "NF-FEB", "NF-REJ", "NF-VAL"]),
+        (
+            {"date__range__gte": "01/01/0001", "date__range__lte": "31/12/9999"},
+            ["NF-APR", "NF-FEB", "NF-REJ", "NF-VAL"],
+        ),
+    ],
+)
+def test_date_range_filter(admin_client, march, query, expected):
+    response = admin_client.get(CHANGELIST, query)
+    assert response.status_code == 200
+    assert codes(response) == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"date__range__gte": "yesterday"},
+        {"date__range__gte": "2026-02-30"},
+        {"date__range__gte": "0000-01-01"},
+        {"date__range__lte": "01/01/0000"},
+        {"date__range__gte": "99999-01-01"},
+        {"date__range__gte": "\u0662\u0660\u0662\u0666-\u0660\u0663-\u0660\u0661"},  # Arabic-Indic digits
+        {"date__range__gte": "\uff12\uff10\uff12\uff16-\uff10\uff13-\uff10\uff11"},  # full-width digits
+        {"date__range__gte": "x" * 5000},
+        {"date__range__gte": "2026-03-04", "date__range__lte": "2026-03-02"},  # reversed
+    ],
+)
+def test_a_bad_date_range_matches_nothing_and_says_why(admin_client, march, query):
+    response = admin_client.get(CHANGELIST, query)
+    assert response.status_code == 200
+    assert codes(response) == []
+    assert 'class="errorlist' in response.content.decode()
+
+
+def test_a_reversed_date_range_names_the_problem(admin_client, march):
+    response = admin_client.get(
+        CHANGELIST, {"date__range__gte": "2026-03-04", "date__range__lte": "2026-03-02"}, **EN
+    )
+    assert str(DATE_RANGE_REVERSED_MESSAGE) in response.content.decode()
+
+
+def test_a_nul_in_the_date_range_is_not_a_server_error(admin_client, march):
+    response = admin_client.get(CHANGELIST, {"date__range__gte": "2026\x00-03-01"})
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+def test_date_range_filter_is_in_portuguese_and_loads_only_local_assets(admin_client, march):
+    content = admin_client.get(CHANGELIST).content.decode()
+    for text in ["Por data", 'placeholder="Data inicial"', 'placeholder="Data final"', 'value="Pesquisar"']:
+        assert text in content
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', content)
+
+
+def test_date_range_filter_keeps_the_query_cheap(admin_client, march, django_assert_max_num_queries):
+    with CaptureQueriesContext(connection) as plain:
+        admin_client.get(CHANGELIST)
+    with django_assert_max_num_queries(len(plain.captured_queries)):
+        admin_client.get(CHANGELIST, {"date__range__gte": "2026-03-01", "date__range__lte": "2026-03-31"})
+
+
+# --- CSV export ---------------------------------------------------------------------
+
+EXPORT = CHANGELIST + "export/"
+
+
+def read_export(response):
+    assert isinstance(response, StreamingHttpResponse)
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+def test_export_streams_the_filtered_list_as_csv(admin_client, march):
+    response = admin_client.get(EXPORT, {"month": "2026-03"}, **EN)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="purchases-2026-03-20.csv"'
+    header, *rows = read_export(response)
+    assert header == [
+        "Id", "Code", "Date", "Value", "Status", "Cashback percent", "Cashback value",
+        "Reseller id", "Reseller name", "Reseller e-mail",
+    ]  # fmt: skip
+    apr = march["NF-APR"]
+    assert rows[1] == [
+        str(apr.pk), "NF-APR", "2026-03-03", "200.00", "Approved", "10.00", "20.00",
+        str(march["ana"].pk), "Ana Souza", "ana@example.com",
+    ]  # fmt: skip
+    # The list's order: newest first.
+    assert [row[1] for row in rows] == ["NF-REJ", "NF-APR", "NF-VAL"]
+
+
+def test_export_is_in_portuguese_with_machine_readable_numbers(admin_client, big):
+    response = admin_client.get(EXPORT)
+    assert response["Content-Disposition"] == 'attachment; filename="compras-2026-03-20.csv"'
+    header, row = read_export(response)
+    assert header[:4] == ["Id", "Código", "Data", "Valor"]
+    assert row[2:7] == ["2026-03-05", "1202.14", "Em validação", "15.00", "180.32"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"status": "validating"},
+        {"month": "2026-03"},
+        {"q": "ana@"},
+        {"date__range__gte": "2026-03-03", "date__range__lte": "2026-03-31"},
+        {"date__range__gte": "not a date"},
+    ],
+)
+def test_export_has_the_rows_of_the_changelist(admin_client, march, query):
+    listed = admin_client.get(CHANGELIST, query).context["cl"]
+    _header, *rows = read_export(admin_client.get(EXPORT, query))
+    assert len(rows) == listed.result_count
+    assert sorted(row[1] for row in rows) == codes_of(listed)
+
+
+def codes_of(changelist):
+    return sorted(purchase.code for purchase in changelist.queryset)
+
+
+def test_export_never_contains_a_cpf(admin_client, march):
+    response = admin_client.get(EXPORT, **EN)
+    header, *rows = read_export(response)
+    assert not any("cpf" in title.lower() for title in header)
+    text = "\n".join(",".join(row) for row in rows)
+    for reseller in [march["ana"], march["bia"]]:
+        assert reseller.cpf not in text
+        assert reseller.cpf_formatted not in text
+        assert reseller.cpf_encrypted not in text
+
+
+def test_export_neutralises_spreadsheet_formulas(admin_client, make_purchase):
+    reseller = ResellerFactory(user__full_name='=HYPERLINK("http://x")', user__email="@evil@example.com")
+    make_purchase(reseller, "10.00", date(2026, 3, 1), "-1-1")
+    make_purchase(reseller, "10.00", date(2026, 3, 2), "NF-PLAIN")
+    _header, *rows = read_export(admin_client.get(EXPORT))
+    by_code = {row[1]: row for row in rows}
+    assert set(by_code) == {"'-1-1", "NF-PLAIN"}
+    assert by_code["NF-PLAIN"][8] == '\'=HYPERLINK("http://x")'
+    assert by_code["NF-PLAIN"][9] == "'@evil@example.com"
+
+
+def test_export_reads_a_constant_number_of_queries(
+    admin_client, make_purchase, django_assert_max_num_queries
+):
+    reseller = ResellerFactory()
+    make_purchase(reseller, "10.00", date(2026, 3, 1), "FIRST")
+    with CaptureQueriesContext(connection) as one:
+        assert len(read_export(admin_client.get(EXPORT))) == 2
+    for n in range(60):
+        make_purchase(value="10.00", date=date(2026, 3 - n % 3, 1 + n % 20), code=f"NF-{n}")
+    # session, user, the month filter's months, the rows (one query, read
+    # 2,000 at a time from one cursor); no COUNT and no page of the list.
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert len(read_export(admin_client.get(EXPORT))) == 62
+    assert len(one.captured_queries) <= 4
+
+
+def test_export_reads_the_rows_with_an_iterator(admin_client, march, monkeypatch):
+    from django.db.models.query import QuerySet
+
+    chunk_sizes = []
+    real_iterator = QuerySet.iterator
+
+    def spy(self, chunk_size=None):
+        chunk_sizes.append(chunk_size)
+        return real_iterator(self, chunk_size=chunk_size)
+
+    monkeypatch.setattr(QuerySet, "iterator", spy)
+    read_export(admin_client.get(EXPORT))
+    assert chunk_sizes == [2000]
+
+
+def test_export_with_a_bad_filter_is_not_a_server_error(admin_client, march):
+    response = admin_client.get(EXPORT, {"month": "garbage"})
+    assert response.status_code == 302
+    assert response["Location"] == CHANGELIST + "?e=1"
+
+
+def test_export_needs_the_view_permission(client, march):
+    viewer = viewer_client(Client(), "view_purchase")
+    assert len(read_export(viewer.get(EXPORT))) == 5
+    no_permission = viewer_client(client)
+    assert no_permission.get(EXPORT).status_code == 403
+
+
+@pytest.mark.parametrize("who", ["anonymous", "reseller"])
+def test_export_needs_a_staff_login(client, march, who):
+    if who == "reseller":
+        client.force_login(march["ana"].user)
+    response = client.get(EXPORT)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_changelist_links_the_export_with_its_filters(admin_client, march):
+    content = admin_client.get(CHANGELIST, {"month": "2026-03", "q": "ana"}).content.decode()
+    assert 'href="/admin/purchases/purchase/export/?month=2026-03&amp;q=ana"' in content
+    assert "Exportar CSV" in content
