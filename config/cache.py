@@ -104,12 +104,6 @@ def _retry(namespace: str, delay: float, deadline: float) -> None:
         _pending.discard(namespace)
 
 
-def versioned_key(namespace: str, *parts: object) -> str:
-    """A cache key for ``parts`` under the namespace's current version."""
-    digest = hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()[:32]
-    return f"{namespace}:v{get_version(namespace)}:{digest}"
-
-
 # People's names and e-mails, shown in answers of other apps (the staff's
 # purchase list): bumped when a user's name or e-mail changes.
 USER_NAMES_NAMESPACE = "user-names"

@@ -11,12 +11,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Aggregate, Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from config.cache import versioned_key
+from config.cache import VersionedAnswer
 from purchases import cashback
 from purchases.models import MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_span, month_start, shift_month
@@ -38,14 +37,14 @@ def _sum_money(expression, **kwargs) -> Coalesce:
 def analytics_cached(endpoint: str, params: dict[str, object], compute: Callable[[], Any]) -> Any:
     """``compute()``, cached briefly under the "analytics" namespace, whose
     version every purchase write bumps on commit (services._purchases_changed).
-    The key carries the version read before computing: an answer computed
-    while a purchase write commits lands under the old version, which the
+    The answer carries the version read before computing: one computed while
+    a purchase write commits is stored with the old version, which the
     write's bump makes unreachable."""
-    key = versioned_key(ANALYTICS_CACHE_NAMESPACE, endpoint, *sorted(params.items()))
-    answer = cache.get(key)
+    cached = VersionedAnswer((ANALYTICS_CACHE_NAMESPACE,), endpoint, *sorted(params.items()))
+    answer = cached.get()
     if answer is None:
         answer = compute()
-        cache.set(key, answer, timeout=settings.ANALYTICS_CACHE_SECONDS)
+        cached.set(answer, timeout=settings.ANALYTICS_CACHE_SECONDS)
     return answer
 
 
