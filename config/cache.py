@@ -1,9 +1,11 @@
 """Versioned cache namespaces.
 
 A namespace (``"products"``, ``"analytics"``) has a version number stored in
-the cache; every cached answer's key includes it. Bumping the version after a
-change makes every older answer unreachable at once (they expire on their
-own), which is cheaper and safer than hunting keys down. Writers bump with
+the cache; every cached answer is stored with the versions it was computed
+under and served only while they are current (``VersionedAnswer``). Bumping
+the version after a change makes every older answer unreachable at once
+(they expire on their own), which is cheaper and safer than hunting keys
+down. Writers bump with
 ``transaction.on_commit(lambda: bump_version(...))`` so readers never cache
 data from a transaction that is rolled back.
 """
