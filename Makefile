@@ -5,20 +5,29 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format schema migrate seed bench loadtest clean
+.PHONY: install install-runtime run test lint format schema migrate seed bench loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Re-installs only when a requirements file changed.
+# Two stamps, each re-installing only when its requirements changed: the
+# runtime set (requirements.txt) for `make run`, migrate and seed; the dev
+# set (requirements-dev.txt: the runtime set plus test, lint and benchmark
+# tools) for everything else. `make install` is the dev set, as CI uses it.
+$(VENV)/.installed-runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $@
+	touch $@ $(VENV)/.installed-runtime
 
 install: $(VENV)/.installed
 
-migrate: install
+install-runtime: $(VENV)/.installed-runtime
+
+migrate: install-runtime
 	$(BIN)/python manage.py migrate --no-input
 
 # Demo data; idempotent, so a rerun creates nothing. SEED_ARGS="--reset" starts over.

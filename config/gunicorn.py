@@ -1,7 +1,10 @@
 """Gunicorn settings for the container (overridable through the environment)."""
 
+import glob
 import os
 import re
+import shutil
+import tempfile
 
 from gunicorn.glogging import Logger
 
@@ -22,6 +25,44 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 _SHM = "/dev/shm"  # noqa: S108 (gunicorn writes only its own heartbeat files there)
 if os.path.isdir(_SHM):
     worker_tmp_dir = _SHM
+
+# --- Metrics: one set of numbers for all the workers ----------------------------
+# With METRICS_ENABLED (config/metrics.py) each worker writes its counters to
+# memory-mapped files in PROMETHEUS_MULTIPROC_DIR and /metrics adds up every
+# worker's, whichever one answers the scrape (prometheus_client's multiprocess
+# mode). The directory is in memory too, emptied when gunicorn starts (numbers
+# of an earlier run would be added in) and removed when it stops. The variable
+# is set in the master before any worker imports prometheus_client. Read from
+# the environment: a .env file is Django's alone.
+_TRUE = {"true", "on", "ok", "y", "yes", "1"}  # django-environ's true values
+_metrics = os.environ.get("METRICS_ENABLED", "").lower() in _TRUE
+
+
+def on_starting(server):
+    if not _metrics:
+        return
+    base = _SHM if os.path.isdir(_SHM) else tempfile.gettempdir()
+    path = os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", os.path.join(base, f"cashback-metrics-{os.getpid()}")
+    )
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    if _metrics:
+        from prometheus_client import multiprocess
+
+        # Its counters stay in the totals; its live gauges go.
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if _metrics and os.path.basename(path) == f"cashback-metrics-{os.getpid()}":
+        shutil.rmtree(path, ignore_errors=True)
+
 
 # No runtime control socket (gunicornc): the engine restarts containers, and
 # the app user has nowhere writable to put one.

@@ -278,6 +278,7 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 
 # --- OpenAPI (drf-spectacular, assets from the sidecar: works offline) ------
+_SYSTEM_FONTS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 SPECTACULAR_SETTINGS = {
     "TITLE": "Reseller Cashback API",
     "DESCRIPTION": (
@@ -292,6 +293,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Nothing from the internet (config/templates/drf_spectacular/redoc.html):
+    # Swagger UI's badge would send the schema's address to swagger.io's
+    # online validator whenever the host is not localhost; ReDoc gets the
+    # system's fonts instead of Google Fonts.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": _SYSTEM_FONTS,
+                "headings": {"fontFamily": _SYSTEM_FONTS},
+            }
+        }
+    },
     "ENUM_NAME_OVERRIDES": {},
     # Links from each create to the operations on the created object.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.add_links"],
@@ -367,3 +381,26 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# --- Metrics (Prometheus, GET /metrics) -------------------------------------
+# Off unless METRICS_ENABLED: then requests (by view name, method and status),
+# database queries and cache calls are timed (config/metrics.py), and
+# /metrics answers the scrapers that send `Authorization: Bearer
+# <METRICS_TOKEN>` and/or connect from METRICS_ALLOWED_IPS (addresses or
+# networks, the client address as throttling sees it: NUM_PROXIES above);
+# when both are set, both must pass. Everyone else gets the JSON 404 of an
+# unknown URL. Disabled, none of it is in the request path.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+if METRICS_ENABLED:
+    # Right after the probes (left unmeasured): ahead of host validation,
+    # which scrapes by address skip, and around everything else.
+    _probes = MIDDLEWARE.index("config.middleware.HealthCheckMiddleware") + 1
+    MIDDLEWARE = [*MIDDLEWARE[:_probes], "config.metrics.MetricsMiddleware", *MIDDLEWARE[_probes:]]
+    _timed_backends = {
+        "django_redis.cache.RedisCache": "config.metrics.TimedRedisCache",
+        "django.core.cache.backends.locmem.LocMemCache": "config.metrics.TimedLocMemCache",
+    }
+    for _cache in CACHES.values():
+        _cache["BACKEND"] = _timed_backends[_cache["BACKEND"]]

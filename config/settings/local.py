@@ -13,5 +13,8 @@ CPF_ENCRYPTION_KEYS = env.list(
 )
 CPF_BLIND_INDEX_KEY = env("CPF_BLIND_INDEX_KEY", default="dev-only-blind-index-key")
 
+# METRICS_ENABLED=true serves /metrics to this machine only, unless told otherwise.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+
 # The demo reseller's purchases are approved on creation (never in production).
 CASHBACK_AUTO_APPROVED_CPFS = env.list("CASHBACK_AUTO_APPROVED_CPFS", default=DEMO_AUTO_APPROVED_CPFS)

@@ -3,6 +3,8 @@
 Selected with DJANGO_SETTINGS_MODULE=config.settings.production.
 """
 
+import ipaddress
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -35,6 +37,27 @@ if not REDIS_URL and not ALLOW_LOCAL_CACHE:  # noqa: F405
     raise ImproperlyConfigured(
         "Set the REDIS_URL environment variable (or ALLOW_LOCAL_CACHE=true for a single-process instance)."
     )
+
+# --- E-mail ---------------------------------------------------------------------
+# Without EMAIL_URL messages are discarded, each with a warning in the logs:
+# the console backend would print password reset links, which let anyone who
+# reads the logs into the account, to standard output.
+if not env("EMAIL_URL", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+
+# --- Metrics --------------------------------------------------------------------
+# /metrics shows every route's traffic and timings: never to anyone who asks.
+if METRICS_ENABLED and not (METRICS_TOKEN or METRICS_ALLOWED_IPS):  # noqa: F405
+    raise ImproperlyConfigured(
+        "Set the METRICS_TOKEN or METRICS_ALLOWED_IPS environment variable (METRICS_ENABLED=true)."
+    )
+for _entry in METRICS_ALLOWED_IPS:  # noqa: F405
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_entry!r} is not an address or a network."
+        ) from None
 
 # --- Cashback -------------------------------------------------------------------
 # No auto-approved CPFs unless the operator lists them: the demo CPF is public.

@@ -1,4 +1,7 @@
 import logging
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from django.core.cache import caches
@@ -118,6 +121,15 @@ def test_docs_pages_use_local_assets(client, path):
     assert "/static/drf_spectacular_sidecar/" in html
     assert "cdn." not in html
     assert "unpkg" not in html
+    assert "fonts.googleapis" not in html
+    assert "fonts.gstatic" not in html
+
+
+def test_redoc_page_allows_loads_from_this_server_only(client):
+    # The browser tests (config/tests/test_browser.py) watch what it loads.
+    html = client.get("/api/v1/redoc/").content.decode()
+    assert '<meta http-equiv="Content-Security-Policy" content="default-src \'self\';' in html
+    assert "system-ui" in html  # ReDoc's theme: the system's fonts
 
 
 def test_cors_allows_configured_origins(client, settings):
@@ -130,3 +142,33 @@ def test_cors_allows_configured_origins(client, settings):
     assert allowed["access-control-allow-origin"] == "https://app.example.com"
     denied = client.get("/health/live", HTTP_ORIGIN="https://evil.example.com")
     assert "access-control-allow-origin" not in denied
+
+
+# --- make: `make run` needs the runtime requirements only -----------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_dry_run(target: str, venv: Path) -> str:
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    return subprocess.run(  # noqa: S603 (constant program and arguments)
+        ["make", "--dry-run", target, f"VENV={venv}"],  # noqa: S607
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.parametrize("target", ["run", "migrate", "seed"])
+def test_make_run_installs_only_the_runtime_requirements(tmp_path, target):
+    commands = make_dry_run(target, tmp_path / "venv")
+    assert "pip install --quiet -r requirements.txt" in commands
+    assert "requirements-dev.txt" not in commands
+
+
+@pytest.mark.parametrize("target", ["install", "test", "lint", "format", "schema", "bench", "loadtest"])
+def test_make_tools_install_the_development_requirements(tmp_path, target):
+    assert "pip install --quiet -r requirements-dev.txt" in make_dry_run(target, tmp_path / "venv")
