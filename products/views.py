@@ -1,4 +1,3 @@
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -15,7 +14,7 @@ from rest_framework_simplejwt.authentication import JWTStatelessUserAuthenticati
 
 from accounts.permissions import IsReseller, IsStaff
 from config.cache import canonical_url
-from config.filters import StableOrderingFilter
+from config.filters import FilterBackend, StableOrderingFilter
 from config.parsing import ID_PATTERN, MAX_ID
 from products.filters import ProductFilter
 from products.models import Product
@@ -251,7 +250,7 @@ class ProductViewSet(
 ):
     serializer_class = ProductOutputSerializer
     input_serializer_class = ProductInputSerializer
-    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = ProductFilter
     ordering_fields = ["name", "price", "created_at"]
     ordering = ["name"]

@@ -2,7 +2,6 @@ import hashlib
 
 from django.conf import settings
 from django.utils import translation
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -18,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, IsResellerOrStaff, IsStaff
 from config.cache import canonical_url
-from config.filters import StableOrderingFilter
+from config.filters import FilterBackend, StableOrderingFilter
 from config.pagination import LargeTablePagination
 from config.parsing import ID_PATTERN
 from purchases.filters import PurchaseFilter
@@ -163,7 +162,7 @@ class PurchaseViewSet(
 ):
     permission_classes = [IsResellerOrStaff]
     pagination_class = LargeTablePagination
-    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = PurchaseFilter
     ordering_fields = ["date", "value", "created_at"]
     ordering = ["-date", "-id"]

@@ -1,4 +1,3 @@
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, IsStaff
 from accounts.throttles import RegistrationAddressThrottle
+from config.filters import FilterBackend
 from config.parsing import ID_PATTERN
 from resellers.filters import ResellerFilter
 from resellers.selectors import reseller_list
@@ -72,7 +72,7 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     # path, not by method).
     serializer_class = ResellerOutputSerializer
     permission_classes = [IsStaff]
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [FilterBackend, OrderingFilter]
     filterset_class = ResellerFilter
     ordering_fields = ["created_at", "user__full_name"]
     lookup_value_regex = ID_PATTERN

@@ -270,3 +270,21 @@ def test_the_staff_cached_list_follows_purchases_catalogue_and_names(
     with django_capture_on_commit_callbacks(execute=True):
         product_update(product=product, data={"name": "Batom Cremoso"})
     assert staff_client.get(URL).json()["results"][1]["items"][0]["name"] == "Batom Cremoso"
+
+
+def test_a_list_without_filter_parameters_builds_no_filterset(
+    settings, reseller_client, make_purchase, monkeypatch
+):
+    from purchases.filters import PurchaseFilter
+
+    settings.PURCHASE_LIST_CACHE_SECONDS = 0
+    built = []
+    original = PurchaseFilter.__init__
+    monkeypatch.setattr(
+        PurchaseFilter, "__init__", lambda self, *a, **k: built.append(1) or original(self, *a, **k)
+    )
+    assert reseller_client.get(URL, {"page_size": 5, "ordering": "-value"}).status_code == 200
+    assert built == []
+    response = reseller_client.get(URL, {"status": "bogus"})
+    assert response.status_code == 400  # asked for: validated as ever
+    assert built == [1]
