@@ -111,6 +111,22 @@ def _retry(namespace: str, delay: float, deadline: float) -> None:
 USER_NAMES_NAMESPACE = "user-names"
 
 
+class CachedAnswer:
+    """A cached answer under a key made of ``parts`` alone: served until it
+    expires, however the data changed meanwhile (for figures that may be a
+    few seconds old). The interface of ``VersionedAnswer``."""
+
+    def __init__(self, *parts: object):
+        text = "|".join(str(part) for part in parts)
+        self.key = "answer:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def get(self):
+        return cache.get(self.key)
+
+    def set(self, data, *, timeout: int) -> None:
+        cache.set(self.key, data, timeout=timeout)
+
+
 class VersionedAnswer:
     """One cached answer under the current versions of its namespaces, read
     with them in a single round trip: the answer is stored together with

@@ -6,10 +6,8 @@ pages deeper than ``max_rows`` rows are refused with a 400 that asks to narrow
 the filters (an ``OFFSET`` that deep reads and discards every row before it).
 """
 
-import hashlib
-
 from django.conf import settings
-from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
@@ -17,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
+from config.cache import CachedAnswer
 from config.parsing import is_ascii_integer
 
 DEEP_PAGE_MESSAGE = _(
@@ -48,14 +47,15 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return super().get_page_size(request)
 
 
-def _cached_count(key: str, seconds: int, compute) -> int:
-    """``compute()``, kept under ``key`` for ``seconds`` (0: never kept)."""
+def _cached_count(answer, seconds: int, compute) -> int:
+    """``compute()``, kept in ``answer`` (config.cache's ``CachedAnswer`` or
+    ``VersionedAnswer``) for ``seconds`` (0: never kept)."""
     if seconds <= 0:
         return compute()
-    count = cache.get(key)
+    count = answer.get()
     if count is None:
         count = compute()
-        cache.set(key, count, timeout=seconds)
+        answer.set(count, timeout=seconds)
     return count
 
 
@@ -66,12 +66,12 @@ class _LargeTablePaginator(Paginator):
         per_page,
         *,
         max_rows: int,
-        count_key: str | None,
+        count_answer,
         count_seconds: int,
         count_queryset,
     ):
         super().__init__(object_list, per_page)
-        self.max_rows, self.count_key, self.count_seconds = max_rows, count_key, count_seconds
+        self.max_rows, self.count_answer, self.count_seconds = max_rows, count_answer, count_seconds
         self.count_queryset = count_queryset
 
     def _count(self) -> int:
@@ -81,9 +81,9 @@ class _LargeTablePaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        if not self.count_key:
+        if self.count_answer is None:
             return self._count()
-        return _cached_count(self.count_key, self.count_seconds, self._count)
+        return _cached_count(self.count_answer, self.count_seconds, self._count)
 
     def page(self, number):
         # Unlike Django's, the slice does not stop at ``count``: a count served
@@ -118,13 +118,16 @@ class _BoundedPage(Page):
 
 
 class LargeTablePagination(PageNumberPagination):
-    """The view sets ``count_cache_key`` (per request) to serve the count
-    from the cache for ``LIST_COUNT_CACHE_SECONDS`` (None counts exactly),
-    and may set ``count_queryset``: what to count when the paginated rows
-    carry joins a count does not need."""
+    """The view may set, per request, ``count_answer``: where the count is
+    kept (a ``CachedAnswer``, which may be ``LIST_COUNT_CACHE_SECONDS`` old,
+    or a ``VersionedAnswer``, exact), for ``count_seconds``; without it the
+    count is exact, counted every time. It may also set ``count_queryset``:
+    what to count when the paginated rows carry joins a count does not
+    need."""
 
     max_rows = 10_000
-    count_cache_key: str | None = None
+    count_answer = None
+    count_seconds = 0
     count_queryset = None
 
     def django_paginator_class(self, object_list, per_page):
@@ -132,8 +135,8 @@ class LargeTablePagination(PageNumberPagination):
             object_list,
             per_page,
             max_rows=self.max_rows,
-            count_key=self.count_cache_key,
-            count_seconds=settings.LIST_COUNT_CACHE_SECONDS,
+            count_answer=self.count_answer,
+            count_seconds=self.count_seconds,
             count_queryset=self.count_queryset,
         )
 
@@ -148,9 +151,12 @@ class CachedCountPaginator(Paginator):
     def count(self) -> int:
         if not hasattr(self.object_list, "query"):
             return super().count
-        sql, params = self.object_list.query.sql_with_params()
-        key = "count:" + hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
-        return _cached_count(key, settings.LIST_COUNT_CACHE_SECONDS, self._count_rows)
+        try:
+            sql, params = self.object_list.query.sql_with_params()
+        except EmptyResultSet:
+            return 0  # ``none()`` (a filter that can match nothing) has no SQL, nor rows
+        answer = CachedAnswer("count", sql, params)
+        return _cached_count(answer, settings.LIST_COUNT_CACHE_SECONDS, self._count_rows)
 
     def _count_rows(self) -> int:
         return super().count

@@ -7,14 +7,13 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote, unquote
-from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
@@ -291,19 +290,6 @@ class RowsOnlyChangeList:
         self.can_show_all = self.multi_page = False
 
 
-class PurchasePaginator(CachedCountPaginator):
-    """The cached count, and 0 with no query for a list that can match
-    nothing (``none()``, as a bad date range gives): such a queryset has no
-    SQL to make the cache key of."""
-
-    @cached_property
-    def count(self) -> int:
-        try:
-            return super().count
-        except EmptyResultSet:
-            return 0
-
-
 @admin.register(Purchase)
 class PurchaseAdmin(ModelAdmin):
     """Purchases are recorded, edited and deleted through the API, whose
@@ -332,7 +318,7 @@ class PurchaseAdmin(ModelAdmin):
     # of the whole table, and no date hierarchy (each of its levels reads
     # every date of the filtered rows; the month filter takes its place).
     sortable_by = ["date_display", "value_display"]
-    paginator = PurchasePaginator
+    paginator = CachedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a COUNT per filter option, over every row
     actions = ["approve_selected", "reject_selected"]

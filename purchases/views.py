@@ -1,5 +1,3 @@
-import hashlib
-
 from django.conf import settings
 from django.utils import translation
 from drf_spectacular.utils import (
@@ -16,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, IsResellerOrStaff, IsStaff
-from config.cache import canonical_url
+from config.cache import CachedAnswer, VersionedAnswer, canonical_url
 from config.filters import FilterBackend, StableOrderingFilter
 from config.pagination import LargeTablePagination
 from config.parsing import ID_PATTERN
@@ -29,6 +27,7 @@ from purchases.selectors import (
     month_summary_get,
     purchase_list,
     purchase_list_answer,
+    purchase_list_cache_namespace,
     purchase_list_detailed,
     purchase_owner_get,
     purchase_page_items,
@@ -117,16 +116,13 @@ CREATE_EXAMPLES = [
 ]
 
 
-def _count_cache_key(request) -> str:
-    # The staff list's count depends on the filters only (not on the page or
-    # the ordering); every staff member sees the same purchases.
-    params = sorted(
+def _count_parameters(request) -> list:
+    # A list's count depends on its filters only, not on the page or the order.
+    return sorted(
         (name, values)
         for name, values in request.query_params.lists()
         if name not in {"page", "page_size", "ordering"}
     )
-    digest = hashlib.sha256(repr(params).encode()).hexdigest()[:32]
-    return f"purchases:staff-count:{digest}"
 
 
 def _items(validated_items):
@@ -178,8 +174,17 @@ class PurchaseViewSet(
         # them bumps (see selectors.purchase_list_answer): a reseller's
         # purchases, all purchases for staff, the catalogue, people's names.
         staff = request.user.is_staff
+        # The staff's count (of up to every purchase) may be a few seconds
+        # old; a reseller's is exact: kept under their list's version, which
+        # each of their writes bumps.
         if staff:
-            self.paginator.count_cache_key = _count_cache_key(request)
+            self.paginator.count_answer = CachedAnswer("purchases:staff-count", _count_parameters(request))
+        else:
+            reseller_id = request.user.reseller.pk
+            self.paginator.count_answer = VersionedAnswer(
+                (purchase_list_cache_namespace(reseller_id),), "count", _count_parameters(request)
+            )
+        self.paginator.count_seconds = settings.LIST_COUNT_CACHE_SECONDS
         seconds = settings.STAFF_LIST_CACHE_SECONDS if staff else settings.PURCHASE_LIST_CACHE_SECONDS
         if seconds <= 0:
             return Response(self._page(request, staff=staff))

@@ -340,7 +340,8 @@ PRODUCTS_CACHE_SECONDS = env.int("PRODUCTS_CACHE_SECONDS", default=300)
 # Staff analytics: invalidated by every purchase change, kept briefly.
 ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=60)
 # How stale the total `count` of the staff's purchase list may be: counting a
-# million rows on every request costs more than the page itself.
+# million rows on every request costs more than the page itself. A reseller's
+# count is kept as long, exact (under their list's version).
 LIST_COUNT_CACHE_SECONDS = env.int("LIST_COUNT_CACHE_SECONDS", default=5)
 # A reseller's purchase list answers, cached under a version that every write
 # to that reseller's purchases (and every catalogue change) bumps; 0 = off.

@@ -200,7 +200,27 @@ def test_the_cache_can_be_switched_off(settings, reseller, reseller_client, make
     make_purchase(reseller)
     reseller_client.get(URL)
     make_purchase(reseller)  # no commit callbacks run here: only an uncached answer sees it
-    assert reseller_client.get(URL).json()["count"] == 2
+    assert len(reseller_client.get(URL).json()["results"]) == 2
+
+
+def test_a_resellers_count_is_kept_under_their_lists_version(
+    settings, reseller, reseller_client, make_purchase, django_capture_on_commit_callbacks
+):
+    # Exact whatever the cache: each of their writes bumps the version.
+    settings.PURCHASE_LIST_CACHE_SECONDS = 0
+    settings.LIST_COUNT_CACHE_SECONDS = 60
+    make_purchase(reseller)
+    assert reseller_client.get(URL).json()["count"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        make_purchase(reseller)
+    with CaptureQueriesContext(connection) as queries:
+        body = reseller_client.get(URL).json()
+    assert (body["count"], len(body["results"])) == (2, 2)
+    assert any("COUNT(" in q["sql"] for q in queries.captured_queries)
+    with CaptureQueriesContext(connection) as queries:
+        assert reseller_client.get(URL, {"page_size": 1}).json()["count"] == 2
+    assert not any("COUNT(" in q["sql"] for q in queries.captured_queries)
+    assert reseller_client.get(URL, {"status": "approved"}).json()["count"] == 0
 
 
 def test_a_deep_page_reads_ids_first_then_the_same_rows(settings, staff_client, monkeypatch):
