@@ -169,6 +169,8 @@ def _lock_purchase(purchase: Purchase) -> Purchase:
 
 def _priced_items(items: Sequence[ItemInput]) -> list[PurchaseItem]:
     """Items with the catalogue price copied now; validates the products."""
+    if not items:
+        return []
     product_ids = [item.product.pk for item in items]
     if len(product_ids) != len(set(product_ids)):
         raise ValidationError({"items": [DUPLICATE_PRODUCT_MESSAGE]}, code="duplicate_product")
@@ -224,8 +226,9 @@ def _save(purchase: Purchase) -> None:
     try:
         purchase.save()
     except IntegrityError as exc:
-        # The unique (reseller, code) constraint: the last guard after
-        # _check_code_free, e.g. for writes that skip the reseller lock.
+        # The unique (reseller, code) constraint: what refuses a code already
+        # used on creation, and the last guard after _check_code_free on an
+        # update.
         raise ValidationError({"code": [CODE_TAKEN_MESSAGE]}, code="unique") from exc
 
 
@@ -255,7 +258,9 @@ def purchase_create(
         else Purchase.Status.VALIDATING,
     )
     _full_clean(purchase)
-    _check_code_free(reseller=reseller, code=code)
+    # A code already used is refused by the unique constraint when the row is
+    # inserted (_save), which rolls back the month's figures with it: no
+    # query to look for it first.
     # The month is computed with the new purchase before it is inserted, so
     # it is written once, with its cashback, and nothing is read back.
     _monthly_cashback_add(reseller_id=reseller.pk, pending=purchase)

@@ -6,9 +6,9 @@ from django.utils import timezone
 
 from conftest import EN, TODAY, authenticated_client
 from products.tests.factories import ProductFactory
-from purchases.models import Purchase
+from purchases.models import MonthlyCashback, Purchase
 from purchases.selectors import CPF_REQUIRED_MESSAGE, FOREIGN_CPF_MESSAGE, UNKNOWN_CPF_MESSAGE
-from purchases.services import ALREADY_REVIEWED_MESSAGE, NOT_EDITABLE_MESSAGE
+from purchases.services import ALREADY_REVIEWED_MESSAGE, CODE_TAKEN_MESSAGE, NOT_EDITABLE_MESSAGE
 from resellers.tests.factories import ResellerFactory, make_cpf
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
@@ -93,10 +93,10 @@ def test_reseller_create_reads_nothing_back(
     reseller, reseller_client, make_purchase, django_assert_num_queries
 ):
     make_purchase(reseller, "10.00", date(2026, 3, 1))  # the month has figures, its policy is cached
-    # The user with their profile; the reseller's lock, the code check, the
-    # month's figures and their update, the insert (in a savepoint here); no
-    # read of the month's purchases, nor of the new one.
-    with django_assert_num_queries(8):
+    # The user with their profile; the reseller's lock, the month's figures
+    # and their update, the insert (in a savepoint here); no read of the
+    # month's purchases, nor of the new one.
+    with django_assert_num_queries(7):
         response = reseller_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19"})
     assert response.status_code == 201
 
@@ -161,12 +161,19 @@ def test_value_accepts_json_numbers_exactly(reseller_client):
     assert response.json()["value"] == "1234.56"
 
 
-def test_duplicate_code_is_400(reseller, reseller_client, make_purchase):
-    make_purchase(reseller, code="NF-1")
-    response = reseller_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19"})
+@pytest.mark.parametrize("value", ["10.00", "950.00"])  # within the tier, and one that would change it
+def test_duplicate_code_is_400_and_leaves_the_month_untouched(
+    reseller, reseller_client, make_purchase, value
+):
+    make_purchase(reseller, "100.00", date(2026, 3, 2), code="NF-1")
+    month = MonthlyCashback.objects.values().get()
+    shares = list(Purchase.objects.values_list("cashback_percent", "cashback_value"))
+    response = reseller_client.post(URL, {"code": "NF-1", "value": value, "date": "2026-03-19"})
     assert response.status_code == 400
-    assert "code" in response.json()
+    assert response.json() == {"code": [str(CODE_TAKEN_MESSAGE)]}
     assert Purchase.objects.count() == 1
+    assert MonthlyCashback.objects.values().get() == month
+    assert list(Purchase.objects.values_list("cashback_percent", "cashback_value")) == shares
 
 
 def test_status_cannot_be_set_on_create(reseller_client):
