@@ -3,21 +3,18 @@ Host header, production settings that refuse to start half-configured, CORS
 headers a browser client needs, and the container's healthcheck command."""
 
 import logging
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.test import override_settings
 
 from config import healthcheck
+from config.tests.settings_process import import_settings
 
 PRODUCTION_HOSTS = ["api.example.com"]
 # How load balancers and container engines address a replica.
 PROBE_HOSTS = ["127.0.0.1:8000", "10.0.3.7:8000", "localhost", "[::1]:8000"]
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- Health probes and host validation -------------------------------------------
@@ -89,16 +86,7 @@ _UNSET = ("REDIS_URL", "ALLOW_LOCAL_CACHE", "DATABASE_URL", *SECRETS)
 def load_production_settings(**env: str) -> subprocess.CompletedProcess:
     """Import the production settings in a fresh interpreter with exactly
     these variables (on top of the machine's, less the ones they read)."""
-    base = {key: value for key, value in os.environ.items() if key not in _UNSET}
-    return subprocess.run(  # noqa: S603 (this interpreter, a constant program)
-        [sys.executable, "-c", PRINT_CACHE_BACKEND],
-        cwd=REPO_ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return import_settings(PRINT_CACHE_BACKEND, unset=_UNSET, env=env)
 
 
 def test_production_refuses_to_start_without_redis_url():

@@ -9,7 +9,6 @@ import json
 import os
 import runpy
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
+
+from config.tests.settings_process import import_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -340,20 +341,12 @@ PRODUCTION = {
 def load_settings(**env: str) -> subprocess.CompletedProcess:
     """Import a settings module in a fresh interpreter with these variables
     (and none of the machine's METRICS_* or secrets)."""
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("METRICS_") and key not in {*PRODUCTION, "ALLOW_LOCAL_CACHE", "DATABASE_URL"}
-    }
-    return subprocess.run(  # noqa: S603 (this interpreter, a constant program)
-        [sys.executable, "-c", PRINT_SETTINGS],
-        cwd=REPO_ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    read = {*PRODUCTION, "ALLOW_LOCAL_CACHE", "DATABASE_URL"}
+
+    def unset(key: str) -> bool:
+        return key.startswith("METRICS_") or key in read
+
+    return import_settings(PRINT_SETTINGS, unset=unset, env=env)
 
 
 def test_enabling_adds_the_middlewares_and_timed_caches():
