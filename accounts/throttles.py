@@ -73,11 +73,15 @@ class FailClosedThrottle(SimpleRateThrottle):
             raise ThrottleUnavailable() from None
 
 
-class LoginAddressThrottle(FailClosedThrottle):
-    scope = "login"
+class FailClosedAddressThrottle(FailClosedThrottle):
+    """Per client address (NUM_PROXIES decides which), whoever is asking."""
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
+
+
+class LoginAddressThrottle(FailClosedAddressThrottle):
+    scope = "login"
 
 
 class PasswordChangeThrottle(FailClosedThrottle):
@@ -90,11 +94,8 @@ class PasswordChangeThrottle(FailClosedThrottle):
         return self.cache_format % {"scope": self.scope, "ident": f"user:{request.user.pk}"}
 
 
-class RegistrationAddressThrottle(FailClosedThrottle):
+class RegistrationAddressThrottle(FailClosedAddressThrottle):
     scope = "registration"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
 
 
 def login_credentials(request) -> dict[str, str]:
@@ -210,11 +211,8 @@ def reset_email_key(request) -> str | None:
     return f"email:{digest.hexdigest()}"
 
 
-class PasswordResetAddressThrottle(FailClosedThrottle):
+class PasswordResetAddressThrottle(FailClosedAddressThrottle):
     scope = "password_reset"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
 
 
 class PasswordResetEmailThrottle(FailClosedThrottle):
