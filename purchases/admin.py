@@ -95,8 +95,15 @@ class CashbackPolicyAdmin(admin.ModelAdmin):
 
     form = CashbackPolicyForm
     inlines = [CashbackTierInline]
-    list_display = ["effective_from", "description", "tiers_summary", "in_force"]
+    list_display = ["starts", "description", "tiers_summary", "in_force"]
     ordering = ["-effective_from"]
+    # No bulk delete: policies are few, and those in force may not be
+    # deleted (the action would refuse the whole selection with a 403).
+    actions = None
+
+    @admin.display(description=_("effective from"), ordering="effective_from")
+    def starts(self, policy):
+        return format_month_name(policy.effective_from)
 
     @admin.display(description=_("tiers"))
     def tiers_summary(self, policy):

@@ -77,3 +77,6 @@ def test_policy_changelist(admin_client):
     response = admin_client.get("/admin/purchases/cashbackpolicy/")
     assert response.status_code == 200
     assert "≤ R$ 1.500,00: 15% · sem limite: 20%" in response.content.decode()
+    # The month it starts, by name; no bulk actions (no delete of policies in force).
+    assert "Janeiro de 2000" in response.content.decode()
+    assert 'name="action"' not in response.content.decode()
