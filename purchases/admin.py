@@ -136,6 +136,11 @@ REASON_MAX_LENGTH = 500  # as the API's reject route
 MAX_SEARCHED_RESELLERS = 1000
 DATE_RANGE_REVERSED_MESSAGE = _("The start date must not be after the end date.")
 PURCHASE_APPROVED_MESSAGE = _("Purchase %(code)s approved.")
+# The list of one reseller's purchases (their "see purchases" link): the
+# changelist takes any lookup on its model's own fields (lookup_allowed), and
+# this one reads the reseller column alone.
+RESELLER_PARAMETER = "reseller__id__exact"
+RESELLER_SUBTITLE = _("Purchases of %(name)s")
 PURCHASE_REJECTED_MESSAGE = _("Purchase %(code)s rejected.")
 
 
@@ -458,6 +463,16 @@ class PurchaseAdmin(ModelAdmin):
         if request.resolver_match and request.resolver_match.url_name == self._url_name("export"):
             return type("ExportChangeList", (RowsOnlyChangeList, changelist), {})
         return changelist
+
+    def changelist_view(self, request, extra_context=None):
+        # Opened from a reseller ("Ver compras"): say whose purchases these
+        # are, since that parameter has no filter of its own on the right.
+        reseller_id = request.GET.get(RESELLER_PARAMETER, "")
+        if reseller_id.isascii() and reseller_id.isdigit():
+            name = Reseller.objects.filter(pk=reseller_id).values_list("user__full_name", flat=True).first()
+            if name is not None:
+                extra_context = {**(extra_context or {}), "subtitle": RESELLER_SUBTITLE % {"name": name}}
+        return super().changelist_view(request, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_review"] = obj is not None and obj.is_editable and self.has_change_permission(request)

@@ -21,14 +21,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from purchases import cashback
+from purchases.admin import RESELLER_PARAMETER
 from purchases.models import format_brl, format_month_name, format_percent
 from purchases.months import current_month
 from purchases.selectors import cashback_tiers_get, month_summary_get
 from resellers.admin import ResellerAdmin
 
-# The purchase changelist filters by any lookup on its model's own fields
-# (ModelAdmin.lookup_allowed); this one reads the reseller column alone.
-PURCHASES_RESELLER_PARAMETER = "reseller__id__exact"
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 _PERCENT = DecimalField(max_digits=5, decimal_places=2)
 
@@ -36,7 +34,7 @@ _PERCENT = DecimalField(max_digits=5, decimal_places=2)
 def reseller_purchases_url(reseller_id: int) -> str:
     """The purchase changelist showing only this reseller's purchases."""
     changelist = reverse("admin:purchases_purchase_changelist")
-    return f"{changelist}?{urlencode({PURCHASES_RESELLER_PARAMETER: reseller_id})}"
+    return f"{changelist}?{urlencode({RESELLER_PARAMETER: reseller_id})}"
 
 
 def _starting_percent(month) -> Decimal | None:

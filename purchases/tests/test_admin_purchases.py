@@ -824,3 +824,17 @@ def test_changelist_links_the_export_with_its_filters(admin_client, march):
     content = admin_client.get(CHANGELIST, {"month": "2026-03", "q": "ana"}).content.decode()
     assert 'href="/admin/purchases/purchase/export/?month=2026-03&amp;q=ana"' in content
     assert "Exportar CSV" in content
+
+
+def test_one_resellers_purchases_say_whose_they_are(admin_client, make_purchase):
+    reseller = ResellerFactory(user__full_name="Joana Prado")
+    make_purchase(reseller)
+    make_purchase()
+    response = admin_client.get("/admin/purchases/purchase/", {"reseller__id__exact": reseller.pk})
+    assert response.status_code == 200
+    assert "Compras de Joana Prado" in response.content.decode()
+    assert len(response.context["cl"].result_list) == 1
+    for odd in ("0", "x", "\u0661"):  # no such reseller, not a number, not ASCII
+        response = admin_client.get("/admin/purchases/purchase/", {"reseller__id__exact": odd})
+        assert response.status_code in (200, 302)
+        assert "Compras de" not in response.content.decode()
