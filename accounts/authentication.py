@@ -26,6 +26,7 @@ from accounts.models import User
 # reseller app.
 _PROFILE = User._meta.get_field("reseller")
 _USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname != "password")
+_PROFILE_FIELDS = tuple(f.attname for f in _PROFILE.related_model._meta.concrete_fields)
 
 
 def _cache_key(user_id) -> str:
@@ -38,16 +39,12 @@ def forget_user(user_id) -> None:
     transaction.on_commit(lambda: cache.delete(_cache_key(user_id)))
 
 
-def _profile_fields():
-    return tuple(f.attname for f in _PROFILE.related_model._meta.concrete_fields)
-
-
 def _freeze(user: User):
     # Loaded by the join: the profile, or None for a user without one.
     profile = _PROFILE.get_cached_value(user, default=None)
     return (
         tuple(getattr(user, name) for name in _USER_FIELDS),
-        None if profile is None else tuple(getattr(profile, name) for name in _profile_fields()),
+        None if profile is None else tuple(getattr(profile, name) for name in _PROFILE_FIELDS),
     )
 
 
@@ -57,18 +54,23 @@ def _thaw(frozen) -> User:
     profile = None
     if profile_values is not None:
         model = _PROFILE.related_model
-        profile = model.from_db("default", _profile_fields(), profile_values)
+        profile = model.from_db("default", _PROFILE_FIELDS, profile_values)
         _PROFILE.field.set_cached_value(profile, user)
     _PROFILE.set_cached_value(user, profile)
     return user
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # SimpleJWT's lookup and checks, with the profile joined.
+        self.user_model = _UsersWithProfile()
+
     def get_user(self, validated_token) -> User:
         seconds = settings.AUTH_USER_CACHE_SECONDS
         if not seconds or api_settings.CHECK_REVOKE_TOKEN:
             # The revocation check compares the password hash, never cached.
-            return self._user_from_database(validated_token)
+            return super().get_user(validated_token)
         try:
             user_id = validated_token[api_settings.USER_ID_CLAIM]
         except KeyError as exc:
@@ -79,14 +81,9 @@ class JWTAuthentication(authentication.JWTAuthentication):
             if not user.is_active:
                 raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
             return user
-        user = self._user_from_database(validated_token)
+        user = super().get_user(validated_token)
         cache.set(_cache_key(user_id), _freeze(user), timeout=seconds)
         return user
-
-    def _user_from_database(self, validated_token) -> User:
-        # SimpleJWT's lookup and checks, with the profile joined.
-        self.user_model = _UsersWithProfile()
-        return super().get_user(validated_token)
 
 
 class _UsersWithProfile:

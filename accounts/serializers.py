@@ -97,6 +97,15 @@ class LogoutInputSerializer(StrictInputSerializer):
         return token
 
 
+def validate_password_field(attrs: dict, field: str, *, user) -> None:
+    """Django's password validators on ``attrs[field]`` (``user``: whom the
+    similarity validator compares it with), as a 400 naming the field."""
+    try:
+        password_validation.validate_password(attrs[field], user=user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({field: list(exc.messages)}) from exc
+
+
 class PasswordChangeInputSerializer(StrictInputSerializer):
     current_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
     new_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
@@ -107,11 +116,7 @@ class PasswordChangeInputSerializer(StrictInputSerializer):
         return value
 
     def validate(self, attrs):
-        user = self.context["request"].user
-        try:
-            password_validation.validate_password(attrs["new_password"], user=user)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"new_password": list(exc.messages)}) from exc
+        validate_password_field(attrs, "new_password", user=self.context["request"].user)
         return attrs
 
 

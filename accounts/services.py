@@ -34,12 +34,6 @@ def user_password_set(*, user: User, new_password: str) -> None:
     user_sessions_end(user=user)
 
 
-@transaction.atomic
-def user_password_change(*, user: User, new_password: str) -> None:
-    """Set the new password and end every session."""
-    user_password_set(user=user, new_password=new_password)
-
-
 def password_reset_user(email: str) -> User | None:
     """The account a reset request for ``email`` reaches: an active one with
     a usable password (as Django's own reset form), or None."""

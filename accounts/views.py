@@ -21,9 +21,9 @@ from accounts.serializers import (
 )
 from accounts.services import (
     INVALID_RESET_LINK_MESSAGE,
-    user_password_change,
     user_password_reset_confirm,
     user_password_reset_request,
+    user_password_set,
 )
 from accounts.throttles import (
     LoginAddressThrottle,
@@ -158,7 +158,7 @@ class PasswordChangeView(GenericAPIView):
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user_password_change(user=request.user, new_password=serializer.validated_data["new_password"])
+        user_password_set(user=request.user, new_password=serializer.validated_data["new_password"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

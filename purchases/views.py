@@ -174,13 +174,13 @@ class PurchaseViewSet(
         # them bumps (see selectors.purchase_list_answer): a reseller's
         # purchases, all purchases for staff, the catalogue, people's names.
         staff = request.user.is_staff
+        reseller_id = None if staff else request.user.reseller.pk
         # The staff's count (of up to every purchase) may be a few seconds
         # old; a reseller's is exact: kept under their list's version, which
         # each of their writes bumps.
         if staff:
             self.paginator.count_answer = CachedAnswer("purchases:staff-count", _count_parameters(request))
         else:
-            reseller_id = request.user.reseller.pk
             self.paginator.count_answer = VersionedAnswer(
                 (purchase_list_cache_namespace(reseller_id),), "count", _count_parameters(request)
             )
@@ -189,7 +189,7 @@ class PurchaseViewSet(
         if seconds <= 0:
             return Response(self._page(request, staff=staff))
         answer = purchase_list_answer(
-            reseller_id=None if staff else request.user.reseller.pk,
+            reseller_id=reseller_id,
             url=canonical_url(request),
             language=translation.get_language(),
         )

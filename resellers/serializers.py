@@ -1,10 +1,9 @@
-from django.contrib.auth import password_validation
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from accounts.serializers import validate_password_field
 from config.serializers import StrictInputSerializer
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
@@ -51,10 +50,7 @@ class ResellerRegisterInputSerializer(StrictInputSerializer):
     def validate(self, attrs):
         # The similarity validator compares the password with name and e-mail.
         candidate = User(email=attrs["email"], full_name=attrs["full_name"])
-        try:
-            password_validation.validate_password(attrs["password"], user=candidate)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        validate_password_field(attrs, "password", user=candidate)
         return attrs
 
 
