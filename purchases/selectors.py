@@ -94,16 +94,19 @@ PURCHASE_STAFF_ROW_FIELDS = (
 )
 
 
+# The items of purchase rows, with the two product columns shown: built once
+# (the columns, the join and the order), each page adds its ids.
+_ITEM_ROWS = PurchaseItem.objects.order_by("purchase_id", "id").values(
+    "purchase_id", "product_id", "product__sku", "product__name", "quantity", "unit_price"
+)
+
+
 def purchase_page_items(rows: list[dict]) -> dict[int, list[dict]]:
     """The items of a page of purchase rows, by purchase id, in order: one
-    query whatever the page size, with the two product columns shown."""
+    query whatever the page size."""
     items: dict[int, list[dict]] = {row["id"]: [] for row in rows}
     if rows:
-        for item in (
-            PurchaseItem.objects.filter(purchase_id__in=list(items))
-            .order_by("purchase_id", "id")
-            .values("purchase_id", "product_id", "product__sku", "product__name", "quantity", "unit_price")
-        ):
+        for item in _ITEM_ROWS.filter(purchase_id__in=list(items)):
             items[item["purchase_id"]].append(item)
     return items
 
