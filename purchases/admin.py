@@ -153,8 +153,10 @@ class PurchaseMonthFilter(admin.SimpleListFilter):
         # The latest months with purchases, newest first, read from the month
         # aggregates (tens of thousands of rows) rather than the purchases (a
         # million): a month whose purchases were all rejected has no aggregate
-        # and is not offered (the parameter still filters it).
-        months = MonthlyCashback.objects.dates("month", "month", order="DESC")[: self.months_offered]
+        # and is not offered (the parameter still filters it). Their months
+        # are first days already: read as stored, not truncated row by row.
+        months = MonthlyCashback.objects.order_by("-month").values_list("month", flat=True).distinct()
+        months = months[: self.months_offered]
         return [(format_month(month), format_month_name(month)) for month in months]
 
     def queryset(self, request, queryset):

@@ -103,6 +103,9 @@ def test_month_filter_offers_the_latest_twelve_months_with_purchases(admin_clien
     for months_back in range(14):
         year, month = divmod(2026 * 12 + 2 - months_back, 12)
         make_purchase(reseller, "10.00", date(year, month + 1, 5), f"M{months_back}")
+    # Another reseller's months are the same months, offered once.
+    make_purchase(ResellerFactory(), "10.00", date(2026, 3, 6), "OTHER")
+    make_purchase(ResellerFactory(), "10.00", date(2026, 2, 6), "OTHER")
     response = admin_client.get(CHANGELIST)
     month_filter = next(
         spec for spec in response.context["cl"].filter_specs if isinstance(spec, PurchaseMonthFilter)
