@@ -7,11 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse, reverse_lazy
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 REPORTS_SECTION = _("Reports")
@@ -46,13 +49,16 @@ class AdminSite(admin.AdminSite):
 
     def register(self, model_or_iterable, admin_class=None, **options):
         # Every ModelAdmin, the project's and Django's own (users), with the
-        # bounded changelist.
+        # bounded changelist and the checkboxes written directly.
         admin_class = admin_class or admin.ModelAdmin
-        if not issubclass(admin_class, BoundedChangeListMixin):
+        mixins = tuple(
+            mixin
+            for mixin in (BoundedChangeListMixin, ActionCheckboxMixin)
+            if not issubclass(admin_class, mixin)
+        )
+        if mixins:
             admin_class = type(
-                admin_class.__name__,
-                (BoundedChangeListMixin, admin_class),
-                {"__module__": admin_class.__module__},
+                admin_class.__name__, (*mixins, admin_class), {"__module__": admin_class.__module__}
             )
         super().register(model_or_iterable, admin_class, **options)
 
@@ -137,5 +143,21 @@ class BoundedChangeListMixin:
         return BoundedChangeList
 
 
-class ModelAdmin(BoundedChangeListMixin, admin.ModelAdmin):
+class ActionCheckboxMixin:
+    """The changelist's selection checkbox, written as Django's
+    ``action_checkbox`` writes it but without rendering the widget's
+    templates for every row, which took two fifths of the time of a page of
+    100 purchases. A test holds the two equal."""
+
+    def action_checkbox(self, obj):
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            label,
+        )
+
+
+class ModelAdmin(BoundedChangeListMixin, ActionCheckboxMixin, admin.ModelAdmin):
     pass

@@ -87,3 +87,28 @@ def test_the_reports_section_is_for_staff_only(client):
     request.user = AnonymousUser()
     assert admin.site.get_app_list(request) == []
     assert "Relatórios" not in client.get("/admin/login/").content.decode()
+
+
+@pytest.mark.parametrize("language", ["pt-br", "en"])
+def test_every_changelists_checkbox_is_the_one_django_writes(language):
+    from datetime import date
+
+    from django.utils import translation
+
+    from accounts.models import User
+    from config.admin import ActionCheckboxMixin
+    from purchases.models import Purchase
+
+    # A name that needs escaping in the attribute.
+    objects = {
+        Purchase: Purchase(pk=42, code="NF-<1>&\"x'", date=date(2026, 3, 1)),
+        User: User(pk=7, email="a&b@example.com", full_name='Ana "<b>"'),
+    }
+    for model_admin in admin.site._registry.values():
+        assert isinstance(model_admin, ActionCheckboxMixin), type(model_admin)
+    with translation.override(language):
+        for model, obj in objects.items():
+            model_admin = admin.site._registry[model]
+            written = model_admin.action_checkbox(obj)
+            assert written == admin.ModelAdmin.action_checkbox(model_admin, obj)
+            assert f'value="{obj.pk}"' in written
