@@ -20,6 +20,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD, StaffFactory
+from config.tests.settings_process import import_settings
 from conftest import authenticated_client
 from resellers.tests.factories import ResellerFactory
 
@@ -207,20 +208,12 @@ def test_cashback_breaker_works_per_process_when_the_shared_cache_is_down(httpse
 
 
 def _settings_value(module: str, expression: str, **env) -> str:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("CASHBACK_AUTO_APPROVED_CPFS", "DJANGO_SETTINGS_MODULE")
-    }
-    result = subprocess.run(  # noqa: S603 (our own interpreter and settings)
-        [sys.executable, "-c", f"import {module} as s; print({expression})"],
-        cwd=REPO_ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    result = import_settings(
+        f"import {module} as s; print({expression})",
+        unset=("CASHBACK_AUTO_APPROVED_CPFS", "DJANGO_SETTINGS_MODULE"),
+        env=env,
     )
+    result.check_returncode()
     return result.stdout.strip()
 
 
