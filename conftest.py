@@ -1,13 +1,17 @@
 import datetime
 import itertools
+import os
+import shutil
 import threading
 from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
-from freezegun import freeze_time
 from rest_framework.test import APIClient
 
 from accounts.serializers import tokens_for
@@ -106,7 +110,9 @@ def frozen_today():
     """Stop the clock at noon UTC on TODAY: 09:00 in Sao Paulo, so
     `timezone.localdate()` is TODAY and month arithmetic never straddles a real
     month edge. Modules opt in with `pytest.mark.usefixtures("frozen_today")`."""
-    with freeze_time(f"{TODAY} 12:00:00"):
+    # time-machine leaves the monotonic clocks alone, so pytest's own timer
+    # (--durations) keeps measuring.
+    with time_machine.travel(datetime.datetime(2026, 3, 20, 12, tzinfo=datetime.UTC), tick=False):
         yield TODAY
 
 
@@ -170,3 +176,81 @@ def default_cashback_policy(transactional_db):
             CashbackTier(policy=policy, up_to=tier.up_to, percent=tier.percent) for tier in DEFAULT_TIERS
         )
     return policy
+
+
+# --- Real-browser tests (`-m browser`): headless Debian Chromium through Playwright ---
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# The machine has no outside network: keep Chromium from trying to reach it.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # the tests make around it are still plain synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="pt-BR")
+    page = context.new_page()
+    external = []
+    page.on(
+        "request",
+        lambda request: (
+            external.append(request.url)
+            if not request.url.startswith(("http://localhost", "http://127.0.0.1", "data:", "blob:"))
+            else None
+        ),
+    )
+    yield page
+    context.close()
+    assert not external, f"the page tried to reach the internet: {external}"
+
+
+@pytest.fixture
+def log_in_admin(live_server):
+    """Log ``user`` (whose password is the factories' PASSWORD) in to the
+    admin through its login form, landing on ``next_url``."""
+    from accounts.tests.factories import PASSWORD
+
+    def log_in(page, user, next_url="/admin/"):
+        page.goto(f"{live_server.url}/admin/login/?{urlencode({'next': next_url})}")
+        page.fill("#id_username", user.email)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+
+    return log_in
+
+
+@pytest.fixture
+def screenshot(tmp_path):
+    """Save a page's screenshot under the test's temporary directory, or,
+    with SCREENSHOTS_DIR set (`make screenshots` sets it to docs/), there:
+    tests never write into the source tree."""
+    directory = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name, **options):
+        path = directory / name
+        page.screenshot(path=str(path), **options)
+        return path
+
+    return save

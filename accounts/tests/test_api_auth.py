@@ -1,9 +1,9 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.cache import cache
-from freezegun import freeze_time
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.serializers import INVALID_CREDENTIALS_MESSAGE, tokens_for
@@ -144,19 +144,19 @@ def test_refresh_rejects_invalid_tokens(api_client, token):
 
 def test_refresh_rejects_expired_token(api_client):
     user = UserFactory()
-    with freeze_time("2026-01-01 12:00:00"):
+    with time_machine.travel("2026-01-01 12:00:00+00:00", tick=False):
         refresh = tokens_for(user)["refresh"]
-    with freeze_time("2026-01-08 12:00:01"):
+    with time_machine.travel("2026-01-08 12:00:01+00:00", tick=False):
         assert api_client.post(REFRESH, {"refresh": refresh}, format="json").status_code == 401
 
 
 def test_access_token_expires_after_15_minutes():
     user = UserFactory()
-    with freeze_time("2026-01-01 12:00:00"):
+    with time_machine.travel("2026-01-01 12:00:00+00:00", tick=False):
         client = authenticated_client(user)
-    with freeze_time("2026-01-01 12:14:59"):
+    with time_machine.travel("2026-01-01 12:14:59+00:00", tick=False):
         assert client.get(ME).status_code == 200
-    with freeze_time("2026-01-01 12:15:01"):
+    with time_machine.travel("2026-01-01 12:15:01+00:00", tick=False):
         response = client.get(ME)
         assert response.status_code == 401
         assert response.json()["code"] == "token_not_valid"

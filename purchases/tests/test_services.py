@@ -2,9 +2,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from freezegun import freeze_time
 
 from config.exceptions import ConflictError
 from purchases import services
@@ -155,7 +155,7 @@ def test_invalid_values_and_dates_are_refused(reseller, value, day, field):
 
 def test_today_in_sao_paulo_is_the_limit(reseller):
     # 01:30 UTC on the 21st is still the 20th (22:30) in Sao Paulo.
-    with freeze_time("2026-03-21 01:30:00"):
+    with time_machine.travel("2026-03-21 01:30:00+00:00", tick=False):
         assert timezone.localdate() == date(2026, 3, 20)
         purchase_create(reseller=reseller, code="A", value=D("10.00"), date=date(2026, 3, 20))
         with pytest.raises(ValidationError):
