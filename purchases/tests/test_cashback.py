@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from purchases import cashback
 from purchases.cashback import DEFAULT_TIERS, Tier
@@ -92,19 +94,23 @@ def test_invalid_tiers_are_refused(tiers):
         cashback.validate_tiers(tiers)
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_adding_a_purchase_equals_recomputing_the_month(seed):
-    import random
-
-    rng = random.Random(seed)
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=30_000), st.booleans()),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_adding_a_purchase_equals_recomputing_the_month(entries):
     tiers = DEFAULT_TIERS
     purchases = []
     month = cashback.month_cashback([], tiers)
-    for _ in range(40):
-        value = Decimal(rng.randint(1, 30_000)) / 100
-        purchases.append(cashback.MonthPurchase(value, rejected=rng.random() < 0.1))
+    for cents, rejected in entries:
+        value = Decimal(cents) / 100
+        purchases.append(cashback.MonthPurchase(value, rejected=rejected))
         full = cashback.month_cashback(purchases, tiers)
-        if not purchases[-1].rejected:
+        if not rejected:
             added = cashback.month_cashback_add(month, value, tiers)
             if added is not None:
                 assert (added.total_value, added.purchase_count, added.percent, added.cashback_value) == (
