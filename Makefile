@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-runtime run test lint format schema migrate seed bench loadtest clean
+.PHONY: install install-runtime run test lint format schema migrate seed bench loadtest screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,3 +63,8 @@ schema: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+
+# The back office's screenshots in docs/, from the browser tests (which
+# otherwise keep them in a temporary directory: tests never write the tree).
+screenshots: install
+	SCREENSHOTS_DIR=$(CURDIR)/docs $(BIN)/pytest -m browser -q $(PYTEST_ARGS)

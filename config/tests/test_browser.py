@@ -1,60 +1,13 @@
 """Real-browser checks: headless Debian Chromium driven by Playwright against
 a live server. Selected with `-m browser`; CI installs Chromium for them."""
 
-import os
-import shutil
-
 import pytest
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-# The machine has no outside network: keep Chromium from trying to reach it.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("default_cashback_policy"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls
-    # the tests make around it are still plain synchronous code.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="pt-BR")
-    page = context.new_page()
-    external = []
-    page.on(
-        "request",
-        lambda request: (
-            external.append(request.url)
-            if not request.url.startswith(("http://localhost", "http://127.0.0.1", "data:", "blob:"))
-            else None
-        ),
-    )
-    yield page
-    context.close()
-    assert not external, f"the page tried to reach the internet: {external}"
 
 
 # The `page` fixture fails a test whose page asked for anything off this

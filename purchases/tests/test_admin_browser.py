@@ -2,9 +2,9 @@
 Playwright, against a live server), as staff use it: in Portuguese, on a
 1366-pixel laptop and a 1920-pixel screen. Selected with `-m browser`.
 
-The changelist's screenshots are written to docs/ (admin-purchases.png at
-1366 px, admin-purchases-1920.png), and the purchase page's to
-admin-purchases-change.png, so a change to the layout shows in review."""
+The changelist's screenshots (admin-purchases.png at 1366 px,
+admin-purchases-1920.png) and the purchase page's (admin-purchases-change.png)
+go to docs/ with `make screenshots`, so a change to the layout shows in review."""
 
 import csv
 import io
@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from accounts.tests.factories import PASSWORD, StaffFactory
-from config.tests import test_browser
+from accounts.tests.factories import StaffFactory
 from purchases.models import Purchase
 from purchases.services import purchase_approve, purchase_reject
 from resellers.tests.factories import ResellerFactory
@@ -27,11 +26,6 @@ pytestmark = [
     pytest.mark.usefixtures("default_cashback_policy"),
 ]
 
-# The Chromium and page fixtures of the project's other browser tests.
-browser = test_browser.browser
-page = test_browser.page
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHANGELIST = "/admin/purchases/purchase/"
 # The longest code the API accepts is 64 characters.
 LONGEST_CODE = "NF-" + "7" * 61
@@ -67,13 +61,6 @@ def staff(db):
     return StaffFactory(is_superuser=True, full_name="Ana Revisora")
 
 
-def log_in(page, live_server, staff, next_url):
-    page.goto(f"{live_server.url}/admin/login/?next={next_url}")
-    page.fill("#id_username", staff.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-
-
 def horizontal_overflow(page) -> dict:
     return page.evaluate(
         """() => {
@@ -87,19 +74,18 @@ def horizontal_overflow(page) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("width", "height", "screenshot"),
+    ("width", "height", "screenshot_name"),
     [(1366, 768, "admin-purchases.png"), (1920, 1080, "admin-purchases-1920.png")],
 )
 def test_the_purchase_list_fits_the_screen_in_portuguese(
-    live_server, page, staff, purchases, width, height, screenshot
+    page, log_in_admin, screenshot, staff, purchases, width, height, screenshot_name
 ):
     page.set_viewport_size({"width": width, "height": height})
-    log_in(page, live_server, staff, CHANGELIST)
+    log_in_admin(page, staff, CHANGELIST)
     page.wait_for_selector("#result_list")
 
     # Taken first, so that a failure below leaves the picture of it.
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / screenshot))
+    screenshot(page, screenshot_name)
 
     # Every column in view, with no horizontal scrolling of the list or the page.
     headers = page.locator("#result_list thead th")
@@ -134,15 +120,14 @@ def test_the_purchase_list_fits_the_screen_in_portuguese(
     assert page.locator("#changelist-filter input[placeholder='Data inicial']").is_visible()
 
 
-def test_staff_approves_on_the_purchase_page(live_server, page, staff, purchases):
+def test_staff_approves_on_the_purchase_page(live_server, page, log_in_admin, screenshot, staff, purchases):
     purchase = purchases["BIG"]
     page.set_viewport_size({"width": 1366, "height": 768})
-    log_in(page, live_server, staff, f"{CHANGELIST}{purchase.pk}/change/")
+    log_in_admin(page, staff, f"{CHANGELIST}{purchase.pk}/change/")
     page.wait_for_selector(".purchase-review")
     content = page.locator("#content-main").inner_text()
     assert "R$ 1.202,14" in content
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "admin-purchases-change.png"), full_page=True)
+    screenshot(page, "admin-purchases-change.png", full_page=True)
 
     page.click(".purchase-review input[name=_approve]")
     page.wait_for_selector(".messagelist")
@@ -154,10 +139,10 @@ def test_staff_approves_on_the_purchase_page(live_server, page, staff, purchases
     assert purchase.reviewed_by == staff
 
 
-def test_staff_rejects_on_the_purchase_page_with_a_reason(live_server, page, staff, purchases):
+def test_staff_rejects_on_the_purchase_page_with_a_reason(live_server, page, log_in_admin, staff, purchases):
     purchase = purchases["MAX"]
     page.set_viewport_size({"width": 1366, "height": 768})
-    log_in(page, live_server, staff, f"{CHANGELIST}{purchase.pk}/change/")
+    log_in_admin(page, staff, f"{CHANGELIST}{purchase.pk}/change/")
     page.click(".purchase-review a.purchase-reject")
     page.wait_for_selector("textarea[name=reason]")
     assert "R$ 1.000.000,00" in page.locator("#content").inner_text()
@@ -176,10 +161,12 @@ def test_staff_rejects_on_the_purchase_page_with_a_reason(live_server, page, sta
     assert purchase.rejection_reason == "Valor acima do limite da nota."
 
 
-def test_staff_filters_by_dates_and_exports_the_filtered_list(live_server, page, staff, purchases):
+def test_staff_filters_by_dates_and_exports_the_filtered_list(
+    live_server, page, log_in_admin, staff, purchases
+):
     today = timezone.localdate()
     page.set_viewport_size({"width": 1366, "height": 768})
-    log_in(page, live_server, staff, CHANGELIST)
+    log_in_admin(page, staff, CHANGELIST)
     page.wait_for_selector("#result_list")
 
     page.fill("#changelist-filter input[placeholder='Data inicial']", today.strftime("%d/%m/%Y"))

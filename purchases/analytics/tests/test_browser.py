@@ -1,19 +1,15 @@
 """The back office in a real browser (headless Chromium, Portuguese, a
 1366 x 768 screen): the analytics page, the resellers' month columns and the
-index. Selected with `-m browser`; each saves a screenshot under docs/ for
-people to look at."""
+index. Selected with `-m browser`; each takes a screenshot, kept in docs/ by
+`make screenshots` for people to look at."""
 
 import csv
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
-from django.conf import settings
 from django.utils import timezone, translation
 
-from config.tests.test_browser import browser, page  # noqa: F401
 from purchases.models import format_month_name
 from purchases.months import current_month, format_month, shift_month
 
@@ -23,7 +19,6 @@ pytestmark = [
     pytest.mark.usefixtures("default_cashback_policy"),
 ]
 
-DOCS = Path(settings.BASE_DIR) / "docs"
 SCREEN = {"width": 1366, "height": 768}
 
 
@@ -58,17 +53,7 @@ def year_of_purchases(make_purchase):
     return ana
 
 
-def log_in(page, live_server, staff, next_url):  # noqa: F811
-    from accounts.tests.factories import PASSWORD
-
-    page.set_viewport_size(SCREEN)
-    page.goto(f"{live_server.url}/admin/login/?{urlencode({'next': next_url})}")
-    page.fill("#id_username", staff.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-
-
-def fits_the_screen(page) -> bool:  # noqa: F811
+def fits_the_screen(page) -> bool:
     """No horizontal scrolling: neither the page nor a changelist's table."""
     return page.evaluate(
         """() => document.documentElement.scrollWidth <= window.innerWidth
@@ -77,7 +62,7 @@ def fits_the_screen(page) -> bool:  # noqa: F811
     )
 
 
-def table_rows(page) -> list[list[str]]:  # noqa: F811
+def table_rows(page) -> list[list[str]]:
     return [
         [cell.strip() for cell in row.locator("th, td").all_inner_texts()]
         for row in page.locator(".analytics-table tbody tr").all()
@@ -86,12 +71,15 @@ def table_rows(page) -> list[list[str]]:  # noqa: F811
 
 def test_staff_reads_the_analytics_chart_changes_the_period_and_downloads_the_csv(
     live_server,
-    page,  # noqa: F811
+    page,
+    log_in_admin,
+    screenshot,
     staff,
     year_of_purchases,
     tmp_path,
 ):
-    log_in(page, live_server, staff, "/admin/resellers/reseller/")
+    page.set_viewport_size(SCREEN)
+    log_in_admin(page, staff, "/admin/resellers/reseller/")
     page.wait_for_selector("#result_list")
 
     # From the sidebar, under the Portuguese section name.
@@ -124,7 +112,7 @@ def test_staff_reads_the_analytics_chart_changes_the_period_and_downloads_the_cs
     assert page.locator("svg.analytics-chart rect.value title").count() == len(rows)
     assert fits_the_screen(page)
 
-    page.screenshot(path=str(DOCS / "admin-analytics.png"), full_page=True)
+    screenshot(page, "admin-analytics.png", full_page=True)
 
     # The CSV has the table's rows, with machine-readable numbers.
     with page.expect_download() as download:
@@ -143,8 +131,9 @@ def test_staff_reads_the_analytics_chart_changes_the_period_and_downloads_the_cs
     assert lines[-1][0] == format_month(last)
 
 
-def test_a_reversed_period_shows_a_message_in_portuguese(live_server, page, staff):  # noqa: F811
-    log_in(page, live_server, staff, "/admin/analytics/?from=2026-05&to=2026-01")
+def test_a_reversed_period_shows_a_message_in_portuguese(page, log_in_admin, staff):
+    page.set_viewport_size(SCREEN)
+    log_in_admin(page, staff, "/admin/analytics/?from=2026-05&to=2026-01")
     page.wait_for_selector(".errornote")
     assert page.locator(".errornote").inner_text().strip() == "O primeiro mês não pode ser depois do último."
     assert page.locator("svg.analytics-chart").count() == 0
@@ -152,11 +141,14 @@ def test_a_reversed_period_shows_a_message_in_portuguese(live_server, page, staf
 
 def test_the_resellers_list_shows_the_month_and_links_to_the_purchases(
     live_server,
-    page,  # noqa: F811
+    page,
+    log_in_admin,
+    screenshot,
     staff,
     year_of_purchases,
 ):
-    log_in(page, live_server, staff, "/admin/resellers/reseller/")
+    page.set_viewport_size(SCREEN)
+    log_in_admin(page, staff, "/admin/resellers/reseller/")
     page.wait_for_selector("#result_list")
 
     headers = page.locator("#result_list thead th").all_inner_texts()
@@ -168,7 +160,7 @@ def test_the_resellers_list_shows_the_month_and_links_to_the_purchases(
     assert ana_row.get_by_role("link", name="Ver compras").is_visible()
     assert fits_the_screen(page)
 
-    page.screenshot(path=str(DOCS / "admin-resellers.png"), full_page=True)
+    screenshot(page, "admin-resellers.png", full_page=True)
 
     ana_row.get_by_role("link", name="Ver compras").click()
     page.wait_for_url(f"**/admin/purchases/purchase/?reseller__id__exact={year_of_purchases.pk}")
@@ -178,11 +170,12 @@ def test_the_resellers_list_shows_the_month_and_links_to_the_purchases(
     assert all(code.startswith("ANA-") for code in codes)
 
 
-def test_the_index_is_portuguese_and_nothing_is_missing(live_server, page, staff):  # noqa: F811
+def test_the_index_is_portuguese_and_nothing_is_missing(live_server, page, log_in_admin, staff):
     failed = []
     page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
 
-    log_in(page, live_server, staff, "/admin/")
+    page.set_viewport_size(SCREEN)
+    log_in_admin(page, staff, "/admin/")
     page.wait_for_selector("#content-main")
     page.wait_for_load_state("networkidle")
 
