@@ -73,10 +73,10 @@ USER 10001:10001
 
 EXPOSE 8000
 
-# Liveness by default; `python -m config.healthcheck /health/ready` probes
+# Liveness by default; `python -m core.healthcheck /health/ready` probes
 # readiness (database and cache). The probes answer whatever the Host header,
 # so a production ALLOWED_HOSTS does not turn them into 400s.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-m", "config.healthcheck"]
+    CMD ["python", "-m", "core.healthcheck"]
 
 CMD ["gunicorn", "--config", "config/gunicorn.py", "config.wsgi:application"]

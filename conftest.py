@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -40,6 +41,25 @@ def clean_cache():
     _clear_cache()
     yield
     _clear_cache()
+
+
+# A Redis that does not answer: nothing listens on port 1.
+DEAD_REDIS = {
+    "BACKEND": "django_redis.cache.RedisCache",
+    "LOCATION": "redis://127.0.0.1:1/0",
+    "KEY_PREFIX": "dead",
+    "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2, "IGNORE_EXCEPTIONS": True},
+}
+CACHE_DOWN = {
+    "default": DEAD_REDIS,
+    "strict": {**DEAD_REDIS, "OPTIONS": {**DEAD_REDIS["OPTIONS"], "IGNORE_EXCEPTIONS": False}},
+}
+
+
+@pytest.fixture
+def cache_down():
+    with override_settings(CACHES=CACHE_DOWN):
+        yield
 
 
 @pytest.fixture

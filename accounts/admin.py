@@ -14,7 +14,7 @@ from accounts.throttles import (
     ThrottleUnavailable,
     login_allowed,
 )
-from config.cache import USER_NAMES_NAMESPACE, bump_version
+from core.cache import USER_NAMES_NAMESPACE, bump_version
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):

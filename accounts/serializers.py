@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.models import User
 from accounts.services import INVALID_RESET_LINK_MESSAGE
 from accounts.throttles import LoginFailureThrottle
-from config.serializers import StrictFieldsMixin, StrictInputSerializer
+from core.serializers import StrictFieldsMixin, StrictInputSerializer
 
 WRONG_PASSWORD_MESSAGE = _("The current password is not correct.")
 INVALID_CREDENTIALS_MESSAGE = _("Invalid credentials.")

@@ -11,7 +11,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts import emails
 from accounts.models import User, normalize_email
-from config.parsing import parse_id
+from core.parsing import parse_id
 
 INVALID_RESET_LINK_MESSAGE = _("This password reset link is invalid or has expired. Ask for a new one.")
 

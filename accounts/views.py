@@ -226,7 +226,7 @@ class PasswordResetConfirmView(GenericAPIView):
         responses={
             204: None,
             400: OpenApiResponse(
-                # The shared component (config.schema), to carry the examples.
+                # The shared component (core.schema), to carry the examples.
                 response={"$ref": "#/components/schemas/ValidationError"},
                 description="Invalid or expired link, or a password that breaks the rules",
                 examples=[

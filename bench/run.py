@@ -102,7 +102,7 @@ class Case:
 
 
 def cases(*, month: str, first_month: str, last_month: str, today: str) -> list[Case]:
-    from config.cache import bump_version
+    from core.cache import bump_version
     from products.selectors import CATALOGUE_CACHE_NAMESPACE
     from purchases.services import ANALYTICS_CACHE_NAMESPACE
 

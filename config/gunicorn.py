@@ -27,7 +27,7 @@ if os.path.isdir(_SHM):
     worker_tmp_dir = _SHM
 
 # --- Metrics: one set of numbers for all the workers ----------------------------
-# With METRICS_ENABLED (config/metrics.py) each worker writes its counters to
+# With METRICS_ENABLED (core/metrics.py) each worker writes its counters to
 # memory-mapped files in PROMETHEUS_MULTIPROC_DIR and /metrics adds up every
 # worker's, whichever one answers the scrape (prometheus_client's multiprocess
 # mode). The directory is in memory too, emptied when gunicorn starts (numbers

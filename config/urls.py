@@ -7,9 +7,9 @@ from django.db import InterfaceError, OperationalError
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from config import health
-from config.favicon import favicon
-from config.middleware import json_error, service_unavailable
+from core import health
+from core.favicon import favicon
+from core.middleware import json_error, service_unavailable
 
 api_v1 = [
     path("", include("accounts.urls")),

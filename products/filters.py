@@ -2,7 +2,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from config.parsing import MAX_ID, IdFilter, NumberFilter
+from core.parsing import MAX_ID, IdFilter, NumberFilter
 from products.models import Product
 from products.selectors import product_search
 

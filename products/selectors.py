@@ -4,7 +4,7 @@ the cache keys of the catalogue answers."""
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from config.cache import VersionedAnswer
+from core.cache import VersionedAnswer
 from products.models import Category, Favorite, Product
 
 # The cache namespace of every catalogue answer (products and categories);

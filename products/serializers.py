@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from config import parsing
-from config.serializers import StrictInputSerializer
+from core import parsing
+from core.serializers import StrictInputSerializer
 from products.models import Category, Product
 from products.services import sku_validate
 

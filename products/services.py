@@ -16,8 +16,8 @@ from django.db.models import ProtectedError
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from config.cache import bump_version
-from config.exceptions import ConflictError
+from core.cache import bump_version
+from core.exceptions import ConflictError
 from products.models import Category, Favorite, Product
 from products.selectors import CATALOGUE_CACHE_NAMESPACE
 

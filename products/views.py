@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
 from accounts.permissions import IsReseller, IsStaff
-from config.cache import canonical_url
-from config.filters import FilterBackend, StableOrderingFilter
-from config.parsing import ID_PATTERN, MAX_ID
+from core.cache import canonical_url
+from core.filters import FilterBackend, StableOrderingFilter
+from core.parsing import ID_PATTERN, MAX_ID
 from products.filters import ProductFilter
 from products.models import Product
 from products.selectors import (

@@ -20,9 +20,9 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from config.admin import ModelAdmin
-from config.exceptions import ConflictError
-from config.pagination import CachedCountPaginator
+from core.admin import ModelAdmin
+from core.exceptions import ConflictError
+from core.pagination import CachedCountPaginator
 from purchases import cashback
 from purchases.models import (
     CashbackPolicy,

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from config.parsing import DateFilter, IdChoiceFilter
+from core.parsing import DateFilter, IdChoiceFilter
 from purchases.models import Purchase
 from purchases.months import month_start, next_month, parse_month
 from resellers.models import Reseller

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.permissions import get_reseller
-from config.cache import USER_NAMES_NAMESPACE, VersionedAnswer
+from core.cache import USER_NAMES_NAMESPACE, VersionedAnswer
 from products.selectors import CATALOGUE_CACHE_NAMESPACE
 from purchases import cashback
 from purchases.models import CashbackPolicy, MonthlyCashback, Purchase, PurchaseItem

@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from config import parsing
-from config.serializers import StrictInputSerializer
+from core import parsing
+from core.serializers import StrictInputSerializer
 from products.models import Product
 from purchases.models import MAX_PURCHASE_VALUE, Purchase, PurchaseItem, validate_purchase_date
 from purchases.months import current_month, format_month, parse_month

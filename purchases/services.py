@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from config.cache import bump_version
-from config.exceptions import ConflictError
+from core.cache import bump_version
+from core.exceptions import ConflictError
 from products.models import Product
 from purchases import cashback
 from purchases.models import MAX_PURCHASE_VALUE, MonthlyCashback, Purchase, PurchaseItem
@@ -45,7 +45,7 @@ INACTIVE_PRODUCT_MESSAGE = _("Product %(product)s is not available.")
 DUPLICATE_PRODUCT_MESSAGE = _("Each product may appear only once; adjust the quantity instead.")
 REASON_REQUIRED_MESSAGE = _("A reason is required to reject a purchase.")
 
-# Analytics answers are cached under this namespace (config.cache).
+# Analytics answers are cached under this namespace (core.cache).
 ANALYTICS_CACHE_NAMESPACE = "analytics"
 
 

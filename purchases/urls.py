@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from config.parsing import ID_PATTERN
+from core.parsing import ID_PATTERN
 from purchases.views import (
     PurchaseViewSet,
     ResellerCashbackView,

@@ -14,10 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, IsResellerOrStaff, IsStaff
-from config.cache import CachedAnswer, VersionedAnswer, canonical_url
-from config.filters import FilterBackend, StableOrderingFilter
-from config.pagination import LargeTablePagination
-from config.parsing import ID_PATTERN
+from core.cache import CachedAnswer, VersionedAnswer, canonical_url
+from core.filters import FilterBackend, StableOrderingFilter
+from core.pagination import LargeTablePagination
+from core.parsing import ID_PATTERN
 from purchases.filters import PurchaseFilter
 from purchases.models import Purchase
 from purchases.selectors import (

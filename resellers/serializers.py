@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from accounts.serializers import validate_password_field
-from config.serializers import StrictInputSerializer
+from core.serializers import StrictInputSerializer
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 

@@ -3,7 +3,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User, normalize_email
-from config.cache import USER_NAMES_NAMESPACE, bump_version
+from core.cache import USER_NAMES_NAMESPACE, bump_version
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 from resellers.selectors import reseller_cpf_taken

@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, IsStaff
 from accounts.throttles import RegistrationAddressThrottle
-from config.filters import FilterBackend
-from config.parsing import ID_PATTERN
+from core.filters import FilterBackend
+from core.parsing import ID_PATTERN
 from resellers.filters import ResellerFilter
 from resellers.selectors import reseller_list
 from resellers.serializers import (

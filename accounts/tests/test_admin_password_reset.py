@@ -15,7 +15,7 @@ from accounts.forms import TOO_MANY_RESET_REQUESTS_MESSAGE
 from accounts.models import User
 from accounts.serializers import tokens_for
 from accounts.tests.factories import PASSWORD, StaffFactory
-from config.tests.test_faults import CACHE_DOWN
+from conftest import CACHE_DOWN
 
 FORM = "/admin/password-reset/"
 NEW = "0utra-Senha-Forte-2025"

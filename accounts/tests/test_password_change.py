@@ -8,9 +8,8 @@ from rest_framework.test import APIClient
 
 from accounts.serializers import WRONG_PASSWORD_MESSAGE, tokens_for
 from accounts.tests.factories import PASSWORD
-from config.serializers import UNKNOWN_FIELD_MESSAGE
-from config.tests.test_faults import CACHE_DOWN
-from conftest import EN, authenticated_client
+from conftest import CACHE_DOWN, EN, authenticated_client
+from core.serializers import UNKNOWN_FIELD_MESSAGE
 
 URL = "/api/v1/auth/password/change/"
 LOGIN = "/api/v1/auth/token/"

@@ -23,9 +23,8 @@ from accounts.models import User
 from accounts.serializers import PASSWORD_RESET_REQUESTED_MESSAGE, tokens_for
 from accounts.services import INVALID_RESET_LINK_MESSAGE
 from accounts.tests.factories import PASSWORD, UserFactory
-from config.serializers import UNKNOWN_FIELD_MESSAGE
-from config.tests.test_faults import CACHE_DOWN
-from conftest import EN, authenticated_client, run_together
+from conftest import CACHE_DOWN, EN, authenticated_client, run_together
+from core.serializers import UNKNOWN_FIELD_MESSAGE
 
 RESET = "/api/v1/auth/password/reset/"
 CONFIRM = "/api/v1/auth/password/reset/confirm/"

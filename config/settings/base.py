@@ -25,7 +25,7 @@ SECRET_KEY = env("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 
 INSTALLED_APPS = [
-    "config.apps.AdminConfig",
+    "core.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rangefilter",  # the admin's date-range filter (purchases)
     # Project
+    "core",
     "config",
     "accounts",
     "resellers",
@@ -50,10 +51,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestIDMiddleware",
+    "core.middleware.RequestIDMiddleware",
     # Health probes answer whatever the Host header: before anything validates it.
-    "config.middleware.HealthCheckMiddleware",
-    "config.middleware.BodySizeLimitMiddleware",
+    "core.middleware.HealthCheckMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -64,7 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.middleware.JSONErrorMiddleware",
+    "core.middleware.JSONErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -82,7 +83,7 @@ AUTHENTICATION_BACKENDS = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "config" / "templates"],
+        "DIRS": [BASE_DIR / "core" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -102,8 +103,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, with timestamps parsed by psycopg's C code: see
-    # config/postgresql/base.py.
-    DATABASES["default"]["ENGINE"] = "config.postgresql"
+    # core/postgresql/base.py.
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     # Off by default: a health check is a "SELECT 1" before the first query
     # of every request. Without it, each worker's first request after a
@@ -142,7 +143,7 @@ else:
 # The same store through an alias that raises when it is down
 # (IGNORE_EXCEPTIONS off), for the few writers that must know: the login and
 # registration throttles fail closed (accounts.throttles) and a cache-version
-# bump is retried (config.cache); everything else fails open.
+# bump is retried (core.cache); everything else fails open.
 CACHES["strict"] = {
     **CACHES["default"],
     "OPTIONS": {**CACHES["default"].get("OPTIONS", {}), "IGNORE_EXCEPTIONS": False},
@@ -151,7 +152,7 @@ if not REDIS_URL:
     del CACHES["strict"]["OPTIONS"]
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-DJANGO_REDIS_LOGGER = "config.cache"
+DJANGO_REDIS_LOGGER = "core.cache"
 
 # --- Passwords --------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -220,17 +221,17 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
     # Validation errors of list items are keyed by index, as DRF's renderer writes them.
     "ORJSON_RENDERER_OPTIONS": (orjson.OPT_NON_STR_KEYS,),
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.PageNumberPagination",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": [
-        "config.filters.FilterBackend",
+        "core.filters.FilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "config.throttling.AnonRateThrottle",
-        "config.throttling.UserRateThrottle",
+        "core.throttling.AnonRateThrottle",
+        "core.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("ANON_THROTTLE_RATE", default="120/min"),
@@ -296,7 +297,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Nothing from the internet (config/templates/drf_spectacular/redoc.html):
+    # Nothing from the internet (core/templates/drf_spectacular/redoc.html):
     # Swagger UI's badge would send the schema's address to swagger.io's
     # online validator whenever the host is not localhost; ReDoc gets the
     # system's fonts instead of Google Fonts.
@@ -311,7 +312,7 @@ SPECTACULAR_SETTINGS = {
     },
     "ENUM_NAME_OVERRIDES": {},
     # Links from each create to the operations on the created object.
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.add_links"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_links"],
 }
 
 # --- Personal data: CPF encryption (LGPD) -----------------------------------
@@ -337,7 +338,7 @@ CASHBACK_API_BREAKER_FAILURES = env.int("CASHBACK_API_BREAKER_FAILURES", default
 CASHBACK_API_BREAKER_SECONDS = env.int("CASHBACK_API_BREAKER_SECONDS", default=30)
 
 # --- Cached answers -----------------------------------------------------------
-# Catalogue answers are invalidated on every catalogue change (config.cache),
+# Catalogue answers are invalidated on every catalogue change (core.cache),
 # so this only bounds how long an unchanged answer is reused.
 PRODUCTS_CACHE_SECONDS = env.int("PRODUCTS_CACHE_SECONDS", default=300)
 # Staff analytics: invalidated by every purchase change, kept briefly.
@@ -361,7 +362,7 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logging.RequestIDFilter"}},
+    "filters": {"request_id": {"()": "core.logging.RequestIDFilter"}},
     "formatters": {
         "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
@@ -388,7 +389,7 @@ LOGGING = {
 
 # --- Metrics (Prometheus, GET /metrics) -------------------------------------
 # Off unless METRICS_ENABLED: then requests (by view name, method and status),
-# database queries and cache calls are timed (config/metrics.py), and
+# database queries and cache calls are timed (core/metrics.py), and
 # /metrics answers the scrapers that send `Authorization: Bearer
 # <METRICS_TOKEN>` and/or connect from METRICS_ALLOWED_IPS (addresses or
 # networks, the client address as throttling sees it: NUM_PROXIES above);
@@ -400,11 +401,11 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 if METRICS_ENABLED:
     # Right after the probes (left unmeasured): ahead of host validation,
     # which scrapes by address skip, and around everything else.
-    _probes = MIDDLEWARE.index("config.middleware.HealthCheckMiddleware") + 1
-    MIDDLEWARE = [*MIDDLEWARE[:_probes], "config.metrics.MetricsMiddleware", *MIDDLEWARE[_probes:]]
+    _probes = MIDDLEWARE.index("core.middleware.HealthCheckMiddleware") + 1
+    MIDDLEWARE = [*MIDDLEWARE[:_probes], "core.metrics.MetricsMiddleware", *MIDDLEWARE[_probes:]]
     _timed_backends = {
-        "django_redis.cache.RedisCache": "config.metrics.TimedRedisCache",
-        "django.core.cache.backends.locmem.LocMemCache": "config.metrics.TimedLocMemCache",
+        "django_redis.cache.RedisCache": "core.metrics.TimedRedisCache",
+        "django.core.cache.backends.locmem.LocMemCache": "core.metrics.TimedLocMemCache",
     }
     for _cache in CACHES.values():
         _cache["BACKEND"] = _timed_backends[_cache["BACKEND"]]

@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from config import healthcheck
-from config.tests.settings_process import import_settings
+from core import healthcheck
+from core.tests.settings_process import import_settings
 
 PRODUCTION_HOSTS = ["api.example.com"]
 # How load balancers and container engines address a replica.
@@ -46,9 +46,9 @@ def test_only_get_on_a_probe_skips_host_validation(client):
 
 def test_health_middleware_runs_before_anything_that_reads_the_host():
     middleware = settings.MIDDLEWARE
-    health = middleware.index("config.middleware.HealthCheckMiddleware")
+    health = middleware.index("core.middleware.HealthCheckMiddleware")
     # Only the request-id middleware (which never reads the host) comes first.
-    assert middleware[:health] == ["config.middleware.RequestIDMiddleware"]
+    assert middleware[:health] == ["core.middleware.RequestIDMiddleware"]
     for reader in (
         "django.middleware.security.SecurityMiddleware",
         "corsheaders.middleware.CorsMiddleware",

@@ -20,8 +20,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD, StaffFactory
-from config.tests.settings_process import import_settings
-from conftest import authenticated_client
+from conftest import CACHE_DOWN, authenticated_client
+from core.tests.settings_process import import_settings
 from resellers.tests.factories import ResellerFactory
 
 pytestmark = pytest.mark.django_db
@@ -102,23 +102,6 @@ def test_readiness_is_503_and_liveness_200_when_the_database_is_down(database_do
 
 # --- Cache (Redis) down ----------------------------------------------------------
 
-DEAD_REDIS = {
-    "BACKEND": "django_redis.cache.RedisCache",
-    "LOCATION": "redis://127.0.0.1:1/0",
-    "KEY_PREFIX": "dead",
-    "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2, "IGNORE_EXCEPTIONS": True},
-}
-CACHE_DOWN = {
-    "default": DEAD_REDIS,
-    "strict": {**DEAD_REDIS, "OPTIONS": {**DEAD_REDIS["OPTIONS"], "IGNORE_EXCEPTIONS": False}},
-}
-
-
-@pytest.fixture
-def cache_down():
-    with override_settings(CACHES=CACHE_DOWN):
-        yield
-
 
 @pytest.mark.usefixtures("cache_down")
 def test_login_fails_closed_when_the_throttle_store_is_down():
@@ -164,7 +147,7 @@ def test_other_routes_fail_open_when_the_cache_is_down():
 def test_a_failed_cache_version_bump_is_retried_until_it_lands(monkeypatch):
     from django.core.cache import caches
 
-    from config import cache as versioned
+    from core import cache as versioned
 
     monkeypatch.setattr(versioned, "_RETRY_FIRST_DELAY", 0.01)
     # On the class: each thread has its own cache object.

@@ -291,7 +291,7 @@ def test_admin_purchase_changelist_never_fails_on_calendar_edges(admin_client, q
 def test_every_admin_changelist_bounds_its_parameters():
     from django.contrib import admin
 
-    from config.admin import BoundedChangeListMixin
+    from core.admin import BoundedChangeListMixin
 
     for model_admin in admin.site._registry.values():
         assert isinstance(model_admin, BoundedChangeListMixin), type(model_admin)

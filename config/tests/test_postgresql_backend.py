@@ -1,4 +1,4 @@
-"""The PostgreSQL backend (config.postgresql): Django's, reading timestamps
+"""The PostgreSQL backend (core.postgresql): Django's, reading timestamps
 with psycopg's compiled loader, to the same values."""
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -8,7 +8,7 @@ from django.db import DataError, connection
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from psycopg.pq import Format
 
-from config.postgresql.base import TIMESTAMPTZ_OID, TzLoader
+from core.postgresql.base import TIMESTAMPTZ_OID, TzLoader
 from purchases.models import Purchase
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]

@@ -7,8 +7,8 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.serializers import tokens_for
 from accounts.tests.factories import PASSWORD as RESELLER_PASSWORD
-from config.serializers import UNKNOWN_FIELD_MESSAGE
 from conftest import authenticated_client
+from core.serializers import UNKNOWN_FIELD_MESSAGE
 from products.models import Category, Product
 from products.tests.factories import CategoryFactory, ProductFactory
 from purchases.models import Purchase

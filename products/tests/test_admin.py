@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from config.cache import get_version
+from core.cache import get_version
 from products.models import Category, Product
 from products.selectors import CATALOGUE_CACHE_NAMESPACE
 from products.tests.factories import CategoryFactory, ProductFactory

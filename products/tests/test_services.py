@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from config.cache import get_version
-from config.exceptions import ConflictError
+from core.cache import get_version
+from core.exceptions import ConflictError
 from products import services
 from products.models import Category, Favorite, Product
 from products.selectors import CATALOGUE_CACHE_NAMESPACE

@@ -1,5 +1,5 @@
 """The admin's cashback analytics page (``/admin/analytics/``) and its CSV
-download, registered with the admin site (config.admin.AdminSite.register_view);
+download, registered with the admin site (core.admin.AdminSite.register_view);
 and the resellers' admin with their current month (reseller_admin.py).
 
 The chart is drawn on the server as inline SVG (no JavaScript, nothing

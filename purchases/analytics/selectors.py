@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Aggregate, Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from config.cache import VersionedAnswer
+from core.cache import VersionedAnswer
 from purchases import cashback
 from purchases.models import MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_span, month_start, shift_month

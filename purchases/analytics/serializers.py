@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config import parsing
+from core import parsing
 from purchases.months import FIRST_MONTH, current_month, format_month, month_span, parse_month, shift_month
 from purchases.serializers import MonthQueryInputSerializer
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from config import pagination
+from core import pagination
 from products.services import product_update
 from products.tests.factories import ProductFactory
 from purchases.models import Purchase

@@ -6,7 +6,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from config.exceptions import ConflictError
+from core.exceptions import ConflictError
 from purchases import services
 from purchases.models import CashbackPolicy, CashbackTier, MonthlyCashback, Purchase
 from purchases.services import (

@@ -2,7 +2,7 @@ import pytest
 
 from accounts.models import User
 from accounts.permissions import NOT_A_RESELLER_MESSAGE
-from config.serializers import UNKNOWN_FIELD_MESSAGE
+from core.serializers import UNKNOWN_FIELD_MESSAGE
 from resellers.services import EMAIL_TAKEN_MESSAGE
 from resellers.tests.factories import ResellerFactory, make_cpf
 

@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from config.cache import bump_version
 from config.seeding import generate, store
+from core.cache import bump_version
 from products.services import catalogue_invalidate
 from purchases.services import ANALYTICS_CACHE_NAMESPACE
 from resellers import cpf as cpf_codec

@@ -39,7 +39,7 @@ def test_ready_is_503_naming_the_cache_when_redis_is_down(client):
 
 
 def test_ready_is_503_naming_the_database_when_it_fails(client, monkeypatch):
-    from config import health
+    from core import health
 
     def broken_cursor():
         raise RuntimeError("database down")

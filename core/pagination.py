@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
-from config.cache import CachedAnswer
-from config.parsing import is_ascii_integer
+from core.cache import CachedAnswer
+from core.parsing import is_ascii_integer
 
 DEEP_PAGE_MESSAGE = _(
     "Pages beyond the first %(rows)s rows are not served: narrow the filters (e.g. month or dates)."
@@ -48,7 +48,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
 
 def _cached_count(answer, seconds: int, compute) -> int:
-    """``compute()``, kept in ``answer`` (config.cache's ``CachedAnswer`` or
+    """``compute()``, kept in ``answer`` (core.cache's ``CachedAnswer`` or
     ``VersionedAnswer``) for ``seconds`` (0: never kept)."""
     if seconds <= 0:
         return compute()

@@ -1,11 +1,11 @@
-"""Versioned cached answers (config.cache.VersionedAnswer)."""
+"""Versioned cached answers (core.cache.VersionedAnswer)."""
 
 from unittest import mock
 
 import pytest
 from django.core.cache import cache
 
-from config.cache import VersionedAnswer, bump_version
+from core.cache import VersionedAnswer, bump_version
 
 
 @pytest.fixture(autouse=True)

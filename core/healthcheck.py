@@ -1,9 +1,9 @@
-"""Container healthcheck: ``python -m config.healthcheck [PATH]``.
+"""Container healthcheck: ``python -m core.healthcheck [PATH]``.
 
 Exits 0 when the server on 127.0.0.1:$PORT answers PATH (default
 ``/health/live``; ``/health/ready`` also checks the database and cache) with
 200, 1 otherwise. Standard library only, so a probe costs no Django start-up.
-The probes answer whatever the Host header (config.middleware.HealthCheckMiddleware),
+The probes answer whatever the Host header (core.middleware.HealthCheckMiddleware),
 so a production ALLOWED_HOSTS does not fail them.
 """
 

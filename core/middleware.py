@@ -6,8 +6,8 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 
-from config import health
-from config.logging import request_id_var
+from core import health
+from core.logging import request_id_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller-supplied id is echoed into logs and headers, so only short, plain

@@ -1,6 +1,6 @@
 """``/favicon.ico``: browsers ask for it on every page that names no icon of
 its own (the API's JSON answers, Swagger UI, ReDoc); the answer is the icon the
-admin pages link (config/static/), rather than a 404."""
+admin pages link (core/static/), rather than a 404."""
 
 from pathlib import Path
 

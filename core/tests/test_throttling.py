@@ -5,7 +5,7 @@ from django.core.cache import cache
 from rest_framework.settings import api_settings
 from rest_framework.test import APIRequestFactory
 
-from config.throttling import AnonRateThrottle, UserRateThrottle
+from core.throttling import AnonRateThrottle, UserRateThrottle
 
 pytestmark = pytest.mark.django_db
 

@@ -96,7 +96,7 @@ def test_every_changelists_checkbox_is_the_one_django_writes(language):
     from django.utils import translation
 
     from accounts.models import User
-    from config.admin import ActionCheckboxMixin
+    from core.admin import ActionCheckboxMixin
     from purchases.models import Purchase
 
     # A name that needs escaping in the attribute.

@@ -7,7 +7,7 @@ status it can answer and gives every error a body schema:
 * ``ValidationError`` (400): errors keyed by field name, ``non_field_errors``
   for the whole body; a body that is not JSON at all is ``{detail, code}``.
 * ``Error`` (any other status): ``{"detail": message, "code": stable code}``
-  (config.exceptions writes both).
+  (core.exceptions writes both).
 
 Which statuses apply: 400 when the operation takes a body or query
 parameters; 401 when the view authenticates; 403 when a permission narrower

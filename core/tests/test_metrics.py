@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus text for authorised scrapers only (config/metrics.py).
+"""GET /metrics: Prometheus text for authorised scrapers only (core/metrics.py).
 
 Disabled (the default) it is an unknown URL and nothing of it runs; enabled,
 a scrape needs the bearer token and/or an allowed address, and everyone else
@@ -19,16 +19,16 @@ from django.db import connection
 from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.tests.settings_process import import_settings
+from core.tests.settings_process import import_settings
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "metrics-test-token-0123456789abcdef"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-METRICS_MIDDLEWARE = "config.metrics.MetricsMiddleware"
+METRICS_MIDDLEWARE = "core.metrics.MetricsMiddleware"
 TIMED = {
-    "django_redis.cache.RedisCache": "config.metrics.TimedRedisCache",
-    "django.core.cache.backends.locmem.LocMemCache": "config.metrics.TimedLocMemCache",
+    "django_redis.cache.RedisCache": "core.metrics.TimedRedisCache",
+    "django.core.cache.backends.locmem.LocMemCache": "core.metrics.TimedLocMemCache",
 }
 
 
@@ -36,7 +36,7 @@ def enabled_middleware() -> list[str]:
     """MIDDLEWARE as base.py lays it out with METRICS_ENABLED=true (held equal
     by test_enabling_adds_the_middlewares_and_timed_caches)."""
     middleware = list(settings.MIDDLEWARE)
-    probes = middleware.index("config.middleware.HealthCheckMiddleware") + 1
+    probes = middleware.index("core.middleware.HealthCheckMiddleware") + 1
     return [*middleware[:probes], METRICS_MIDDLEWARE, *middleware[probes:]]
 
 
@@ -108,7 +108,7 @@ def test_metrics_disabled_is_the_json_404_of_an_unknown_url(client):
 
 def test_metrics_disabled_adds_nothing_to_the_request_path():
     assert not [name for name in settings.MIDDLEWARE if "metrics" in name.lower()]
-    assert not [c for c in settings.CACHES.values() if c["BACKEND"].startswith("config.metrics")]
+    assert not [c for c in settings.CACHES.values() if c["BACKEND"].startswith("core.metrics")]
 
 
 @override_settings(METRICS_ENABLED=False, MIDDLEWARE=enabled_middleware())
@@ -176,7 +176,7 @@ def test_an_unknown_method_is_counted_as_other():
 def test_a_failing_query_is_counted_by_error_type():
     from django.db import DatabaseError, transaction
 
-    from config.metrics import _time_query
+    from core.metrics import _time_query
 
     before = scrape()
     with (
@@ -276,7 +276,7 @@ def test_metrics_is_not_in_the_openapi_schema(client):
 @pytest.mark.usefixtures("metrics_on")
 def test_timed_cache_answers_as_the_backend_does():
     cache = caches["default"]
-    assert type(cache).__module__ == "config.metrics"
+    assert type(cache).__module__ == "core.metrics"
     before = scrape()
     cache.set("metrics-zero", 0)
     cache.set("metrics-empty", "")
@@ -310,7 +310,7 @@ def test_timed_cache_answers_as_the_backend_does():
 
 def test_timed_redis_cache_that_does_not_answer_is_a_miss(metrics_on):
     unreachable = {
-        "BACKEND": "config.metrics.TimedRedisCache",
+        "BACKEND": "core.metrics.TimedRedisCache",
         "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2, "IGNORE_EXCEPTIONS": True},
     }
@@ -355,10 +355,10 @@ def test_enabling_adds_the_middlewares_and_timed_caches():
     assert result.returncode == 0, result.stderr
     enabled = json.loads(result.stdout)
     middleware = disabled["middleware"]
-    probes = middleware.index("config.middleware.HealthCheckMiddleware") + 1
+    probes = middleware.index("core.middleware.HealthCheckMiddleware") + 1
     assert enabled["middleware"] == [*middleware[:probes], METRICS_MIDDLEWARE, *middleware[probes:]]
     assert set(disabled["caches"].values()) == {"django.core.cache.backends.locmem.LocMemCache"}
-    assert set(enabled["caches"].values()) == {"config.metrics.TimedLocMemCache"}
+    assert set(enabled["caches"].values()) == {"core.metrics.TimedLocMemCache"}
 
 
 def test_production_refuses_metrics_without_a_token_or_allowed_addresses():
@@ -377,7 +377,7 @@ def test_production_starts_with_metrics_restricted(restriction):
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert METRICS_MIDDLEWARE in loaded["middleware"]
-    assert set(loaded["caches"].values()) == {"config.metrics.TimedRedisCache"}
+    assert set(loaded["caches"].values()) == {"core.metrics.TimedRedisCache"}
 
 
 def test_production_refuses_an_allowed_address_that_is_not_one():
@@ -390,7 +390,7 @@ def test_production_without_metrics_has_none_of_it():
     result = load_settings(**PRODUCTION)
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
-    assert not [name for name in loaded["middleware"] if name.startswith("config.metrics")]
+    assert not [name for name in loaded["middleware"] if name.startswith("core.metrics")]
     assert set(loaded["caches"].values()) == {"django_redis.cache.RedisCache"}
 
 
