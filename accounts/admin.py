@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +16,7 @@ from accounts.throttles import (
     ThrottleUnavailable,
     login_allowed,
 )
+from core.admin import ActionCheckboxMixin, BoundedChangeListMixin
 from core.cache import USER_NAMES_NAMESPACE, bump_version
 
 
@@ -36,7 +39,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
             raise
 
 
-# The site lives in config, which knows nothing of accounts: the login form is
+# The site lives in core, which knows nothing of accounts: the login form is
 # set from here, as models are registered.
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
@@ -54,7 +57,7 @@ class UserEditForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BoundedChangeListMixin, ActionCheckboxMixin, BaseUserAdmin):
     form = UserEditForm
 
     def save_model(self, request, obj, form, change):
@@ -87,3 +90,13 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+
+# Django registers the groups' admin with its own class: the project's
+# mixins, like every other admin's.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BoundedChangeListMixin, ActionCheckboxMixin, BaseGroupAdmin):
+    pass

@@ -47,21 +47,6 @@ class AdminSite(admin.AdminSite):
         the sidebar."""
         self._pages.append(AdminPage(route=route, view=view, name=name, title=title))
 
-    def register(self, model_or_iterable, admin_class=None, **options):
-        # Every ModelAdmin, the project's and Django's own (users), with the
-        # bounded changelist and the checkboxes written directly.
-        admin_class = admin_class or admin.ModelAdmin
-        mixins = tuple(
-            mixin
-            for mixin in (BoundedChangeListMixin, ActionCheckboxMixin)
-            if not issubclass(admin_class, mixin)
-        )
-        if mixins:
-            admin_class = type(
-                admin_class.__name__, (*mixins, admin_class), {"__module__": admin_class.__module__}
-            )
-        super().register(model_or_iterable, admin_class, **options)
-
     def get_app_list(self, request, app_label=None):
         """Django's apps, preceded by the registered pages as a "Reports"
         section shaped like an app (a view-only "model" per page), so that
@@ -136,8 +121,7 @@ class BoundedChangeList(ChangeList):
 
 
 class BoundedChangeListMixin:
-    """Every registered admin gets it (AdminSite.register): no changelist
-    answers a 500 to its query parameters."""
+    """No changelist answers a 500 to its query parameters."""
 
     def get_changelist(self, request, **kwargs):
         return BoundedChangeList
@@ -160,4 +144,6 @@ class ActionCheckboxMixin:
 
 
 class ModelAdmin(BoundedChangeListMixin, ActionCheckboxMixin, admin.ModelAdmin):
-    pass
+    """The base of every admin of the project: Django's, with the bounded
+    changelist and the checkbox written directly. Admins built on another
+    of Django's (the users') add the two mixins to it."""

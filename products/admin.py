@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin import ModelAdmin
 from products.models import Category, Product
 from products.services import catalogue_invalidate, product_bulk_set_active, sku_normalize
 
@@ -17,7 +18,7 @@ class ProductAdminForm(forms.ModelForm):
         return sku_normalize(self.cleaned_data["sku"])
 
 
-class CatalogueAdmin(admin.ModelAdmin):
+class CatalogueAdmin(ModelAdmin):
     """The admin writes through ModelForms; these hooks add what the services
     do after a write: the cached catalogue is invalidated once the admin's
     transaction commits."""

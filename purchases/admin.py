@@ -89,7 +89,7 @@ class CashbackTierInline(admin.TabularInline):
 
 
 @admin.register(CashbackPolicy)
-class CashbackPolicyAdmin(admin.ModelAdmin):
+class CashbackPolicyAdmin(ModelAdmin):
     """Policies in force (their month has begun) are read-only: editing them
     would change the cashback of months already computed."""
 

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ModelAdmin
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 from resellers.selectors import reseller_cpf_condition, reseller_cpf_taken
@@ -50,11 +51,14 @@ class ResellerAdminForm(forms.ModelForm):
         return super().save(commit=commit)
 
 
-@admin.register(Reseller)
-class ResellerAdmin(admin.ModelAdmin):
+class ResellerAdmin(ModelAdmin):
     """Name and e-mail live on the user (edited in the users admin); here the
     CPF is shown formatted and edited through a plain field. The ciphertext
-    and the blind index are never shown."""
+    and the blind index are never shown.
+
+    Registered by purchases (purchases/analytics/admin.py), whose figures
+    the list shows beside each reseller: what joins two apps is served by the
+    one on the right, as the API's routes are."""
 
     form = ResellerAdminForm
     list_display = ["full_name", "email", "cpf_display", "created_on"]

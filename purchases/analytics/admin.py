@@ -339,5 +339,4 @@ admin.site.register_view("analytics/", analytics_view, name="analytics", title=P
 admin.site.register_view("analytics/csv/", analytics_csv_view, name="analytics_csv", title=None)
 
 # The resellers' list and page with their current month (see reseller_admin).
-admin.site.unregister(Reseller)
 admin.site.register(Reseller, ResellerMonthAdmin)

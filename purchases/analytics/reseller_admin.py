@@ -2,10 +2,10 @@
 non-rejected purchases, tier reached and cashback earned (from the month
 aggregates, MonthlyCashback), and a link to the reseller's purchases.
 
-Resellers come before purchases in the apps' order (config ← accounts ←
+Resellers come before purchases in the apps' order (core ← accounts ←
 resellers ← products ← purchases), so resellers/admin.py knows nothing of
-purchases; this module extends its ResellerAdmin, and purchases/analytics/
-admin.py registers the result in its place.
+purchases: it defines ResellerAdmin, this module extends it, and
+purchases/analytics/admin.py registers the result.
 """
 
 from decimal import Decimal
