@@ -102,9 +102,11 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, with timestamps parsed by psycopg's C code: see
-    # core/postgresql/base.py.
-    DATABASES["default"]["ENGINE"] = "core.postgresql"
+    # The engine, named: core.postgresql is Django's backend with timestamps
+    # parsed by psycopg's C code (core/postgresql/base.py, written for
+    # Django 5.2: it refuses to load on another version).
+    # DATABASE_ENGINE=django.db.backends.postgresql selects Django's own.
+    DATABASES["default"]["ENGINE"] = env("DATABASE_ENGINE", default="core.postgresql")
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     # Off by default: a health check is a "SELECT 1" before the first query
     # of every request. Without it, each worker's first request after a

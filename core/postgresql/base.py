@@ -9,15 +9,30 @@ with two timestamps each (Django ticket #36960). This backend's loader does
 the same as Django's, with the parsing done by the loader psycopg itself
 registers for the type (the compiled one when it is installed), found
 through the public ``AdaptersMap.get_loader``.
+
+It builds on two of Django's internals (``psycopg_any.BaseTzLoader`` and
+``get_adapters_template``), so it loads only on the Django version it was
+written for; on another, select Django's own backend
+(``DATABASE_ENGINE=django.db.backends.postgresql``) until it is checked.
 """
 
 from functools import lru_cache
 
+import django
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader, get_adapters_template
 from psycopg import adapt, adapters
 from psycopg.pq import Format
+
+WRITTEN_FOR = (5, 2)
+if django.VERSION[:2] != WRITTEN_FOR:
+    raise ImproperlyConfigured(
+        f"core.postgresql was written for Django {WRITTEN_FOR[0]}.{WRITTEN_FOR[1]}, not "
+        f"{django.get_version()}: set DATABASE_ENGINE=django.db.backends.postgresql, or check "
+        "its loader against this version's django.db.backends.postgresql.psycopg_any."
+    )
 
 TIMESTAMPTZ_OID = adapters.types["timestamptz"].oid
 _PARSER = adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
