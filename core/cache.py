@@ -126,6 +126,9 @@ class CachedAnswer:
     def set(self, data, *, timeout: int) -> None:
         cache.set(self.key, data, timeout=timeout)
 
+    def get_or_set(self, compute, *, timeout: int):
+        return _get_or_set(self, compute, timeout)
+
 
 class VersionedAnswer:
     """One cached answer under the current versions of its namespaces, read
@@ -167,6 +170,21 @@ class VersionedAnswer:
     def set(self, data, *, timeout: int) -> None:
         if self.versions is not None:
             cache.set(self.key, (self.versions, data), timeout=timeout)
+
+    def get_or_set(self, compute, *, timeout: int):
+        return _get_or_set(self, compute, timeout)
+
+
+def _get_or_set(answer, compute, timeout: int):
+    """The one get-or-compute: the stored answer, or ``compute()``'s, stored
+    for ``timeout`` seconds (0 or less: computed every time, nothing kept)."""
+    if timeout <= 0:
+        return compute()
+    data = answer.get()
+    if data is None:
+        data = compute()
+        answer.set(data, timeout=timeout)
+    return data
 
 
 def canonical_url(request) -> str:

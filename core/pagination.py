@@ -47,43 +47,30 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return super().get_page_size(request)
 
 
-def _cached_count(answer, seconds: int, compute) -> int:
-    """``compute()``, kept in ``answer`` (core.cache's ``CachedAnswer`` or
-    ``VersionedAnswer``) for ``seconds`` (0: never kept)."""
-    if seconds <= 0:
+def _counted_once_per_window(object_list, compute) -> int:
+    """``compute()``, kept for ``LIST_COUNT_CACHE_SECONDS`` under a key made
+    from the queryset's SQL (so per filter and per scope), or counted every
+    time when that is 0."""
+    seconds = settings.LIST_COUNT_CACHE_SECONDS
+    if seconds <= 0 or not hasattr(object_list, "query"):
         return compute()
-    count = answer.get()
-    if count is None:
-        count = compute()
-        answer.set(count, timeout=seconds)
-    return count
+    try:
+        sql, params = object_list.query.sql_with_params()
+    except EmptyResultSet:
+        return 0  # ``none()`` (a filter that can match nothing) has no SQL, nor rows
+    return CachedAnswer("count", sql, params).get_or_set(compute, timeout=seconds)
 
 
 class _LargeTablePaginator(Paginator):
-    def __init__(
-        self,
-        object_list,
-        per_page,
-        *,
-        max_rows: int,
-        count_answer,
-        count_seconds: int,
-        count_queryset,
-    ):
+    def __init__(self, object_list, per_page, *, max_rows: int, cached_count: bool):
         super().__init__(object_list, per_page)
-        self.max_rows, self.count_answer, self.count_seconds = max_rows, count_answer, count_seconds
-        self.count_queryset = count_queryset
-
-    def _count(self) -> int:
-        if self.count_queryset is not None:
-            return self.count_queryset.count()
-        return super().count
+        self.max_rows, self.cached_count = max_rows, cached_count
 
     @cached_property
     def count(self) -> int:
-        if self.count_answer is None:
-            return self._count()
-        return _cached_count(self.count_answer, self.count_seconds, self._count)
+        if self.cached_count:
+            return _counted_once_per_window(self.object_list, lambda: Paginator.count.func(self))
+        return super().count
 
     def page(self, number):
         # Unlike Django's, the slice does not stop at ``count``: a count served
@@ -118,45 +105,30 @@ class _BoundedPage(Page):
 
 
 class LargeTablePagination(PageNumberPagination):
-    """The view may set, per request, ``count_answer``: where the count is
-    kept (a ``CachedAnswer``, which may be ``LIST_COUNT_CACHE_SECONDS`` old,
-    or a ``VersionedAnswer``, exact), for ``count_seconds``; without it the
-    count is exact, counted every time. It may also set ``count_queryset``:
-    what to count when the paginated rows carry joins a count does not
-    need."""
+    """For lists that can hold millions of rows: pages deeper than
+    ``max_rows`` rows are refused, deep pages walk the ids alone first."""
 
     max_rows = 10_000
-    count_answer = None
-    count_seconds = 0
-    count_queryset = None
+    cached_count = False
 
     def django_paginator_class(self, object_list, per_page):
         return _LargeTablePaginator(
-            object_list,
-            per_page,
-            max_rows=self.max_rows,
-            count_answer=self.count_answer,
-            count_seconds=self.count_seconds,
-            count_queryset=self.count_queryset,
+            object_list, per_page, max_rows=self.max_rows, cached_count=self.cached_count
         )
 
 
+class CachedCountLargeTablePagination(LargeTablePagination):
+    """A large table whose count may be ``LIST_COUNT_CACHE_SECONDS`` old:
+    counted once per window for each filter, not on every page."""
+
+    cached_count = True
+
+
 class CachedCountPaginator(Paginator):
-    """For the admin's changelists of large tables: the count of a filtered
-    queryset is kept for ``LIST_COUNT_CACHE_SECONDS`` under a key made from
-    its SQL, so paging through (or reloading) a million rows counts them once
-    every few seconds, not on every page."""
+    """For the admin's changelists of large tables, as
+    ``CachedCountLargeTablePagination``: paging through (or reloading) a
+    million rows counts them once every few seconds, not on every page."""
 
     @cached_property
     def count(self) -> int:
-        if not hasattr(self.object_list, "query"):
-            return super().count
-        try:
-            sql, params = self.object_list.query.sql_with_params()
-        except EmptyResultSet:
-            return 0  # ``none()`` (a filter that can match nothing) has no SQL, nor rows
-        answer = CachedAnswer("count", sql, params)
-        return _cached_count(answer, settings.LIST_COUNT_CACHE_SECONDS, self._count_rows)
-
-    def _count_rows(self) -> int:
-        return super().count
+        return _counted_once_per_window(self.object_list, lambda: Paginator.count.func(self))

@@ -131,3 +131,27 @@ def add_links(result, generator, request, public):
         if links:
             created["links"] = links
     return result
+
+
+def close_one_of_members(result, generator, request, public):
+    """A ``oneOf`` without a discriminator (an answer whose shape depends on
+    who asks, e.g. a purchase as its owner or as staff sees it) must match
+    exactly one member: each member object is closed to properties it does
+    not declare, so the larger shape does not also match the smaller one."""
+    schemas = result.get("components", {}).get("schemas", {})
+
+    def visit(node):
+        if isinstance(node, dict):
+            if "oneOf" in node and "discriminator" not in node:
+                for member in node["oneOf"]:
+                    name = member.get("$ref", "").rpartition("/")[2]
+                    if schemas.get(name, {}).get("type") == "object":
+                        schemas[name]["additionalProperties"] = False
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(result)
+    return result

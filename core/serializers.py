@@ -1,4 +1,5 @@
-"""Input serializers that refuse what they would not write.
+"""Input serializers that refuse what they would not write, and output
+serializers that write plain rows fast.
 
 DRF drops unknown keys of a body silently: ``PATCH /resellers/me/`` with
 ``{"password": …}`` would answer 200 and change nothing. Every body
@@ -8,9 +9,14 @@ by that name.
 """
 
 from collections.abc import Mapping
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 UNKNOWN_FIELD_MESSAGE = _("This field is unknown or cannot be written here.")
 
@@ -29,3 +35,66 @@ class StrictFieldsMixin:
 
 class StrictInputSerializer(StrictFieldsMixin, serializers.Serializer):
     """The base of every serializer that reads a request body."""
+
+
+# --- Output written from plain rows -------------------------------------------------
+
+
+class RowSerializer(serializers.Serializer):
+    """Read-only output of plain rows: dicts whose keys are the declared
+    fields' names (a selector builds them, with related data batched).
+
+    The declared fields are what the schema documents; each row is written
+    by one writer per field, set up once per serializer (a list's child
+    serves every row), in the formats of DRF's own fields: money as strings
+    with the field's places, date-times in ISO 8601 in the current time zone,
+    nested rows by their own serializer. Writing a page of 100 purchases so
+    takes about a quarter of what DRF's field-by-field ``to_representation``
+    takes, and there is still one path from the rows to the answer."""
+
+    def to_representation(self, row):
+        return {name: write(row[name]) for name, write in self._writers}
+
+    @cached_property
+    def _writers(self):
+        return [(field.field_name, _writer(field)) for field in self._readable_fields]
+
+
+def _writer(field):
+    if isinstance(field, serializers.ListSerializer) and isinstance(field.child, RowSerializer):
+        child = field.child
+        return lambda rows: [child.to_representation(row) for row in rows]
+    if isinstance(field, RowSerializer):
+        return _nullable(field.to_representation)
+    if isinstance(field, serializers.DecimalField) and getattr(
+        field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING
+    ):
+        places = Decimal(1).scaleb(-field.decimal_places)
+        return _nullable(lambda value: format(value.quantize(places, rounding=ROUND_HALF_UP), "f"))
+    if isinstance(field, serializers.DateTimeField):
+        zone = timezone.get_current_timezone()
+        return _nullable(lambda value: _iso_datetime(value, zone))
+    if isinstance(field, serializers.DateField):
+        return _nullable(date.isoformat)
+    if type(field) in _AS_IS:
+        return lambda value: value
+    return _nullable(field.to_representation)
+
+
+# Fields whose value is written as it is read (str, int, bool or None).
+_AS_IS = (
+    serializers.IntegerField,
+    serializers.CharField,
+    serializers.EmailField,
+    serializers.BooleanField,
+)
+
+
+def _nullable(write):
+    return lambda value: None if value is None else write(value)
+
+
+def _iso_datetime(value, zone) -> str:
+    # As DRF's DateTimeField: ISO 8601 in the current time zone, "Z" for UTC.
+    text = timezone.localtime(value, zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -27,24 +27,14 @@ CPF_REQUIRED_MESSAGE = _("Send the CPF of the reseller who made the purchase.")
 def purchase_list(*, user: User) -> QuerySet[Purchase]:
     """The purchases this user may see: staff all, a reseller their own,
     anyone else none. The base of list and detail alike, so another
-    reseller's purchase is simply not found. No joins: each read adds what it
-    shows (``purchase_list_detailed`` for one purchase, the list builds rows
-    from ``PURCHASE_ROW_FIELDS`` and ``purchase_page_related``)."""
+    reseller's purchase is simply not found. No joins: ``purchase_rows``
+    reads what the answer shows."""
     if user.is_staff:
         return Purchase.objects.all()
     reseller = get_reseller(user)
     if reseller is None:
         return Purchase.objects.none()
     return Purchase.objects.filter(reseller_id=reseller.pk)
-
-
-def purchase_list_detailed(*, user: User) -> QuerySet[Purchase]:
-    """``purchase_list`` with everything the detail shows, for one purchase."""
-    return (
-        purchase_list(user=user)
-        .select_related("reseller__user", "reviewed_by")
-        .prefetch_related(Prefetch("items", queryset=PurchaseItem.objects.select_related("product")))
-    )
 
 
 def purchase_list_cache_namespace(reseller_id: int) -> str:
@@ -70,8 +60,10 @@ def purchase_list_answer(*, reseller_id: int | None, url: str, language: str) ->
     return VersionedAnswer(namespaces, language, url)
 
 
-# The columns of a purchase list row (the staff's adds who and the review).
-PURCHASE_ROW_FIELDS = (
+# The columns a purchase's answer shows, read without joins: the page's
+# items and, for staff, the names of its people come in one batched query
+# each, so that a list pages and counts the same plain queryset.
+_COLUMNS = (
     "id",
     "code",
     "value",
@@ -79,36 +71,77 @@ PURCHASE_ROW_FIELDS = (
     "status",
     "cashback_percent",
     "cashback_value",
+    "reviewed_at",
+    "rejection_reason",
     "created_at",
     "updated_at",
 )
-# The staff's rows add who and the review; the two names come joined in the
-# same query (by primary key, for the page's rows only).
-PURCHASE_STAFF_ROW_FIELDS = (
-    *PURCHASE_ROW_FIELDS,
-    "reseller_id",
-    "reseller__user__full_name",
-    "reviewed_by__email",
-    "reviewed_at",
-    "rejection_reason",
-)
+_STAFF_COLUMNS = (*_COLUMNS, "reseller_id", "reviewed_by_id")
 
-
-# The items of purchase rows, with the two product columns shown: built once
-# (the columns, the join and the order), each page adds its ids.
-_ITEM_ROWS = PurchaseItem.objects.order_by("purchase_id", "id").values(
+# Built once (the columns, the join and the order); each page adds its ids.
+_ITEM_ROWS = PurchaseItem.objects.order_by("purchase_id", "id").values_list(
     "purchase_id", "product_id", "product__sku", "product__name", "quantity", "unit_price"
 )
 
 
-def purchase_page_items(rows: list[dict]) -> dict[int, list[dict]]:
-    """The items of a page of purchase rows, by purchase id, in order: one
-    query whatever the page size."""
+def purchase_columns(purchases: QuerySet[Purchase], *, staff: bool) -> QuerySet:
+    """The purchases' own columns, as dicts: the rows a list pages through,
+    completed by ``purchase_rows_complete``."""
+    return purchases.values(*(_STAFF_COLUMNS if staff else _COLUMNS))
+
+
+def purchase_rows_complete(rows: list[dict], *, staff: bool) -> list[dict]:
+    """Rows of ``purchase_columns`` made into the rows
+    ``PurchaseOutputSerializer`` (staff: ``StaffPurchaseOutputSerializer``)
+    writes: the status's name, the items (one query for any number of rows)
+    and, for staff, whose purchase it is and who reviewed it (one more)."""
+    if not rows:
+        return rows
     items: dict[int, list[dict]] = {row["id"]: [] for row in rows}
-    if rows:
-        for item in _ITEM_ROWS.filter(purchase_id__in=list(items)):
-            items[item["purchase_id"]].append(item)
-    return items
+    for purchase_id, product_id, sku, name, quantity, unit_price in _ITEM_ROWS.filter(
+        purchase_id__in=list(items)
+    ):
+        items[purchase_id].append(
+            {
+                "product": product_id,
+                "sku": sku,
+                "name": name,
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "total": unit_price * quantity,
+            }
+        )
+    labels = {value: str(label) for value, label in Purchase.Status.choices}
+    for row in rows:
+        row["status_display"] = labels[row["status"]]
+        row["items"] = items[row["id"]]
+    if staff:
+        _add_people(rows)
+    return rows
+
+
+def _add_people(rows: list[dict]) -> None:
+    reseller_ids = {row["reseller_id"] for row in rows}
+    reviewer_ids = {row["reviewed_by_id"] for row in rows} - {None}
+    names: dict[int, str] = {}
+    emails: dict[int, str] = {}
+    people = User.objects.filter(Q(reseller__pk__in=reseller_ids) | Q(pk__in=reviewer_ids))
+    for user_id, reseller_id, full_name, email in people.values_list(
+        "pk", "reseller__pk", "full_name", "email"
+    ):
+        if reseller_id is not None:
+            names[reseller_id] = full_name
+        emails[user_id] = email
+    for row in rows:
+        reseller_id = row.pop("reseller_id")
+        reviewer_id = row.pop("reviewed_by_id")
+        row["reseller"] = {"id": reseller_id, "full_name": names[reseller_id]}
+        row["reviewed_by"] = emails.get(reviewer_id) if reviewer_id is not None else None
+
+
+def purchase_rows(purchases: QuerySet[Purchase], *, staff: bool) -> list[dict]:
+    """The output rows of these purchases (the detail, the answers of writes)."""
+    return purchase_rows_complete(list(purchase_columns(purchases, staff=staff)), staff=staff)
 
 
 def purchase_owner_get(*, user: User, cpf: str | None) -> Reseller:

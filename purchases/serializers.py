@@ -1,14 +1,13 @@
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from core import parsing
-from core.serializers import StrictInputSerializer
+from core.serializers import RowSerializer, StrictInputSerializer
 from products.models import Product
-from purchases.models import MAX_PURCHASE_VALUE, Purchase, PurchaseItem, validate_purchase_date
+from purchases.models import MAX_PURCHASE_VALUE, Purchase, validate_purchase_date
 from purchases.months import current_month, format_month, parse_month
 from resellers.serializers import CPFField
 
@@ -20,15 +19,15 @@ class PurchaseItemInputSerializer(StrictInputSerializer):
     quantity = parsing.IntegerField(min_value=1, max_value=100_000)
 
 
-class PurchaseItemOutputSerializer(serializers.ModelSerializer):
-    sku = serializers.CharField(source="product.sku")
-    name = serializers.CharField(source="product.name")
+class PurchaseItemOutputSerializer(RowSerializer):
+    product = serializers.IntegerField(help_text=_("The product's id."))
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text=_("The catalogue price when the purchase was recorded.")
+    )
     total = serializers.DecimalField(max_digits=14, decimal_places=2)
-
-    class Meta:
-        model = PurchaseItem
-        fields = ["product", "sku", "name", "quantity", "unit_price", "total"]
-        read_only_fields = fields
 
 
 def _value_field(**kwargs):
@@ -71,137 +70,42 @@ class PurchaseRejectInputSerializer(StrictInputSerializer):
 
 
 @extend_schema_serializer(component_name="PurchaseReseller")
-class PurchaseResellerOutputSerializer(serializers.Serializer):
+class PurchaseResellerOutputSerializer(RowSerializer):
     id = serializers.IntegerField()
-    full_name = serializers.CharField(source="user.full_name")
+    full_name = serializers.CharField()
 
 
-class PurchaseOutputSerializer(serializers.ModelSerializer):
-    status_display = serializers.CharField(source="get_status_display")
+# Written from the rows of selectors.purchase_rows: list, detail and the
+# answers of writes alike.
+class PurchaseOutputSerializer(RowSerializer):
+    """A purchase as its owner sees it."""
+
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    value = serializers.DecimalField(max_digits=12, decimal_places=2)
+    date = serializers.DateField()
+    status = serializers.ChoiceField(choices=Purchase.Status.choices)
+    status_display = serializers.CharField(help_text=_("The status's name in the request's language."))
+    cashback_percent = serializers.DecimalField(max_digits=5, decimal_places=2)
+    cashback_value = serializers.DecimalField(max_digits=12, decimal_places=2)
+    reviewed_at = serializers.DateTimeField(
+        allow_null=True, help_text=_("When staff approved or rejected it; null while in validation.")
+    )
+    rejection_reason = serializers.CharField(
+        allow_blank=True, help_text=_("Why staff rejected it; empty unless rejected.")
+    )
     items = PurchaseItemOutputSerializer(many=True)
-
-    class Meta:
-        model = Purchase
-        fields = [
-            "id",
-            "code",
-            "value",
-            "date",
-            "status",
-            "status_display",
-            "cashback_percent",
-            "cashback_value",
-            "items",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
 
-class PurchaseStaffOutputSerializer(PurchaseOutputSerializer):
+class StaffPurchaseOutputSerializer(PurchaseOutputSerializer):
+    """A purchase as staff see it: with whose it is and who reviewed it."""
+
     reseller = PurchaseResellerOutputSerializer()
-    reviewed_by = serializers.EmailField(source="reviewed_by.email", allow_null=True, default=None)
-
-    class Meta(PurchaseOutputSerializer.Meta):
-        fields = [
-            *PurchaseOutputSerializer.Meta.fields,
-            "reseller",
-            "reviewed_by",
-            "reviewed_at",
-            "rejection_reason",
-        ]
-        read_only_fields = fields
-
-
-# --- The list, built for speed ---------------------------------------------------
-# The list is read far more than anything else, so its rows are plain dicts
-# from ``values()`` (selectors.PURCHASE_ROW_FIELDS) and one batched query per
-# related table (selectors.purchase_page_related), written here in exactly
-# the shape and formats of the output serializers above, which document it
-# (a test holds the two equal). Building DRF fields per row costs more than
-# the database does.
-
-_CENT = Decimal("0.01")
-
-
-def _money(value: Decimal) -> str:
-    # As DRF's DecimalField with decimal_places=2 and COERCE_DECIMAL_TO_STRING.
-    return format(value.quantize(_CENT, rounding=ROUND_HALF_UP), "f")
-
-
-def _datetime(value, zone) -> str | None:
-    # As DRF's DateTimeField: ISO 8601 in the current time zone, "Z" for UTC.
-    if value is None:
-        return None
-    text = timezone.localtime(value, zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def purchase_row(purchase: Purchase) -> dict:
-    """A purchase held in memory (just written) as a list row, with the
-    staff's columns (selectors.PURCHASE_STAFF_ROW_FIELDS): its answer is then
-    written by ``purchase_rows_output`` without reading it back. The
-    reseller's user and the reviewer are read through the instance's
-    relations, so the caller provides them loaded when it can."""
-    reviewer = purchase.reviewed_by if purchase.reviewed_by_id is not None else None
-    return {
-        "id": purchase.pk,
-        "code": purchase.code,
-        "value": purchase.value,
-        "date": purchase.date,
-        "status": purchase.status,
-        "cashback_percent": purchase.cashback_percent,
-        "cashback_value": purchase.cashback_value,
-        "created_at": purchase.created_at,
-        "updated_at": purchase.updated_at,
-        "reseller_id": purchase.reseller_id,
-        "reseller__user__full_name": purchase.reseller.user.full_name,
-        "reviewed_by__email": reviewer.email if reviewer is not None else None,
-        "reviewed_at": purchase.reviewed_at,
-        "rejection_reason": purchase.rejection_reason,
-    }
-
-
-def purchase_rows_output(rows: list[dict], items: dict[int, list[dict]], *, staff: bool) -> list[dict]:
-    """The list's rows as PurchaseOutputSerializer (staff:
-    PurchaseStaffOutputSerializer) would write them."""
-    zone = timezone.get_current_timezone()
-    status_labels = {value: str(label) for value, label in Purchase.Status.choices}
-    output = []
-    for row in rows:
-        data = {
-            "id": row["id"],
-            "code": row["code"],
-            "value": _money(row["value"]),
-            "date": row["date"].isoformat(),
-            "status": row["status"],
-            "status_display": status_labels[row["status"]],
-            "cashback_percent": _money(row["cashback_percent"]),
-            "cashback_value": _money(row["cashback_value"]),
-            "items": [
-                {
-                    "product": item["product_id"],
-                    "sku": item["product__sku"],
-                    "name": item["product__name"],
-                    "quantity": item["quantity"],
-                    "unit_price": _money(item["unit_price"]),
-                    "total": _money(item["unit_price"] * item["quantity"]),
-                }
-                for item in items[row["id"]]
-            ],
-            "created_at": _datetime(row["created_at"], zone),
-            "updated_at": _datetime(row["updated_at"], zone),
-        }
-        if staff:
-            data["reseller"] = {
-                "id": row["reseller_id"],
-                "full_name": row["reseller__user__full_name"],
-            }
-            data["reviewed_by"] = row["reviewed_by__email"]
-            data["reviewed_at"] = _datetime(row["reviewed_at"], zone)
-            data["rejection_reason"] = row["rejection_reason"]
-        output.append(data)
-    return output
+    reviewed_by = serializers.EmailField(
+        allow_null=True, help_text=_("The e-mail of the staff member who reviewed it.")
+    )
 
 
 class NextTierOutputSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -14,23 +15,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, IsResellerOrStaff, IsStaff
-from core.cache import CachedAnswer, VersionedAnswer, canonical_url
+from core.cache import canonical_url
 from core.filters import FilterBackend, StableOrderingFilter
-from core.pagination import LargeTablePagination
+from core.pagination import CachedCountLargeTablePagination, LargeTablePagination
 from core.parsing import ID_PATTERN
 from purchases.filters import PurchaseFilter
-from purchases.models import Purchase
 from purchases.selectors import (
-    PURCHASE_ROW_FIELDS,
-    PURCHASE_STAFF_ROW_FIELDS,
     local_ledger_get,
     month_summary_get,
+    purchase_columns,
     purchase_list,
     purchase_list_answer,
-    purchase_list_cache_namespace,
-    purchase_list_detailed,
     purchase_owner_get,
-    purchase_page_items,
+    purchase_rows,
+    purchase_rows_complete,
 )
 from purchases.serializers import (
     CashbackBalanceOutputSerializer,
@@ -39,10 +37,8 @@ from purchases.serializers import (
     PurchaseCreateInputSerializer,
     PurchaseOutputSerializer,
     PurchaseRejectInputSerializer,
-    PurchaseStaffOutputSerializer,
     PurchaseUpdateInputSerializer,
-    purchase_row,
-    purchase_rows_output,
+    StaffPurchaseOutputSerializer,
 )
 from purchases.services import (
     ItemInput,
@@ -80,6 +76,13 @@ SUMMARY_EXAMPLE = OpenApiExample(
 )
 
 CONFLICT_RESPONSE = OpenApiResponse(description="The purchase is no longer in validation")
+# A purchase as the caller sees it: its owner's view, or the staff's with
+# whose it is and who reviewed it.
+PURCHASE_OUTPUT = PolymorphicProxySerializer(
+    component_name="PurchaseAnswer",
+    serializers=[StaffPurchaseOutputSerializer, PurchaseOutputSerializer],
+    resource_type_field_name=None,
+)
 PURCHASE_EXAMPLE = OpenApiExample(
     "Purchase",
     value={
@@ -91,6 +94,8 @@ PURCHASE_EXAMPLE = OpenApiExample(
         "status_display": "Em validação",
         "cashback_percent": "15.00",
         "cashback_value": "180.00",
+        "reviewed_at": None,
+        "rejection_reason": "",
         "items": [],
         "created_at": "2026-03-15T10:30:00-03:00",
         "updated_at": "2026-03-15T10:30:00-03:00",
@@ -116,15 +121,6 @@ CREATE_EXAMPLES = [
 ]
 
 
-def _count_parameters(request) -> list:
-    # A list's count depends on its filters only, not on the page or the order.
-    return sorted(
-        (name, values)
-        for name, values in request.query_params.lists()
-        if name not in {"page", "page_size", "ordering"}
-    )
-
-
 def _items(validated_items):
     if validated_items is None:
         return None
@@ -139,15 +135,23 @@ def _items(validated_items):
             "Each purchase carries the cashback percent of its month and its cashback value. "
             "Pages beyond the first 10,000 rows answer 400: narrow the filters (e.g. `month`). "
             "The staff's `count` may be up to a few seconds old (LIST_COUNT_CACHE_SECONDS); "
-            "a reseller's is exact."
+            "a reseller's is exact. Staff rows are `StaffPurchaseOutput`: with `reseller` and "
+            "`reviewed_by`."
         ),
         tags=["purchases"],
-        responses={200: PurchaseOutputSerializer(many=True)},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="PurchaseListRow",
+                serializers=[StaffPurchaseOutputSerializer, PurchaseOutputSerializer],
+                resource_type_field_name=None,
+                many=True,
+            )
+        },
     ),
     retrieve=extend_schema(
         summary="Purchase detail",
         tags=["purchases"],
-        responses={200: PurchaseOutputSerializer},
+        responses={200: PURCHASE_OUTPUT},
         examples=[PURCHASE_EXAMPLE],
     ),
 )
@@ -157,74 +161,55 @@ class PurchaseViewSet(
     viewsets.GenericViewSet,
 ):
     permission_classes = [IsResellerOrStaff]
-    pagination_class = LargeTablePagination
     filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = PurchaseFilter
     ordering_fields = ["date", "value", "created_at"]
     ordering = ["-date", "-id"]
     lookup_value_regex = ID_PATTERN
 
+    @property
+    def pagination_class(self):
+        # The staff's lists span every purchase: their count may be a few
+        # seconds old (counted once per LIST_COUNT_CACHE_SECONDS for each
+        # filter); a reseller's, of their own purchases, is exact.
+        staff = self.request is not None and self.request.user.is_staff
+        return CachedCountLargeTablePagination if staff else LargeTablePagination
+
     def get_queryset(self):
-        if self.action == "list":
-            return purchase_list(user=self.request.user)
-        return purchase_list_detailed(user=self.request.user)
-
-    def list(self, request):
-        # Answers are cached under versions that every write able to change
-        # them bumps (see selectors.purchase_list_answer): a reseller's
-        # purchases, all purchases for staff, the catalogue, people's names.
-        staff = request.user.is_staff
-        reseller_id = None if staff else request.user.reseller.pk
-        # The staff's count (of up to every purchase) may be a few seconds
-        # old; a reseller's is exact: kept under their list's version, which
-        # each of their writes bumps.
-        if staff:
-            self.paginator.count_answer = CachedAnswer("purchases:staff-count", _count_parameters(request))
-        else:
-            self.paginator.count_answer = VersionedAnswer(
-                (purchase_list_cache_namespace(reseller_id),), "count", _count_parameters(request)
-            )
-        self.paginator.count_seconds = settings.LIST_COUNT_CACHE_SECONDS
-        seconds = settings.STAFF_LIST_CACHE_SECONDS if staff else settings.PURCHASE_LIST_CACHE_SECONDS
-        if seconds <= 0:
-            return Response(self._page(request, staff=staff))
-        answer = purchase_list_answer(
-            reseller_id=reseller_id,
-            url=canonical_url(request),
-            language=translation.get_language(),
-        )
-        data = answer.get()
-        if data is None:
-            data = self._page(request, staff=staff)
-            answer.set(data, timeout=seconds)
-        return Response(data)
-
-    def _page(self, request, *, staff: bool) -> dict:
-        # Plain rows and batched related data instead of model instances and
-        # nested serializers: see serializers.purchase_rows_output.
-        queryset = self.filter_queryset(self.get_queryset())
-        # Counted without the joins the staff's rows add.
-        self.paginator.count_queryset = queryset
-        rows = self.paginate_queryset(
-            queryset.values(*(PURCHASE_STAFF_ROW_FIELDS if staff else PURCHASE_ROW_FIELDS))
-        )
-        items = purchase_page_items(rows)
-        return self.get_paginated_response(purchase_rows_output(rows, items, staff=staff)).data
+        return purchase_list(user=self.request.user)
 
     def get_serializer_class(self):
         if self.request is not None and self.request.user.is_staff:
-            return PurchaseStaffOutputSerializer
+            return StaffPurchaseOutputSerializer
         return PurchaseOutputSerializer
+
+    def list(self, request):
+        staff = request.user.is_staff
+        answer = purchase_list_answer(
+            reseller_id=None if staff else request.user.reseller.pk,
+            url=canonical_url(request),
+            language=translation.get_language(),
+        )
+        seconds = settings.STAFF_LIST_CACHE_SECONDS if staff else settings.PURCHASE_LIST_CACHE_SECONDS
+        return Response(answer.get_or_set(lambda: self._page(request, staff=staff), timeout=seconds))
+
+    def _page(self, request, *, staff: bool) -> dict:
+        queryset = self.filter_queryset(self.get_queryset())
+        rows = self.paginate_queryset(purchase_columns(queryset, staff=staff))
+        rows = purchase_rows_complete(rows, staff=staff)
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data).data
+
+    def retrieve(self, request, pk=None):
+        return self._answer(self.get_object().pk)
 
     def get_permissions(self):
         if self.action in ("approve", "reject"):
             return [IsStaff()]
         return super().get_permissions()
 
-    def _respond(self, purchase: Purchase, status_code=status.HTTP_200_OK) -> Response:
-        # Re-read through the scoped queryset: items, reseller and review in one go.
-        purchase = self.get_queryset().get(pk=purchase.pk)
-        return Response(self.get_serializer(purchase).data, status=status_code)
+    def _answer(self, pk: int, status_code=status.HTTP_200_OK) -> Response:
+        (row,) = purchase_rows(self.get_queryset().filter(pk=pk), staff=self.request.user.is_staff)
+        return Response(self.get_serializer(row).data, status=status_code)
 
     @extend_schema(
         summary="Record a purchase",
@@ -236,7 +221,7 @@ class PurchaseViewSet(
         tags=["purchases"],
         request=PurchaseCreateInputSerializer,
         responses={
-            201: PurchaseOutputSerializer,
+            201: PURCHASE_OUTPUT,
             400: OpenApiResponse(description="Invalid fields, duplicate code or unknown CPF"),
             403: OpenApiResponse(description="A reseller sent another reseller's CPF"),
         },
@@ -255,14 +240,7 @@ class PurchaseViewSet(
             items=_items(data.get("items")) or (),
             created_by=request.user,
         )
-        # Answered from what was just written, as the list writes its rows,
-        # instead of reading it back: the owner as loaded here (a reseller's
-        # comes with the request's user), the items, if any, in one query.
-        purchase.reseller = owner
-        row = purchase_row(purchase)
-        items = purchase_page_items([row]) if data.get("items") else {purchase.pk: []}
-        (output,) = purchase_rows_output([row], items, staff=request.user.is_staff)
-        return Response(output, status=status.HTTP_201_CREATED)
+        return self._answer(purchase.pk, status.HTTP_201_CREATED)
 
     def _update(self, request, *, partial: bool) -> Response:
         purchase = self.get_object()
@@ -276,14 +254,14 @@ class PurchaseViewSet(
             value=data.get("value"),
             items=_items(data.get("items")),
         )
-        return self._respond(purchase)
+        return self._answer(purchase.pk)
 
     @extend_schema(
         summary="Replace a purchase",
         description="Only while `validating`; otherwise 409 and nothing changes. Status is not writable.",
         tags=["purchases"],
         request=PurchaseUpdateInputSerializer,
-        responses={200: PurchaseOutputSerializer, 409: CONFLICT_RESPONSE},
+        responses={200: PURCHASE_OUTPUT, 409: CONFLICT_RESPONSE},
     )
     def update(self, request, pk=None):
         return self._update(request, partial=False)
@@ -293,7 +271,7 @@ class PurchaseViewSet(
         description="Only while `validating`; otherwise 409 and nothing changes. Status is not writable.",
         tags=["purchases"],
         request=PurchaseUpdateInputSerializer,
-        responses={200: PurchaseOutputSerializer, 409: CONFLICT_RESPONSE},
+        responses={200: PURCHASE_OUTPUT, 409: CONFLICT_RESPONSE},
         examples=[OpenApiExample("New value", value={"value": "250.00"}, request_only=True)],
     )
     def partial_update(self, request, pk=None):
@@ -313,18 +291,18 @@ class PurchaseViewSet(
         summary="Approve a purchase (staff)",
         tags=["purchases"],
         request=None,
-        responses={200: PurchaseStaffOutputSerializer, 409: CONFLICT_RESPONSE},
+        responses={200: StaffPurchaseOutputSerializer, 409: CONFLICT_RESPONSE},
     )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         purchase = purchase_approve(purchase=self.get_object(), reviewer=request.user)
-        return self._respond(purchase)
+        return self._answer(purchase.pk)
 
     @extend_schema(
         summary="Reject a purchase (staff)",
         tags=["purchases"],
         request=PurchaseRejectInputSerializer,
-        responses={200: PurchaseStaffOutputSerializer, 409: CONFLICT_RESPONSE},
+        responses={200: StaffPurchaseOutputSerializer, 409: CONFLICT_RESPONSE},
         examples=[
             OpenApiExample("Reason", value={"reason": "Invoice does not match the value."}, request_only=True)
         ],
@@ -337,7 +315,7 @@ class PurchaseViewSet(
         purchase = purchase_reject(
             purchase=purchase, reviewer=request.user, reason=serializer.validated_data["reason"]
         )
-        return self._respond(purchase)
+        return self._answer(purchase.pk)
 
 
 # --- A reseller's cashback: mounted under resellers/, served here ------------

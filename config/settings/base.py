@@ -314,7 +314,11 @@ SPECTACULAR_SETTINGS = {
     },
     "ENUM_NAME_OVERRIDES": {},
     # Links from each create to the operations on the created object.
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_links"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.add_links",
+        "core.schema.close_one_of_members",
+    ],
 }
 
 # --- Personal data: CPF encryption (LGPD) -----------------------------------

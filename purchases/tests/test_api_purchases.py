@@ -36,6 +36,8 @@ def test_reseller_creates_a_purchase_for_themselves(reseller, reseller_client):
         "status_display": "Em validação",
         "cashback_percent": "10.00",
         "cashback_value": "15.00",
+        "reviewed_at": None,
+        "rejection_reason": "",
         "items": [],
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
@@ -89,14 +91,15 @@ def test_create_answers_what_a_read_answers(reseller, reseller_client, staff_cli
     assert len(created.json()["items"]) == (1 if with_items else 0)
 
 
-def test_reseller_create_reads_nothing_back(
+def test_reseller_create_reads_back_only_the_new_row(
     reseller, reseller_client, make_purchase, django_assert_num_queries
 ):
     make_purchase(reseller, "10.00", date(2026, 3, 1))  # the month has figures, its policy is cached
     # The user with their profile; the reseller's lock, the month's figures
     # and their update, the insert (in a savepoint here); no read of the
-    # month's purchases, nor of the new one.
-    with django_assert_num_queries(7):
+    # month's purchases; then the answer, written as a read writes it: the
+    # new row and its items.
+    with django_assert_num_queries(9):
         response = reseller_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19"})
     assert response.status_code == 201
 
@@ -328,9 +331,9 @@ def test_staff_list_query_count_is_constant(staff_client, django_assert_num_quer
         Purchase(reseller=resellers[index % 3], code=f"Q{index}", value=Decimal("10.00"), date=TODAY)
         for index in range(rows)
     )
-    # user, count (then cached for LIST_COUNT_CACHE_SECONDS), page (joined by
-    # primary key with the reseller's name and the reviewer's e-mail), items
-    with django_assert_num_queries(4):
+    # user, count (then cached for LIST_COUNT_CACHE_SECONDS), page, items,
+    # people (the resellers' names and the reviewers' e-mails)
+    with django_assert_num_queries(5):
         response = staff_client.get(URL, {"page_size": 100})
     assert len(response.json()["results"]) == rows
     # The same question again: the cached answer, after authentication.
