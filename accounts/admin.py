@@ -5,7 +5,6 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -16,8 +15,8 @@ from accounts.throttles import (
     ThrottleUnavailable,
     login_allowed,
 )
+from core import cache
 from core.admin import ActionCheckboxMixin, BoundedChangeListMixin
-from core.cache import USER_NAMES_NAMESPACE, bump_version
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
@@ -64,7 +63,7 @@ class UserAdmin(BoundedChangeListMixin, ActionCheckboxMixin, BaseUserAdmin):
         super().save_model(request, obj, form, change)
         # Names and e-mails appear in cached answers (the staff's purchase list).
         if change and {"full_name", "email"} & set(form.changed_data):
-            transaction.on_commit(lambda: bump_version(USER_NAMES_NAMESPACE))
+            cache.invalidate(cache.PEOPLE)
 
     add_form = UserCreateForm
     ordering = ["email"]

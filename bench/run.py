@@ -102,9 +102,9 @@ class Case:
 
 
 def cases(*, month: str, first_month: str, last_month: str, today: str) -> list[Case]:
+    from core.cache import ANALYTICS as ANALYTICS_CACHE_NAMESPACE
+    from core.cache import CATALOGUE as CATALOGUE_CACHE_NAMESPACE
     from core.cache import bump_version
-    from products.selectors import CATALOGUE_CACHE_NAMESPACE
-    from purchases.services import ANALYTICS_CACHE_NAMESPACE
 
     def cold(namespace: str) -> Callable[[], None]:
         # A new namespace version makes every cached answer unreachable,

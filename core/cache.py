@@ -5,9 +5,10 @@ the cache; every cached answer is stored with the versions it was computed
 under and served only while they are current (``VersionedAnswer``). Bumping
 the version after a change makes every older answer unreachable at once
 (they expire on their own), which is cheaper and safer than hunting keys
-down. Writers bump with
-``transaction.on_commit(lambda: bump_version(...))`` so readers never cache
-data from a transaction that is rolled back.
+down. This module declares every namespace and what invalidates it
+(below), ``invalidate`` (on commit, so readers never cache data of a
+transaction that is rolled back) and the one get-or-compute
+(``get_or_set``).
 """
 
 import hashlib
@@ -18,6 +19,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache, caches
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +108,41 @@ def _retry(namespace: str, delay: float, deadline: float) -> None:
         _pending.discard(namespace)
 
 
-# People's names and e-mails, shown in answers of other apps (the staff's
-# purchase list): bumped when a user's name or e-mail changes.
-USER_NAMES_NAMESPACE = "user-names"
+# --- Every namespace, and the writes that invalidate it ------------------------
+# The one list of what is cached under a version. Each write that changes
+# what a namespace's answers show calls ``invalidate`` with it: the services
+# do, and the admin and the seed go through the same services or call
+# ``invalidate`` with the same namespaces (config/tests/test_cache_freshness.py
+# walks the write paths and reads again).
+
+# The catalogue's answers (product list and detail) and the items of purchase
+# lists: any product or category write (products.services, the catalogue
+# admin, the seed).
+CATALOGUE = "products"
+# People's names and e-mails shown in another app's answers (the staff's
+# purchase list): a user's name or e-mail changing (resellers.services, the
+# users admin, the seed).
+PEOPLE = "user-names"
+# The staff's analytics: any purchase write or review (purchases.services),
+# the seed.
+ANALYTICS = "analytics"
+# The staff's purchase lists: any purchase write or review, the seed.
+ALL_PURCHASES = "purchases-all"
+# Every purchase list, a reseller's included: writes of many resellers'
+# purchases at once (the seed).
+EVERY_PURCHASE_LIST = "purchases-every-list"
+
+
+def reseller_purchases(reseller_id: int) -> str:
+    """One reseller's purchase lists: their purchases' writes and reviews."""
+    return f"purchases-of-{reseller_id}"
+
+
+def invalidate(*namespaces: str) -> None:
+    """Make every answer cached under these namespaces unreachable once the
+    current transaction commits (at once outside one), so that no reader
+    caches data of a transaction that is rolled back."""
+    transaction.on_commit(lambda: [bump_version(namespace) for namespace in namespaces])
 
 
 class CachedAnswer:

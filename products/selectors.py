@@ -4,12 +4,11 @@ the cache keys of the catalogue answers."""
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from core.cache import VersionedAnswer
+from core.cache import CATALOGUE, VersionedAnswer
 from products.models import Category, Favorite, Product
 
 # The cache namespace of every catalogue answer (products and categories);
 # services bump its version after each committed catalogue write.
-CATALOGUE_CACHE_NAMESPACE = "products"
 
 
 def product_list(*, user) -> QuerySet[Product]:
@@ -54,4 +53,4 @@ def catalogue_answer(*, is_staff: bool, url: str) -> VersionedAnswer:
     and the host is part of it because paginated answers carry absolute
     ``next``/``previous`` links. Staff and everyone else see different
     products (inactive ones), hence the role."""
-    return VersionedAnswer((CATALOGUE_CACHE_NAMESPACE,), "staff" if is_staff else "member", url)
+    return VersionedAnswer((CATALOGUE,), "staff" if is_staff else "member", url)

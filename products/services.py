@@ -16,10 +16,9 @@ from django.db.models import ProtectedError
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from core.cache import bump_version
+from core import cache
 from core.exceptions import ConflictError
 from products.models import Category, Favorite, Product
-from products.selectors import CATALOGUE_CACHE_NAMESPACE
 
 SKU_TAKEN_MESSAGE = _("A product with this SKU already exists.")
 SKU_FORMAT_MESSAGE = _("Use 1 to 64 letters, digits, '.', '-' or '_'.")
@@ -40,7 +39,7 @@ _CATEGORY_FIELDS = frozenset({"name", "slug"})
 def catalogue_invalidate() -> None:
     """Make every cached catalogue answer unreachable once the current
     transaction commits (at once outside a transaction)."""
-    transaction.on_commit(lambda: bump_version(CATALOGUE_CACHE_NAMESPACE))
+    cache.invalidate(cache.CATALOGUE)
 
 
 def sku_normalize(value: str) -> str:

@@ -11,8 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.permissions import get_reseller
-from core.cache import USER_NAMES_NAMESPACE, VersionedAnswer
-from products.selectors import CATALOGUE_CACHE_NAMESPACE
+from core import cache as answers
 from purchases import cashback
 from purchases.models import CashbackPolicy, MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import current_month, month_start
@@ -37,27 +36,17 @@ def purchase_list(*, user: User) -> QuerySet[Purchase]:
     return Purchase.objects.filter(reseller_id=reseller.pk)
 
 
-def purchase_list_cache_namespace(reseller_id: int) -> str:
-    """The cache namespace of one reseller's list answers; the services bump
-    it after every committed write to that reseller's purchases."""
-    return f"purchases-of-{reseller_id}"
-
-
-# Every purchase write bumps it: the namespace of the staff's list answers.
-ALL_PURCHASES_CACHE_NAMESPACE = "purchases-all"
-
-
-def purchase_list_answer(*, reseller_id: int | None, url: str, language: str) -> VersionedAnswer:
+def purchase_list_answer(*, reseller_id: int | None, url: str, language: str) -> answers.VersionedAnswer:
     """The cached answer of one purchase list page (a reseller's, or the
     staff's with ``reseller_id=None``). The items show product SKUs and
     names, so the catalogue's version is part of it; the staff's rows show
     people's names, so is theirs; the status label is translated, so is the
     language."""
     if reseller_id is None:
-        namespaces = (ALL_PURCHASES_CACHE_NAMESPACE, CATALOGUE_CACHE_NAMESPACE, USER_NAMES_NAMESPACE)
+        namespaces = (answers.ALL_PURCHASES, answers.CATALOGUE, answers.PEOPLE)
     else:
-        namespaces = (purchase_list_cache_namespace(reseller_id), CATALOGUE_CACHE_NAMESPACE)
-    return VersionedAnswer(namespaces, language, url)
+        namespaces = (answers.reseller_purchases(reseller_id), answers.CATALOGUE)
+    return answers.VersionedAnswer((*namespaces, answers.EVERY_PURCHASE_LIST), language, url)
 
 
 # The columns a purchase's answer shows, read without joins: the page's

@@ -17,16 +17,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from core.cache import bump_version
+from core import cache
 from core.exceptions import ConflictError
 from products.models import Product
 from purchases import cashback
 from purchases.models import MAX_PURCHASE_VALUE, MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_start, next_month
 from purchases.selectors import (
-    ALL_PURCHASES_CACHE_NAMESPACE,
     cashback_tiers_get,
-    purchase_list_cache_namespace,
 )
 from resellers.models import Reseller
 from resellers.selectors import reseller_is_auto_approved
@@ -46,7 +44,6 @@ DUPLICATE_PRODUCT_MESSAGE = _("Each product may appear only once; adjust the qua
 REASON_REQUIRED_MESSAGE = _("A reason is required to reject a purchase.")
 
 # Analytics answers are cached under this namespace (core.cache).
-ANALYTICS_CACHE_NAMESPACE = "analytics"
 
 
 @dataclass(frozen=True)
@@ -148,12 +145,7 @@ def _monthly_cashback_add(*, reseller_id: int, pending: Purchase) -> None:
 
 
 def _purchases_changed(reseller_id: int) -> None:
-    def bump():
-        bump_version(ANALYTICS_CACHE_NAMESPACE)
-        bump_version(ALL_PURCHASES_CACHE_NAMESPACE)
-        bump_version(purchase_list_cache_namespace(reseller_id))
-
-    transaction.on_commit(bump)
+    cache.invalidate(cache.ANALYTICS, cache.ALL_PURCHASES, cache.reseller_purchases(reseller_id))
 
 
 # --- Helpers ------------------------------------------------------------------

@@ -3,7 +3,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User, normalize_email
-from core.cache import USER_NAMES_NAMESPACE, bump_version
+from core import cache
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 from resellers.selectors import reseller_cpf_taken
@@ -62,5 +62,5 @@ def reseller_profile_update(
             user.save(update_fields=list(changes))
     except IntegrityError as exc:
         raise ValidationError({"email": [EMAIL_TAKEN_MESSAGE]}, code="unique") from exc
-    transaction.on_commit(lambda: bump_version(USER_NAMES_NAMESPACE))
+    cache.invalidate(cache.PEOPLE)
     return reseller

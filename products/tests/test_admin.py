@@ -3,9 +3,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from core.cache import CATALOGUE as CATALOGUE_CACHE_NAMESPACE
 from core.cache import get_version
 from products.models import Category, Product
-from products.selectors import CATALOGUE_CACHE_NAMESPACE
 from products.tests.factories import CategoryFactory, ProductFactory
 from purchases.services import ItemInput
 

@@ -4,11 +4,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
+from core.cache import CATALOGUE as CATALOGUE_CACHE_NAMESPACE
 from core.cache import get_version
 from core.exceptions import ConflictError
 from products import services
 from products.models import Category, Favorite, Product
-from products.selectors import CATALOGUE_CACHE_NAMESPACE
 from products.services import (
     CATEGORY_IN_USE_MESSAGE,
     PRODUCT_INACTIVE_MESSAGE,

@@ -15,12 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Aggregate, Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from core.cache import VersionedAnswer
+from core.cache import ANALYTICS, VersionedAnswer
 from purchases import cashback
 from purchases.models import MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_span, month_start, shift_month
 from purchases.selectors import cashback_policy_get
-from purchases.services import ANALYTICS_CACHE_NAMESPACE
 
 _ANALYTICS_MONEY = DecimalField(max_digits=14, decimal_places=2)
 _COUNTED_STATUSES = (Purchase.Status.VALIDATING, Purchase.Status.APPROVED)
@@ -40,7 +39,7 @@ def analytics_cached(endpoint: str, params: dict[str, object], compute: Callable
     The answer carries the version read before computing: one computed while
     a purchase write commits is stored with the old version, which the
     write's bump makes unreachable."""
-    cached = VersionedAnswer((ANALYTICS_CACHE_NAMESPACE,), endpoint, *sorted(params.items()))
+    cached = VersionedAnswer((ANALYTICS,), endpoint, *sorted(params.items()))
     answer = cached.get()
     if answer is None:
         answer = compute()

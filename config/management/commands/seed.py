@@ -9,9 +9,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from config.seeding import generate, store
-from core.cache import bump_version
-from products.services import catalogue_invalidate
-from purchases.services import ANALYTICS_CACHE_NAMESPACE
+from core import cache
 from resellers import cpf as cpf_codec
 from resellers.selectors import auto_approved_cpf_indexes
 
@@ -91,12 +89,14 @@ class Command(BaseCommand):
                 progress=not options["no_progress"] and options["verbosity"] > 0 and sys.stderr.isatty(),
             )
             outcome.written = writer.counts
-            # The bulk writes skip the services, so the caches they would
-            # invalidate are invalidated here.
+            # The bulk writes skip the services, so the namespaces they would
+            # invalidate are invalidated here (core.cache lists them).
             if outcome.deleted or outcome.products or outcome.categories:
-                catalogue_invalidate()
+                cache.invalidate(cache.CATALOGUE)
             if outcome.deleted or outcome.written.purchases:
-                transaction.on_commit(lambda: bump_version(ANALYTICS_CACHE_NAMESPACE))
+                cache.invalidate(cache.ANALYTICS, cache.ALL_PURCHASES, cache.EVERY_PURCHASE_LIST)
+            if outcome.deleted or outcome.setup.created:
+                cache.invalidate(cache.PEOPLE)
         if outcome.written.purchases:
             store.analyze()
         if options["verbosity"] > 0:
