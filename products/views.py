@@ -127,15 +127,14 @@ class CatalogueReadMixin:
     def _cached(self, request, render, *args, **kwargs):
         # The versions are read before the database: an answer built while a
         # write commits is stored with the old ones, which nobody serves.
+        # Only successes are kept: errors (404, bad filters) are raised, cheap,
+        # and may change.
         answer = catalogue_answer(is_staff=bool(request.user.is_staff), url=canonical_url(request))
-        data = answer.get()
-        if data is not None:
-            return Response(data)
-        response = render(request, *args, **kwargs)
-        # Only successes: errors (404, bad filters) are cheap and may change.
-        if response.status_code == status.HTTP_200_OK:
-            answer.set(response.data, timeout=catalogue_cache_seconds())
-        return response
+        return Response(
+            answer.get_or_set(
+                lambda: render(request, *args, **kwargs).data, timeout=catalogue_cache_seconds()
+            )
+        )
 
 
 class CatalogueWriteMixin:

@@ -35,16 +35,12 @@ def _sum_money(expression, **kwargs) -> Coalesce:
 
 def analytics_cached(endpoint: str, params: dict[str, object], compute: Callable[[], Any]) -> Any:
     """``compute()``, cached briefly under the "analytics" namespace, whose
-    version every purchase write bumps on commit (services._purchases_changed).
+    version every purchase write bumps on commit (core.cache lists its writers).
     The answer carries the version read before computing: one computed while
     a purchase write commits is stored with the old version, which the
     write's bump makes unreachable."""
     cached = VersionedAnswer((ANALYTICS,), endpoint, *sorted(params.items()))
-    answer = cached.get()
-    if answer is None:
-        answer = compute()
-        cached.set(answer, timeout=settings.ANALYTICS_CACHE_SECONDS)
-    return answer
+    return cached.get_or_set(compute, timeout=settings.ANALYTICS_CACHE_SECONDS)
 
 
 def _month_last_day(month: date) -> date:
