@@ -14,7 +14,7 @@ backends are Django's own. Enabled:
 The names are django-prometheus's, so dashboards made for it read these. Its
 middlewares are not used: they update a dozen series per request (body sizes,
 charsets, transports...), measured at 95-135 microseconds of CPU per request
-against 10-25 for this one (README, "Metrics"). Nor are its
+against 10-25 for this one (docs/operations.md, "Metrics"). Nor are its
 wrapped database engines (they replace the ENGINE name that the settings
 compare) or its cache backends (they time nothing, and the local-memory one
 answers a cached 0 or "" as a miss).

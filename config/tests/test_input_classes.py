@@ -2,7 +2,7 @@
 input: the routes are read from the published OpenAPI schema, so a new route
 is covered the day it is added. Each answer is a 4xx JSON body (400 naming
 the parameter or field, or a ``{detail, code}`` error), never a 500, and
-writes nothing (see the README's table of input classes)."""
+writes nothing (see the table of input classes in docs/security.md)."""
 
 import re
 from datetime import date
@@ -161,7 +161,7 @@ def test_every_id_route_pattern_takes_ascii_digits_only():
 @pytest.mark.parametrize(("path", "method", "name"), NUMBER_PARAMETERS)
 def test_number_query_parameters_refuse_anything_but_ascii_numbers(world, path, method, name, value):
     if name == "page_size":
-        pytest.skip("an invalid page_size is ignored (DRF's behaviour): see the README")
+        pytest.skip("an invalid page_size is ignored (DRF's behaviour): see docs/security.md")
     response = _send(world, method, _fill(path, world), data={name: value}, order=STAFF_FIRST)
     if name == "page":
         assert _assert_error(response, 404)["code"] == "not_found"
