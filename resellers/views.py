@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsReseller, IsStaff
+from accounts.permissions import IsReseller, StaffPermissions
 from accounts.throttles import RegistrationAddressThrottle
 from config.filters import FilterBackend
 from config.parsing import ID_PATTERN
@@ -71,7 +71,11 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     # (POST on the same path, so the same class answers it: Django routes by
     # path, not by method).
     serializer_class = ResellerOutputSerializer
-    permission_classes = [IsStaff]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {
+        "list": ["resellers.view_reseller"],
+        "retrieve": ["resellers.view_reseller"],
+    }
     filter_backends = [FilterBackend, OrderingFilter]
     filterset_class = ResellerFilter
     ordering_fields = ["created_at", "user__full_name"]
