@@ -21,6 +21,7 @@ from resellers.serializers import (
     MeOutputSerializer,
     ResellerOutputSerializer,
     ResellerRegisterInputSerializer,
+    ResellerStaffOutputSerializer,
     ResellerUpdateInputSerializer,
 )
 from resellers.services import reseller_profile_update, reseller_register
@@ -70,7 +71,7 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     # The reseller collection: staff list and detail, and public registration
     # (POST on the same path, so the same class answers it: Django routes by
     # path, not by method).
-    serializer_class = ResellerOutputSerializer
+    serializer_class = ResellerStaffOutputSerializer
     permission_classes = [StaffPermissions]
     staff_permissions = {
         "list": ["resellers.view_reseller"],
