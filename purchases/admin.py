@@ -25,6 +25,7 @@ from config.exceptions import ConflictError
 from config.pagination import CachedCountPaginator
 from purchases import cashback
 from purchases.models import (
+    REVIEW_PERMISSION,
     CashbackPolicy,
     CashbackTier,
     MonthlyCashback,
@@ -434,12 +435,16 @@ class PurchaseAdmin(ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    # A purchase's page is view-only; "change" in general (obj=None) stays,
-    # as it is the permission reviewing requires.
+    # A purchase's page is view-only: nothing here changes a purchase by
+    # form (edits go through the API). Reviewing has its own permission.
     def has_change_permission(self, request, obj=None):
-        if obj is not None:
-            return False
-        return super().has_change_permission(request, obj)
+        return False
+
+    def has_review_permission(self, request, obj=None):
+        """Approve or reject: ``purchases.review_purchase``, the permission
+        the API's review routes need (the actions ask for it by the name
+        "review"; the page's buttons and views too)."""
+        return request.user.has_perm(REVIEW_PERMISSION)
 
     # Deleting follows the API's rules (only in validation, month recomputed).
     def has_delete_permission(self, request, obj=None):
@@ -477,13 +482,14 @@ class PurchaseAdmin(ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["can_review"] = obj is not None and obj.is_editable and self.has_change_permission(request)
+        context["can_review"] = obj is not None and obj.is_editable and self.has_review_permission(request)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- Review on the purchase's page --------------------------------------------
 
     def _purchase_for_review(self, request, object_id) -> Purchase | None:
-        if not self.has_change_permission(request):
+        # Reviewers see what they review, as on the API's review routes.
+        if not (self.has_view_permission(request) and self.has_review_permission(request)):
             raise PermissionDenied
         return self.get_object(request, unquote(object_id))
 
@@ -632,7 +638,7 @@ class PurchaseAdmin(ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description=_("Approve selected purchases"), permissions=["change"])
+    @admin.action(description=_("Approve selected purchases"), permissions=["review"])
     def approve_selected(self, request, queryset):
         self._review_each(
             request,
@@ -644,7 +650,7 @@ class PurchaseAdmin(ModelAdmin):
             ),
         )
 
-    @admin.action(description=_("Reject selected purchases"), permissions=["change"])
+    @admin.action(description=_("Reject selected purchases"), permissions=["review"])
     def reject_selected(self, request, queryset):
         # The usual admin two-step: the changelist's POST shows a page asking
         # for the reason; that page posts back here with "apply".
