@@ -43,6 +43,7 @@ from purchases.services import (
     purchase_reject,
 )
 from resellers.models import Reseller
+from resellers.permissions import cpf_visible_to
 from resellers.selectors import reseller_get_by_cpf
 
 POLICY_START_MESSAGE = _("A policy starts on the first day of a month after the current one.")
@@ -405,6 +406,16 @@ class PurchaseAdmin(ModelAdmin):
     @admin.display(description=_("reseller CPF"))
     def reseller_cpf(self, purchase):
         return purchase.reseller.cpf_formatted
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if cpf_visible_to(request.user):
+            return fieldsets
+        # Without the CPF permission the page leaves the reseller's CPF out.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "reseller_cpf"]})
+            for name, options in fieldsets
+        ]
 
     def get_queryset(self, request):
         # The changelist, the change page and the actions all read the

@@ -340,6 +340,21 @@ def test_change_page_shows_the_formatted_cpf_and_never_the_ciphertext(admin_clie
     assert reseller.cpf_index not in content
 
 
+def test_change_page_leaves_the_cpf_out_without_its_permission(client, with_items):
+    response = viewer_client(client, "view_purchase").get(f"{CHANGELIST}{with_items.pk}/change/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "NF-ITEMS" in content
+    assert with_items.reseller.cpf_formatted not in content
+    assert with_items.reseller.cpf not in content
+
+
+def test_change_page_shows_the_cpf_with_its_permission(client, with_items):
+    client.force_login(StaffFactory(permissions=["purchases.view_purchase", "resellers.view_reseller_cpf"]))
+    response = client.get(f"{CHANGELIST}{with_items.pk}/change/")
+    assert with_items.reseller.cpf_formatted in response.content.decode()
+
+
 def test_change_page_is_read_only_with_the_items(admin_client, with_items):
     response = admin_client.get(f"{CHANGELIST}{with_items.pk}/change/", **EN)
     assert not response.context["has_change_permission"]
