@@ -11,7 +11,7 @@ added later cannot be forgotten.
 import re
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
@@ -248,3 +248,64 @@ def test_a_reseller_keeps_their_own_purchases(world, reseller, reseller_client, 
     assert reseller_client.get(f"/api/v1/purchases/{world.purchase.pk}/").status_code == 404
     assert reseller_client.post(f"/api/v1/purchases/{own.pk}/approve/").status_code == 403
     assert reseller_client.delete(f"/api/v1/purchases/{own.pk}/").status_code == 204
+
+
+# --- The groups the data migration creates ------------------------------------
+
+GROUPS = {
+    "Revisores": {VIEW_PURCHASE, REVIEW_PURCHASE, VIEW_RESELLER},
+    "Catálogo": {
+        f"products.{verb}_{model}"
+        for verb in ("view", "add", "change", "delete")
+        for model in ("product", "category")
+    },
+    "Relatórios": {VIEW_ANALYTICS, VIEW_PURCHASE, VIEW_RESELLER},
+    "Lançamento de compras": {
+        VIEW_PURCHASE,
+        "purchases.add_purchase",
+        "purchases.change_purchase",
+        "purchases.delete_purchase",
+        VIEW_RESELLER,
+    },
+    "Dados pessoais (CPF)": {VIEW_RESELLER, "resellers.view_reseller_cpf"},
+}
+
+
+def test_the_groups_exist_after_migrate_with_their_permissions():
+    found = {
+        group.name: {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+        for group in Group.objects.prefetch_related("permissions__content_type")
+    }
+    assert found == GROUPS
+
+
+# What each group is for, through the API (what each operation needs is
+# proven above, operation by operation).
+GROUP_OPERATIONS = {
+    "Revisores": [("POST", "/api/v1/purchases/{id}/approve/"), ("GET", "/api/v1/resellers/{id}/")],
+    "Catálogo": [("POST", "/api/v1/products/"), ("DELETE", "/api/v1/categories/{id}/")],
+    "Relatórios": [("GET", "/api/v1/analytics/summary/"), ("GET", "/api/v1/purchases/")],
+    "Lançamento de compras": [("POST", "/api/v1/purchases/"), ("PATCH", "/api/v1/purchases/{id}/")],
+    "Dados pessoais (CPF)": [("GET", "/api/v1/resellers/")],
+}
+
+
+@pytest.mark.parametrize("group_name", sorted(GROUP_OPERATIONS))
+def test_a_group_member_does_what_the_group_is_for(world, group_name):
+    staff = StaffFactory()
+    staff.groups.add(Group.objects.get(name=group_name))
+    client = authenticated_client(staff)
+    for method, path in GROUP_OPERATIONS[group_name]:
+        url, body = world.request(method, path)
+        response = send(client, method, url, body)
+        assert 200 <= response.status_code < 300, (method, path, response.content)
+
+
+def test_the_cpf_group_shows_cpfs_and_the_reviewers_do_not(world):
+    shown = {}
+    for group_name in ["Dados pessoais (CPF)", "Revisores"]:
+        staff = StaffFactory()
+        staff.groups.add(Group.objects.get(name=group_name))
+        detail = authenticated_client(staff).get(f"/api/v1/resellers/{world.reseller.pk}/").json()
+        shown[group_name] = detail["cpf"]
+    assert shown == {"Dados pessoais (CPF)": world.reseller.cpf_formatted, "Revisores": None}
