@@ -106,7 +106,9 @@ def reseller_client(reseller):
 
 @pytest.fixture
 def staff_user(db):
-    return StaffFactory()
+    # A superuser: holds every permission, so tests of what staff do need not
+    # list them. What each permission opens is tested with StaffFactory(permissions=...).
+    return StaffFactory(is_superuser=True)
 
 
 @pytest.fixture

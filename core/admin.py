@@ -5,12 +5,13 @@ the index and in the sidebar as one more section, "Reports"."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html
@@ -26,6 +27,10 @@ class AdminPage:
     view: Callable[[HttpRequest], HttpResponse]
     name: str
     title: str | None  # None: reachable (a download, a sub-page) but not listed
+    permission: str  # "app_label.codename" a staff member needs to open it
+
+    def allows(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(self.permission)
 
 
 class AdminSite(admin.AdminSite):
@@ -40,22 +45,25 @@ class AdminSite(admin.AdminSite):
         super().__init__(name)
         self._pages: list[AdminPage] = []
 
-    def register_view(self, route: str, view, *, name: str, title: str | None) -> None:
+    def register_view(self, route: str, view, *, name: str, title: str | None, permission: str) -> None:
         """Serve ``view`` at ``admin/<route>`` as ``admin:<name>``, for staff
-        only (wrapped in ``admin_view``: never cached, CSRF-protected), and,
-        unless ``title`` is None, list it under "Reports" on the index and in
-        the sidebar."""
-        self._pages.append(AdminPage(route=route, view=view, name=name, title=title))
+        holding ``permission`` only (wrapped in ``admin_view``: never cached,
+        CSRF-protected; others get a 403), and, unless ``title`` is None,
+        list it under "Reports" on the index and in the sidebar of those who
+        may open it."""
+        self._pages.append(AdminPage(route=route, view=view, name=name, title=title, permission=permission))
 
     def get_app_list(self, request, app_label=None):
         """Django's apps, preceded by the registered pages as a "Reports"
         section shaped like an app (a view-only "model" per page), so that
         the index and the sidebar list them with the admin's own template."""
         app_list = super().get_app_list(request, app_label)
-        listed = [page for page in self._pages if page.title is not None]
         # Staff only, like the pages: the login and password-reset pages
         # build this list too.
-        if app_label is not None or not listed or not self.has_permission(request):
+        if app_label is not None or not self.has_permission(request):
+            return app_list
+        listed = [page for page in self._pages if page.title is not None and page.allows(request)]
+        if not listed:
             return app_list
         links = [
             {
@@ -78,8 +86,20 @@ class AdminSite(admin.AdminSite):
         return [reports, *app_list]
 
     def get_urls(self):
-        pages = [path(page.route, self.admin_view(page.view), name=page.name) for page in self._pages]
+        pages = [
+            path(page.route, self.admin_view(self._guarded(page)), name=page.name) for page in self._pages
+        ]
         return pages + super().get_urls()
+
+    @staticmethod
+    def _guarded(page: AdminPage):
+        @wraps(page.view)
+        def view(request, *args, **kwargs):
+            if not page.allows(request):
+                raise PermissionDenied
+            return page.view(request, *args, **kwargs)
+
+        return view
 
 
 class BoundedChangeList(ChangeList):

@@ -11,7 +11,9 @@ status it can answer and gives every error a body schema:
 
 Which statuses apply: 400 when the operation takes a body or query
 parameters; 401 when the view authenticates; 403 when a permission narrower
-than "authenticated" guards it; 404 for routes with a path id and paginated
+than "authenticated" guards it (its description says which Django
+permissions staff need, when the permission class can say:
+``describe(view, method)``); 404 for routes with a path id and paginated
 lists (an invalid page); 413 and 415 with a body; 429 when the view is
 throttled; 503 always (the database, and for login and registration the
 throttle store).
@@ -73,7 +75,20 @@ class AutoSchema(openapi.AutoSchema):
                 response["description"] = DESCRIPTIONS[code]
             if "content" not in response:
                 response["content"] = {"application/json": {"schema": self._error_component(code)}}
+        if "403" in responses:
+            needs = self._permission_descriptions()
+            if needs:
+                said = responses["403"]["description"].rstrip(".")
+                responses["403"]["description"] = " ".join([f"{said}.", *needs])
         return operation
+
+    def _permission_descriptions(self) -> list[str]:
+        descriptions = []
+        for permission in self.view.get_permissions():
+            describe = getattr(permission, "describe", None)
+            if describe is not None and (text := describe(self.view, self.method)):
+                descriptions.append(text)
+        return descriptions
 
     def _error_statuses(self, operation) -> set[str]:
         declared = {code for code in operation["responses"] if code.startswith(("4", "5"))}

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
-from accounts.permissions import IsReseller, IsStaff
+from accounts.permissions import IsReseller, StaffPermissions
 from core.cache import canonical_url
 from core.filters import FilterBackend, StableOrderingFilter
 from core.parsing import ID_PATTERN, MAX_ID
@@ -81,7 +81,7 @@ DEACTIVATED_EXAMPLE = OpenApiExample(
 )
 
 UNAUTHENTICATED = OpenApiResponse(description="Not authenticated")
-NOT_STAFF = OpenApiResponse(description="Staff only")
+NOT_STAFF = OpenApiResponse(description="Not staff, or without the permission this change needs")
 NOT_FOUND = OpenApiResponse(description="Not found (inactive products too, for non-staff)")
 INVALID = OpenApiResponse(description="Invalid fields, keyed by field name")
 
@@ -116,7 +116,7 @@ class CatalogueReadMixin:
     def get_permissions(self):
         if self.request.method in SAFE_METHODS:
             return [IsAuthenticated()]
-        return [IsStaff()]
+        return [StaffPermissions()]
 
     def list(self, request, *args, **kwargs):
         return self._cached(request, super().list, *args, **kwargs)
@@ -140,7 +140,9 @@ class CatalogueReadMixin:
 class CatalogueWriteMixin:
     """Staff writes of a catalogue resource: the input serializer validates,
     a service writes, the output serializer answers. Subclasses name the
-    input serializer and say which service creates and which updates."""
+    input serializer, say which service creates and which updates, and which
+    permission staff need for each write (``staff_permissions``, checked by
+    StaffPermissions)."""
 
     input_serializer_class: type
 
@@ -249,6 +251,12 @@ class ProductViewSet(
 ):
     serializer_class = ProductOutputSerializer
     input_serializer_class = ProductInputSerializer
+    staff_permissions = {
+        "create": ["products.add_product"],
+        "update": ["products.change_product"],
+        "partial_update": ["products.change_product"],
+        "destroy": ["products.delete_product"],
+    }
     filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = ProductFilter
     ordering_fields = ["name", "price", "created_at"]
@@ -343,6 +351,12 @@ class CategoryViewSet(
 ):
     serializer_class = CategoryOutputSerializer
     input_serializer_class = CategoryInputSerializer
+    staff_permissions = {
+        "create": ["products.add_category"],
+        "update": ["products.change_category"],
+        "partial_update": ["products.change_category"],
+        "destroy": ["products.delete_category"],
+    }
     filter_backends = []
     lookup_value_regex = ID_PATTERN
 

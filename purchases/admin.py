@@ -25,6 +25,7 @@ from core.exceptions import ConflictError
 from core.pagination import CachedCountPaginator
 from purchases import cashback
 from purchases.models import (
+    REVIEW_PERMISSION,
     CashbackPolicy,
     CashbackTier,
     MonthlyCashback,
@@ -42,6 +43,7 @@ from purchases.services import (
     purchase_reject,
 )
 from resellers.models import Reseller
+from resellers.permissions import cpf_visible_to
 from resellers.selectors import reseller_get_by_cpf
 
 POLICY_START_MESSAGE = _("A policy starts on the first day of a month after the current one.")
@@ -405,6 +407,16 @@ class PurchaseAdmin(ModelAdmin):
     def reseller_cpf(self, purchase):
         return purchase.reseller.cpf_formatted
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if cpf_visible_to(request.user):
+            return fieldsets
+        # Without the CPF permission the page leaves the reseller's CPF out.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "reseller_cpf"]})
+            for name, options in fieldsets
+        ]
+
     def get_queryset(self, request):
         # The changelist, the change page and the actions all read the
         # reseller's name (and the page its CPF): one join, no N+1.
@@ -434,12 +446,16 @@ class PurchaseAdmin(ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    # A purchase's page is view-only; "change" in general (obj=None) stays,
-    # as it is the permission reviewing requires.
+    # A purchase's page is view-only: nothing here changes a purchase by
+    # form (edits go through the API). Reviewing has its own permission.
     def has_change_permission(self, request, obj=None):
-        if obj is not None:
-            return False
-        return super().has_change_permission(request, obj)
+        return False
+
+    def has_review_permission(self, request, obj=None):
+        """Approve or reject: ``purchases.review_purchase``, the permission
+        the API's review routes need (the actions ask for it by the name
+        "review"; the page's buttons and views too)."""
+        return request.user.has_perm(REVIEW_PERMISSION)
 
     # Deleting follows the API's rules (only in validation, month recomputed).
     def has_delete_permission(self, request, obj=None):
@@ -477,13 +493,14 @@ class PurchaseAdmin(ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["can_review"] = obj is not None and obj.is_editable and self.has_change_permission(request)
+        context["can_review"] = obj is not None and obj.is_editable and self.has_review_permission(request)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- Review on the purchase's page --------------------------------------------
 
     def _purchase_for_review(self, request, object_id) -> Purchase | None:
-        if not self.has_change_permission(request):
+        # Reviewers see what they review, as on the API's review routes.
+        if not (self.has_view_permission(request) and self.has_review_permission(request)):
             raise PermissionDenied
         return self.get_object(request, unquote(object_id))
 
@@ -632,7 +649,7 @@ class PurchaseAdmin(ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description=_("Approve selected purchases"), permissions=["change"])
+    @admin.action(description=_("Approve selected purchases"), permissions=["review"])
     def approve_selected(self, request, queryset):
         self._review_each(
             request,
@@ -644,7 +661,7 @@ class PurchaseAdmin(ModelAdmin):
             ),
         )
 
-    @admin.action(description=_("Reject selected purchases"), permissions=["change"])
+    @admin.action(description=_("Reject selected purchases"), permissions=["review"])
     def reject_selected(self, request, queryset):
         # The usual admin two-step: the changelist's POST shows a page asking
         # for the reason; that page posts back here with "apply".

@@ -18,6 +18,11 @@ FUTURE_DATE_MESSAGE = _("The purchase date cannot be in the future.")
 TOO_OLD_DATE_MESSAGE = _("The purchase date cannot be before 2000-01-01.")
 CODE_FORMAT_MESSAGE = _("Use 1 to 64 letters, digits, '-' or '_'.")
 
+# The staff's permissions beyond a model's view/add/change/delete (declared in
+# Purchase.Meta.permissions), checked by the admin and the API alike.
+REVIEW_PERMISSION = "purchases.review_purchase"
+ANALYTICS_PERMISSION = "purchases.view_analytics"
+
 
 def format_brl(value: Decimal) -> str:
     """1202.14 -> "R$ 1.202,14" (in English "R$ 1,202.14"): for people; the
@@ -184,6 +189,11 @@ class Purchase(models.Model):
         verbose_name = _("purchase")
         verbose_name_plural = _("purchases")
         ordering = ["-date", "-id"]
+        permissions = [
+            ("review_purchase", "Can review (approve or reject) purchase"),
+            # Analytics has no model of its own: its reads are of purchases.
+            ("view_analytics", "Can view cashback analytics"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["reseller", "code"], name="purchases_code_unique_per_reseller"),
             models.CheckConstraint(

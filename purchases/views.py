@@ -14,7 +14,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsReseller, IsResellerOrStaff, IsStaff
+from accounts.permissions import IsReseller, IsResellerOrStaffPermissions, StaffPermissions
 from core.cache import canonical_url
 from core.filters import FilterBackend, StableOrderingFilter
 from core.pagination import CachedCountLargeTablePagination, LargeTablePagination
@@ -160,7 +160,20 @@ class PurchaseViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    permission_classes = [IsResellerOrStaff]
+    permission_classes = [IsResellerOrStaffPermissions]
+    # What staff need for each action (resellers act on their own purchases).
+    # Reviewing answers with the purchase: reviewers read what they review,
+    # as in the admin, whose review buttons sit on pages that need viewing.
+    staff_permissions = {
+        "list": ["purchases.view_purchase"],
+        "retrieve": ["purchases.view_purchase"],
+        "create": ["purchases.add_purchase"],
+        "update": ["purchases.change_purchase"],
+        "partial_update": ["purchases.change_purchase"],
+        "destroy": ["purchases.delete_purchase"],
+        "approve": ["purchases.view_purchase", "purchases.review_purchase"],
+        "reject": ["purchases.view_purchase", "purchases.review_purchase"],
+    }
     filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = PurchaseFilter
     ordering_fields = ["date", "value", "created_at"]
@@ -204,7 +217,7 @@ class PurchaseViewSet(
 
     def get_permissions(self):
         if self.action in ("approve", "reject"):
-            return [IsStaff()]
+            return [StaffPermissions()]
         return super().get_permissions()
 
     def _answer(self, pk: int, status_code=status.HTTP_200_OK) -> Response:
@@ -362,7 +375,8 @@ class ResellerMeSummaryView(APIView):
 
 
 class ResellerCashbackView(GenericAPIView):
-    permission_classes = [IsStaff]
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"get": ["resellers.view_reseller"]}
     lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import ModelAdmin
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
+from resellers.permissions import cpf_visible_to
 from resellers.selectors import reseller_cpf_condition, reseller_cpf_taken
 from resellers.services import CPF_TAKEN_MESSAGE
 
@@ -54,7 +55,10 @@ class ResellerAdminForm(forms.ModelForm):
 class ResellerAdmin(ModelAdmin):
     """Name and e-mail live on the user (edited in the users admin); here the
     CPF is shown formatted and edited through a plain field. The ciphertext
-    and the blind index are never shown.
+    and the blind index are never shown; the CPF itself only to staff with
+    its permission (resellers.permissions): for the others it is left out of
+    the list and the page, and the page is read-only (the CPF is all it
+    edits).
 
     Registered by purchases (purchases/analytics/admin.py), whose figures
     the list shows beside each reseller: what joins two apps is served by the
@@ -88,8 +92,24 @@ class ResellerAdmin(ModelAdmin):
         # at 1366 px with the month columns purchases adds.
         return formats.date_format(timezone.localtime(reseller.created_at), "SHORT_DATE_FORMAT")
 
+    def get_list_display(self, request):
+        list_display = super().get_list_display(request)
+        if cpf_visible_to(request.user):
+            return list_display
+        return [name for name in list_display if name != "cpf_display"]
+
     def get_fields(self, request, obj=None):
-        return ["user", "cpf", "created_at", "updated_at"] if obj else ["user", "cpf"]
+        if obj is None:
+            # A new profile's CPF is typed in, not shown.
+            return ["user", "cpf"]
+        if cpf_visible_to(request.user):
+            return ["user", "cpf", "created_at", "updated_at"]
+        return ["user", "created_at", "updated_at"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not cpf_visible_to(request.user):
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         # The login a profile belongs to is chosen once, when it is created.

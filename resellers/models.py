@@ -24,6 +24,8 @@ class Reseller(models.Model):
         verbose_name = _("reseller")
         verbose_name_plural = _("resellers")
         ordering = ["-created_at", "-id"]
+        # Staff without it see resellers but not their CPFs (API and admin).
+        permissions = [("view_reseller_cpf", "Can view reseller CPF")]
 
     def __str__(self) -> str:
         return self.user.full_name if self.user_id else f"Reseller #{self.pk}"

@@ -1,3 +1,5 @@
+from functools import cached_property
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -7,6 +9,7 @@ from accounts.serializers import validate_password_field
 from core.serializers import StrictInputSerializer
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
+from resellers.permissions import cpf_visible_to
 
 
 class CPFField(serializers.CharField):
@@ -36,6 +39,26 @@ class ResellerOutputSerializer(serializers.ModelSerializer):
         model = Reseller
         fields = ["id", "full_name", "cpf", "email", "created_at"]
         read_only_fields = fields
+
+
+class ResellerStaffOutputSerializer(ResellerOutputSerializer):
+    """A reseller as staff see them: the CPF only with its own permission."""
+
+    cpf = serializers.SerializerMethodField(
+        help_text=_(
+            "Formatted CPF; null unless the staff user holds the permission `resellers.view_reseller_cpf`."
+        )
+    )
+
+    @cached_property
+    def _cpf_visible(self) -> bool:
+        # Once per answer (a list's rows share this serializer); without a
+        # request nobody is known to hold the permission.
+        request = self.context.get("request")
+        return request is not None and cpf_visible_to(request.user)
+
+    def get_cpf(self, reseller) -> str | None:
+        return reseller.cpf_formatted if self._cpf_visible else None
 
 
 class ResellerRegisterInputSerializer(StrictInputSerializer):

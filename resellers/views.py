@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsReseller, IsStaff
+from accounts.permissions import IsReseller, StaffPermissions
 from accounts.throttles import RegistrationAddressThrottle
 from core.filters import FilterBackend
 from core.parsing import ID_PATTERN
@@ -21,6 +21,7 @@ from resellers.serializers import (
     MeOutputSerializer,
     ResellerOutputSerializer,
     ResellerRegisterInputSerializer,
+    ResellerStaffOutputSerializer,
     ResellerUpdateInputSerializer,
 )
 from resellers.services import reseller_profile_update, reseller_register
@@ -70,8 +71,12 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     # The reseller collection: staff list and detail, and public registration
     # (POST on the same path, so the same class answers it: Django routes by
     # path, not by method).
-    serializer_class = ResellerOutputSerializer
-    permission_classes = [IsStaff]
+    serializer_class = ResellerStaffOutputSerializer
+    permission_classes = [StaffPermissions]
+    staff_permissions = {
+        "list": ["resellers.view_reseller"],
+        "retrieve": ["resellers.view_reseller"],
+    }
     filter_backends = [FilterBackend, OrderingFilter]
     filterset_class = ResellerFilter
     ordering_fields = ["created_at", "user__full_name"]

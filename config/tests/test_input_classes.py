@@ -75,7 +75,7 @@ def world(make_purchase):
 
     return {
         "reseller": authenticated_client(reseller.user),
-        "staff": authenticated_client(StaffFactory()),
+        "staff": authenticated_client(StaffFactory(is_superuser=True)),
         "anonymous": APIClient(),
         "ids": {
             "purchases": purchase.pk,

@@ -115,7 +115,8 @@ def test_no_stale_product_after_a_really_committed_edit():
     from accounts.tests.factories import StaffFactory
     from resellers.tests.factories import ResellerFactory
 
-    staff, reader = authenticated_client(StaffFactory()), authenticated_client(ResellerFactory().user)
+    staff = authenticated_client(StaffFactory(permissions=["products.change_product"]))
+    reader = authenticated_client(ResellerFactory().user)
     product = ProductFactory(price="10.00")
     assert reader.get(product_url(product)).json()["price"] == "10.00"
     assert staff.patch(product_url(product), {"price": "64.90"}, format="json").status_code == 200

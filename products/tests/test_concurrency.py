@@ -27,7 +27,7 @@ def test_concurrent_adds_of_one_favourite_make_one_row():
 def test_a_favourite_added_while_the_product_is_deleted_never_breaks():
     product = ProductFactory()
     reseller_client = authenticated_client(ResellerFactory().user)
-    staff_client = authenticated_client(StaffFactory())
+    staff_client = authenticated_client(StaffFactory(permissions=["products.delete_product"]))
     url = f"/api/v1/products/{product.id}/"
 
     added, deleted = run_together(

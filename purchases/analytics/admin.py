@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from purchases.analytics.reseller_admin import ResellerMonthAdmin
 from purchases.analytics.selectors import MonthFigures, analytics_cached, analytics_monthly_list
-from purchases.models import format_brl, format_month_name
+from purchases.models import ANALYTICS_PERMISSION, format_brl, format_month_name
 from purchases.months import FIRST_MONTH, current_month, format_month, month_span, parse_month, shift_month
 from resellers.models import Reseller
 
@@ -334,9 +334,15 @@ def analytics_csv_view(request):
     return response
 
 
-# Staff only (the site wraps them in admin_view: others go to the admin login).
-admin.site.register_view("analytics/", analytics_view, name="analytics", title=PAGE_TITLE)
-admin.site.register_view("analytics/csv/", analytics_csv_view, name="analytics_csv", title=None)
+# Staff with the analytics permission, the API's analytics routes' (the site
+# wraps them in admin_view: others go to the admin login; staff without it
+# get a 403 and no link).
+admin.site.register_view(
+    "analytics/", analytics_view, name="analytics", title=PAGE_TITLE, permission=ANALYTICS_PERMISSION
+)
+admin.site.register_view(
+    "analytics/csv/", analytics_csv_view, name="analytics_csv", title=None, permission=ANALYTICS_PERMISSION
+)
 
 # The resellers' list and page with their current month (see reseller_admin).
 admin.site.register(Reseller, ResellerMonthAdmin)

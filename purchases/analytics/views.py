@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsStaff
+from accounts.permissions import StaffPermissions
 from purchases.analytics.selectors import (
     analytics_cached,
     analytics_monthly_list,
@@ -23,6 +23,7 @@ from purchases.analytics.serializers import (
     AnalyticsTopQueryInputSerializer,
     AnalyticsTopResellersOutputSerializer,
 )
+from purchases.models import ANALYTICS_PERMISSION
 from purchases.months import format_month
 from purchases.serializers import MonthQueryInputSerializer
 
@@ -42,11 +43,17 @@ LIMIT_PARAMETER = OpenApiParameter(
 BAD_QUERY_RESPONSE = OpenApiResponse(
     description="Invalid query parameter; errors are keyed by the parameter name."
 )
-STAFF_ONLY = "Staff only. Cached briefly; any purchase change makes the next answer fresh."
+STAFF_ONLY = (
+    "Staff with the permission `purchases.view_analytics`. Cached briefly; any purchase change makes "
+    "the next answer fresh."
+)
+# The permission the admin's analytics page needs too.
+ANALYTICS_PERMISSIONS = {"get": [ANALYTICS_PERMISSION]}
 
 
 class AnalyticsSummaryView(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [StaffPermissions]
+    staff_permissions = ANALYTICS_PERMISSIONS
 
     @extend_schema(
         summary="Month summary (staff)",
@@ -103,7 +110,8 @@ class AnalyticsSummaryView(APIView):
 
 
 class AnalyticsMonthlyView(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [StaffPermissions]
+    staff_permissions = ANALYTICS_PERMISSIONS
 
     @extend_schema(
         summary="Month by month (staff)",
@@ -174,7 +182,8 @@ class _AnalyticsRankingView(APIView):
     """A month's ranking (`?month=&limit=`): subclasses name the cache
     endpoint, the selector and the output serializer."""
 
-    permission_classes = [IsStaff]
+    permission_classes = [StaffPermissions]
+    staff_permissions = ANALYTICS_PERMISSIONS
     endpoint: str
     selector: Callable[..., list]
     output_serializer: type

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 from django.contrib import messages
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.http import StreamingHttpResponse
@@ -41,9 +40,7 @@ def sent_messages(response):
 
 def viewer_client(client, *codenames):
     """A client logged in as staff with only these purchase permissions."""
-    staff = StaffFactory()
-    staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    client.force_login(staff)
+    client.force_login(StaffFactory(permissions=[f"purchases.{codename}" for codename in codenames]))
     return client
 
 
@@ -215,15 +212,32 @@ def test_approve_action_with_nothing_to_approve_only_warns(admin_client, march):
     assert [level for level, _text in sent_messages(response)] == [messages.WARNING]
 
 
-def test_review_actions_need_the_change_permission(client, march):
-    viewer = StaffFactory()
-    viewer.user_permissions.add(Permission.objects.get(codename="view_purchase"))
-    client.force_login(viewer)
+@pytest.mark.parametrize(
+    "codenames",
+    [
+        ["view_purchase"],
+        # Changing a purchase is not reviewing it.
+        ["view_purchase", "change_purchase", "add_purchase", "delete_purchase"],
+    ],
+    ids=["view", "view-change-add-delete"],
+)
+def test_review_actions_are_not_offered_without_the_review_permission(client, march, codenames):
+    viewer_client(client, *codenames)
     response = client.get(CHANGELIST)
     assert response.status_code == 200
     assert response.context["action_form"] is None  # no action this user may run
-    client.post(CHANGELIST, action("approve_selected", [march["NF-VAL"]], index=0))
+    for name in ["approve_selected", "reject_selected"]:
+        client.post(CHANGELIST, action(name, [march["NF-VAL"]], index=0, apply="1", reason="Duplicate."))
     assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.VALIDATING
+
+
+def test_review_actions_are_offered_with_the_review_permission(client, march):
+    viewer_client(client, "view_purchase", "review_purchase")
+    response = client.get(CHANGELIST)
+    choices = [name for name, _label in response.context["action_form"].fields["action"].choices]
+    assert {"approve_selected", "reject_selected"} <= set(choices)
+    client.post(CHANGELIST, action("approve_selected", [march["NF-VAL"]], index=0))
+    assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.APPROVED
 
 
 # --- Reject ---------------------------------------------------------------------
@@ -324,6 +338,21 @@ def test_change_page_shows_the_formatted_cpf_and_never_the_ciphertext(admin_clie
     assert reseller.cpf_formatted in content
     assert reseller.cpf_encrypted not in content
     assert reseller.cpf_index not in content
+
+
+def test_change_page_leaves_the_cpf_out_without_its_permission(client, with_items):
+    response = viewer_client(client, "view_purchase").get(f"{CHANGELIST}{with_items.pk}/change/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "NF-ITEMS" in content
+    assert with_items.reseller.cpf_formatted not in content
+    assert with_items.reseller.cpf not in content
+
+
+def test_change_page_shows_the_cpf_with_its_permission(client, with_items):
+    client.force_login(StaffFactory(permissions=["purchases.view_purchase", "resellers.view_reseller_cpf"]))
+    response = client.get(f"{CHANGELIST}{with_items.pk}/change/")
+    assert with_items.reseller.cpf_formatted in response.content.decode()
 
 
 def test_change_page_is_read_only_with_the_items(admin_client, with_items):
@@ -472,11 +501,19 @@ def test_change_page_of_a_reviewed_purchase_has_no_review_buttons(admin_client, 
     assert "/reject/" not in response.content.decode()
 
 
-def test_change_page_has_no_review_buttons_without_the_change_permission(client, march):
-    response = viewer_client(client, "view_purchase").get(change_url(march["NF-VAL"]))
+@pytest.mark.parametrize("codenames", [["view_purchase"], ["view_purchase", "change_purchase"]])
+def test_change_page_has_no_review_buttons_without_the_review_permission(client, march, codenames):
+    response = viewer_client(client, *codenames).get(change_url(march["NF-VAL"]))
     assert response.status_code == 200
     assert not response.context["can_review"]
     assert "/approve/" not in response.content.decode()
+    assert "/reject/" not in response.content.decode()
+
+
+def test_change_page_has_review_buttons_with_the_review_permission(client, march):
+    response = viewer_client(client, "view_purchase", "review_purchase").get(change_url(march["NF-VAL"]))
+    assert response.context["can_review"]
+    assert approve_url(march["NF-VAL"]) in response.content.decode()
 
 
 def test_approve_button_approves_and_returns_to_the_page(admin_client, march, admin_user):
@@ -528,8 +565,13 @@ def test_the_page_buttons_post_with_the_pages_csrf_token(admin_user, march):
     assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.APPROVED
 
 
-def test_reviewing_on_the_page_needs_the_change_permission(client, march):
-    client = viewer_client(client, "view_purchase")
+@pytest.mark.parametrize(
+    "codenames",
+    [["view_purchase"], ["view_purchase", "change_purchase"], ["review_purchase"]],
+    ids=["view", "view-change", "review-without-view"],
+)
+def test_reviewing_on_the_page_needs_the_view_and_review_permissions(client, march, codenames):
+    client = viewer_client(client, *codenames)
     assert client.post(approve_url(march["NF-VAL"])).status_code == 403
     assert client.get(reject_url(march["NF-VAL"])).status_code == 403
     assert client.post(reject_url(march["NF-VAL"]), {"reason": "Duplicate."}).status_code == 403

@@ -12,6 +12,8 @@ from purchases import services
 from purchases.models import MonthlyCashback, Purchase
 from resellers.tests.factories import ResellerFactory
 
+REVIEWER_PERMISSIONS = ["purchases.view_purchase", "purchases.review_purchase"]
+
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
@@ -32,7 +34,8 @@ def slow_now(monkeypatch):
 
 def test_concurrent_reviews_one_wins_the_other_gets_409(monkeypatch, make_purchase):
     purchase = make_purchase(value="100.00", code="RACE")
-    first, second = authenticated_client(StaffFactory()), authenticated_client(StaffFactory())
+    reviewers = [StaffFactory(permissions=REVIEWER_PERMISSIONS) for _ in range(2)]
+    first, second = (authenticated_client(reviewer) for reviewer in reviewers)
     url = f"/api/v1/purchases/{purchase.pk}/"
     slow_now(monkeypatch)
 

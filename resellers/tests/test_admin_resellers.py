@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import StaffFactory, UserFactory
 from conftest import EN
 from purchases.services import purchase_reject
 from resellers import admin as reseller_admin
@@ -212,6 +212,59 @@ def test_only_staff_reach_the_resellers_admin(client, ana, who):
     assert client.post(change_url(ana), {"cpf": make_cpf(5)}).status_code == 302
     ana.refresh_from_db()
     assert ana.cpf != make_cpf(5)
+
+
+# --- The CPF, to staff: only with its own permission ------------------------------
+
+
+def staff_client(client, *permissions):
+    client.force_login(StaffFactory(permissions=permissions))
+    return client
+
+
+def test_without_the_cpf_permission_the_list_leaves_the_cpf_out(client, ana, bia):
+    response = staff_client(client, "resellers.view_reseller").get(CHANGELIST)
+    assert response.status_code == 200
+    content = response.content.decode()
+    for reseller in [ana, bia]:
+        assert reseller.user.email in content
+        assert reseller.cpf_formatted not in content
+        assert reseller.cpf not in content
+
+
+def test_with_the_cpf_permission_the_list_shows_it(client, ana):
+    response = staff_client(client, "resellers.view_reseller", "resellers.view_reseller_cpf").get(CHANGELIST)
+    assert ana.cpf_formatted in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "permissions",
+    [["resellers.view_reseller"], ["resellers.view_reseller", "resellers.change_reseller"]],
+    ids=["view", "view-change"],
+)
+def test_without_the_cpf_permission_the_page_hides_it_and_changes_nothing(client, ana, permissions):
+    client = staff_client(client, *permissions)
+    response = client.get(change_url(ana))
+    assert response.status_code == 200
+    assert not response.context["has_change_permission"]
+    content = response.content.decode()
+    assert ana.user.email in content
+    assert ana.cpf_formatted not in content
+    assert ana.cpf not in content
+    assert client.post(change_url(ana), {"cpf": make_cpf(5)}).status_code == 403
+    ana.refresh_from_db()
+    assert ana.cpf != make_cpf(5)
+
+
+def test_with_the_cpf_permission_the_page_edits_it(client, ana):
+    client = staff_client(
+        client, "resellers.view_reseller", "resellers.change_reseller", "resellers.view_reseller_cpf"
+    )
+    response = client.get(change_url(ana))
+    assert response.context["adminform"].form["cpf"].value() == ana.cpf_formatted
+    assert client.post(change_url(ana), {"cpf": make_cpf(5)}).status_code == 302
+    ana.refresh_from_db()
+    assert ana.cpf == make_cpf(5)
 
 
 # --- The current month (the list's columns and the page's summary) ---------------

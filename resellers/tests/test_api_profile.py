@@ -2,6 +2,8 @@ import pytest
 
 from accounts.models import User
 from accounts.permissions import NOT_A_RESELLER_MESSAGE
+from accounts.tests.factories import StaffFactory
+from conftest import authenticated_client
 from core.serializers import UNKNOWN_FIELD_MESSAGE
 from resellers.services import EMAIL_TAKEN_MESSAGE
 from resellers.tests.factories import ResellerFactory, make_cpf
@@ -166,3 +168,62 @@ def test_staff_detail_unknown_is_json_404(staff_client):
 def test_reseller_cannot_see_another_reseller(reseller_client):
     other = ResellerFactory()
     assert reseller_client.get(f"{LIST}{other.id}/").status_code == 403
+
+
+# --- The CPF, to staff: only with its own permission ------------------------------
+
+SEES_RESELLERS = ["resellers.view_reseller"]
+SEES_CPFS = ["resellers.view_reseller", "resellers.view_reseller_cpf"]
+
+
+def _staff(permissions):
+    return authenticated_client(StaffFactory(permissions=permissions))
+
+
+@pytest.mark.parametrize("route", ["list", "detail"])
+def test_staff_without_the_cpf_permission_get_a_null_cpf(route):
+    reseller = ResellerFactory()
+    client = _staff(SEES_RESELLERS)
+    response = client.get(LIST if route == "list" else f"{LIST}{reseller.id}/")
+    assert response.status_code == 200
+    row = response.json()["results"][0] if route == "list" else response.json()
+    assert row["id"] == reseller.id
+    assert row["cpf"] is None
+    content = response.content.decode()
+    assert reseller.cpf not in content
+    assert reseller.cpf_formatted not in content
+
+
+@pytest.mark.parametrize("route", ["list", "detail"])
+def test_staff_with_the_cpf_permission_see_it_formatted(route):
+    reseller = ResellerFactory()
+    response = _staff(SEES_CPFS).get(LIST if route == "list" else f"{LIST}{reseller.id}/")
+    row = response.json()["results"][0] if route == "list" else response.json()
+    assert row["cpf"] == reseller.cpf_formatted
+
+
+def test_the_cpf_permission_alone_does_not_open_the_resellers():
+    ResellerFactory()
+    response = _staff(["resellers.view_reseller_cpf"]).get(LIST)
+    assert response.status_code == 403
+    assert set(response.json()) == {"detail", "code"}
+
+
+def test_a_search_by_exact_cpf_still_finds_but_does_not_show_it():
+    # The searcher typed the CPF: finding its owner tells them nothing of
+    # anyone else's; the answer still leaves it out.
+    target = ResellerFactory(cpf="15350946056")
+    ResellerFactory()
+    rows = _staff(SEES_RESELLERS).get(LIST, {"search": "153.509.460-56"}).json()["results"]
+    assert [(row["id"], row["cpf"]) for row in rows] == [(target.id, None)]
+
+
+@pytest.mark.parametrize("size", [1, 30])
+def test_staff_list_query_count_with_permissions_is_constant(django_assert_num_queries, size):
+    ResellerFactory.create_batch(size)
+    client = _staff(SEES_CPFS)
+    # 1 authenticated user, 2 of their permissions (own and groups', read once
+    # per request for the route and the CPF alike), 1 count, 1 page
+    with django_assert_num_queries(5):
+        response = client.get(LIST, {"page_size": 100})
+    assert len(response.json()["results"]) == size

@@ -24,8 +24,25 @@ D = Decimal
 
 @pytest.fixture
 def staff_browser(client):
-    """A staff member without superuser rights: the chart is for all staff."""
-    client.force_login(StaffFactory())
+    """A staff member without superuser rights, holding the analytics
+    permission alone: the chart needs nothing else."""
+    client.force_login(StaffFactory(permissions=["purchases.view_analytics"]))
+    return client
+
+
+@pytest.fixture
+def staff_without_analytics(client):
+    """Staff with every permission of the purchases and resellers but the analytics one."""
+    client.force_login(
+        StaffFactory(
+            permissions=[
+                "purchases.view_purchase",
+                "purchases.review_purchase",
+                "resellers.view_reseller",
+                "resellers.view_reseller_cpf",
+            ]
+        )
+    )
     return client
 
 
@@ -263,6 +280,21 @@ def test_the_sidebar_lists_the_chart_and_marks_it_current(staff_browser):
     sidebar = re.search(r'<nav class="sticky" id="nav-sidebar".*?</nav>', html, re.S).group(0)
     assert "Relatórios" in sidebar
     assert f'<a href="{URL}" aria-current="page">Análise de cashback</a>' in sidebar
+
+
+@pytest.mark.usefixtures("march_and_april")
+@pytest.mark.parametrize("url", [URL, CSV_URL])
+def test_the_page_and_its_csv_need_the_analytics_permission(staff_without_analytics, url):
+    response = staff_without_analytics.get(url)
+    assert response.status_code == 403
+    assert "1234" not in response.content.decode()
+
+
+def test_without_the_analytics_permission_no_report_is_listed(staff_without_analytics):
+    html = staff_without_analytics.get("/admin/").content.decode()
+    assert "app-reports" not in html
+    assert f'href="{URL}"' not in html
+    assert 'href="/admin/purchases/purchase/"' in html  # the rest of the index is there
 
 
 # --- The chart's geometry -------------------------------------------------------
