@@ -3,6 +3,7 @@ import re
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
@@ -12,7 +13,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
-from accounts.services import INVALID_RESET_LINK_MESSAGE
+from accounts.services import INVALID_RESET_LINK_MESSAGE, refresh_token_redeem
 from accounts.throttles import LoginFailureThrottle
 from config.serializers import StrictFieldsMixin, StrictInputSerializer
 
@@ -65,7 +66,8 @@ class TokenRefreshInputSerializer(StrictFieldsMixin, TokenRefreshSerializer):
     """Rotation that reads the account again: a deleted or deactivated user
     gets 401 (SimpleJWT's own raises DoesNotExist for a deleted one), and the
     new pair carries the account's current claims (``is_staff``), not the
-    ones copied from the old token."""
+    ones copied from the old token. The token is spent atomically: of
+    concurrent refreshes with it, one gets a new pair."""
 
     def validate(self, attrs):
         refresh = self.token_class(attrs["refresh"])  # TokenError: the view's 401
@@ -78,9 +80,9 @@ class TokenRefreshInputSerializer(StrictFieldsMixin, TokenRefreshSerializer):
                 user = None
         if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
             raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
-        if jwt_settings.BLACKLIST_AFTER_ROTATION:
-            refresh.blacklist()
-        return tokens_for(user)
+        with transaction.atomic():
+            refresh_token_redeem(token=refresh, user=user)  # TokenError: the view's 401
+            return tokens_for(user)
 
 
 class LogoutInputSerializer(StrictInputSerializer):

@@ -5,6 +5,7 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts.serializers import (
@@ -21,6 +22,7 @@ from accounts.serializers import (
 )
 from accounts.services import (
     INVALID_RESET_LINK_MESSAGE,
+    refresh_token_redeem,
     user_password_reset_confirm,
     user_password_reset_request,
     user_password_set,
@@ -104,7 +106,8 @@ class RefreshView(TokenRefreshView):
         summary="Refresh the tokens",
         description=(
             "Exchange a refresh token for a new access token and a new refresh token. "
-            "The refresh token sent is blacklisted: using it again answers 401."
+            "A refresh token works once: the one sent is blacklisted, and using it again "
+            "answers 401 (of concurrent requests with one token, exactly one gets a new pair)."
         ),
         tags=["auth"],
         responses={200: TokenPairOutputSerializer, 401: OpenApiResponse(description="Invalid token")},
@@ -120,14 +123,20 @@ class LogoutView(GenericAPIView):
 
     @extend_schema(
         summary="Log out",
-        description="Blacklist the given refresh token (it must be the caller's own).",
+        description=(
+            "Blacklist the given refresh token (it must be the caller's own). A token "
+            "already used (refreshed or logged out) answers 401."
+        ),
         tags=["auth"],
         responses={204: None, 401: OpenApiResponse(description="Invalid token")},
     )
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        serializer.validated_data["refresh"].blacklist()
+        try:
+            refresh_token_redeem(token=serializer.validated_data["refresh"], user=request.user)
+        except TokenError as exc:  # already used or logged out, maybe a moment ago
+            raise InvalidToken(exc.args[0]) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
