@@ -48,9 +48,10 @@ def refresh_token_redeem(*, token: RefreshToken, user: User) -> None:
 
 
 def user_sessions_end(*, user: User) -> None:
-    """Blacklist every refresh token issued to the user, so no client can
-    renew its access (access tokens already issued still work until they
-    expire, 15 minutes at most)."""
+    """Blacklist every refresh token issued to the user. What ends the
+    sessions of a password change is the credentials claim
+    (accounts.tokens), which no token can escape; this empties the list of
+    outstanding tokens at once as well."""
     outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
     BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True

@@ -107,7 +107,9 @@ class RefreshView(TokenRefreshView):
         description=(
             "Exchange a refresh token for a new access token and a new refresh token. "
             "A refresh token works once: the one sent is blacklisted, and using it again "
-            "answers 401 (of concurrent requests with one token, exactly one gets a new pair)."
+            "answers 401 (of concurrent requests with one token, exactly one gets a new pair). "
+            "A token issued before the account's password last changed, however it was "
+            "changed, answers 401 too."
         ),
         tags=["auth"],
         responses={200: TokenPairOutputSerializer, 401: OpenApiResponse(description="Invalid token")},
@@ -150,8 +152,9 @@ class PasswordChangeView(GenericAPIView):
         description=(
             "Checks the current password and validates the new one with the password rules "
             "(length, similarity to name and e-mail, common passwords, digits only). On success "
-            "every refresh token of the account is blacklisted: other sessions end, and this "
-            "one logs in again when its access token expires. Throttled per account; answers "
+            "every session of the account ends: no refresh token issued before the change "
+            "renews any more (access tokens already issued work until they expire, 15 minutes "
+            "at most). Throttled per account; answers "
             "503 rather than skipping the count when the throttle's store is down."
         ),
         tags=["auth"],
@@ -226,7 +229,7 @@ class PasswordResetConfirmView(GenericAPIView):
         description=(
             "Sets the new password of the account the link's `uid` and `token` name, after the "
             "password rules (length, similarity to name and e-mail, common passwords, digits "
-            "only), and ends every session: each refresh token of the account is blacklisted. "
+            "only), and ends every session, as a password change does. "
             "An unknown account, or a token that is wrong, used, expired or issued before the "
             "password last changed, gets one 400 on `token`; a password that breaks the rules "
             "gets a 400 on `new_password`, and the link can be used again."

@@ -1,19 +1,42 @@
-"""A refresh token works once: a rotation or a logout spends it, and of
-concurrent uses exactly one succeeds; the others get the 401 of a
-blacklisted token."""
+"""Sessions end with the credentials, and a refresh token works once.
+
+Every token carries a keyed digest of the account's password hash; refresh
+compares it with the account as it is now, so any
+password change ends every session, however it is made: the API, the admin's
+forms, ``manage.py changepassword`` or a ``set_password`` anywhere. The
+blacklist is not what ends them (a snapshot of it misses rotations in flight).
+"""
+
+import threading
+import time
+from io import StringIO
+from unittest import mock
 
 import pytest
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.management.commands import changepassword
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import BlacklistMixin
+from rest_framework_simplejwt.tokens import BlacklistMixin, RefreshToken
 
+from accounts import services
+from accounts.models import User
 from accounts.serializers import tokens_for
-from accounts.tests.factories import UserFactory
-from conftest import run_together
+from accounts.tests.factories import PASSWORD, UserFactory
+from conftest import authenticated_client, run_together
 
 pytestmark = pytest.mark.django_db
 
+LOGIN = "/api/v1/auth/token/"
 REFRESH = "/api/v1/auth/token/refresh/"
 LOGOUT = "/api/v1/auth/logout/"
+CHANGE = "/api/v1/auth/password/change/"
+RESET = "/api/v1/auth/password/reset/"
+CONFIRM = "/api/v1/auth/password/reset/confirm/"
+NEW = "0utra-Senha-Forte-2025"
 
 
 def refresh(token: str):
@@ -106,3 +129,215 @@ def test_of_concurrent_logouts_and_refreshes_of_one_token_exactly_one_succeeds()
     for response in responses:
         if response not in successes:
             assert_invalid_token(response)
+
+
+@pytest.fixture
+def without_blacklisting(monkeypatch):
+    """The password routes' blacklisting of outstanding tokens switched off:
+    what ends the sessions must not depend on it."""
+    monkeypatch.setattr(services, "user_sessions_end", lambda *, user: None)
+
+
+# --- Every way of changing a password ---------------------------------------
+
+
+def test_the_admins_password_form_for_a_user_ends_their_sessions(admin_client, user):
+    sessions = [tokens_for(user) for _ in range(2)]
+    response = admin_client.post(
+        f"/admin/accounts/user/{user.pk}/password/",
+        {"usable_password": "true", "password1": NEW, "password2": NEW},
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert response["Location"] == f"/admin/accounts/user/{user.pk}/change/"
+    assert User.objects.get(pk=user.pk).check_password(NEW)
+    for session in sessions:
+        assert_invalid_token(refresh(session["refresh"]))
+
+
+def test_disabling_password_login_in_the_admin_ends_the_sessions(admin_client, user):
+    session = tokens_for(user)
+    response = admin_client.post(
+        f"/admin/accounts/user/{user.pk}/password/", {"usable_password": "false", "unset-password": "1"}
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert response["Location"] == f"/admin/accounts/user/{user.pk}/change/"
+    assert not User.objects.get(pk=user.pk).has_usable_password()
+    assert_invalid_token(refresh(session["refresh"]))
+
+
+def test_the_admins_own_password_change_ends_their_api_sessions(admin_user):
+    session = tokens_for(admin_user)
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/password_change/",
+        {"old_password": "password", "new_password1": NEW, "new_password2": NEW},
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert response["Location"] == "/admin/password_change/done/"
+    # The admin's own session goes on (Django updates it), the API's end.
+    assert client.get("/admin/").status_code == 200
+    assert_invalid_token(refresh(session["refresh"]))
+
+
+def test_manage_py_changepassword_ends_the_sessions(user):
+    session = tokens_for(user)
+    with mock.patch.object(changepassword.Command, "_get_pass", return_value=NEW):
+        call_command("changepassword", user.email, stdout=StringIO())
+    assert User.objects.get(pk=user.pk).check_password(NEW)
+    assert_invalid_token(refresh(session["refresh"]))
+
+
+def test_set_password_and_save_anywhere_ends_the_sessions(user):
+    session = tokens_for(user)
+    user.set_password(NEW)
+    user.save()
+    assert_invalid_token(refresh(session["refresh"]))
+
+
+def test_a_password_written_by_a_queryset_update_ends_the_sessions(user):
+    session = tokens_for(user)
+    User.objects.filter(pk=user.pk).update(password=make_password(NEW))
+    assert_invalid_token(refresh(session["refresh"]))
+
+
+def test_setting_the_same_password_again_ends_the_sessions(user):
+    # A new salt, a new hash: "log out everywhere" by re-entering the password.
+    session = tokens_for(user)
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    assert_invalid_token(refresh(session["refresh"]))
+
+
+@pytest.mark.usefixtures("without_blacklisting")
+def test_the_api_change_ends_the_sessions_without_the_blacklist(user):
+    session = tokens_for(user)
+    response = authenticated_client(user).post(
+        CHANGE, {"current_password": PASSWORD, "new_password": NEW}, format="json"
+    )
+    assert response.status_code == 204
+    assert_invalid_token(refresh(session["refresh"]))
+
+
+@pytest.mark.usefixtures("without_blacklisting")
+def test_the_api_reset_ends_the_sessions_without_the_blacklist(user):
+    session = tokens_for(user)
+    assert APIClient().post(RESET, {"email": user.email}, format="json").status_code == 202
+    (message,) = mail.outbox
+    link = dict(part.split("=", 1) for part in message.body.split("?", 1)[1].split("#")[0].split("&"))
+    response = APIClient().post(
+        CONFIRM, {"uid": link["uid"], "token": link["token"], "new_password": NEW}, format="json"
+    )
+    assert response.status_code == 204
+    assert_invalid_token(refresh(session["refresh"]))
+
+
+def test_a_rotation_that_read_the_account_before_a_change_gives_a_dead_token(user):
+    # A refresh in flight: it read the account, then the password changed
+    # (and the change blacklisted what was outstanding), then it issued the
+    # new pair. That pair must not outlive the change.
+    snapshot = User.objects.get(pk=user.pk)
+    response = authenticated_client(user).post(
+        CHANGE, {"current_password": PASSWORD, "new_password": NEW}, format="json"
+    )
+    assert response.status_code == 204
+    late = tokens_for(snapshot)
+    assert_invalid_token(refresh(late["refresh"]))
+
+
+def test_the_new_password_opens_a_session_that_renews(user):
+    user.set_password(NEW)
+    user.save()
+    login = APIClient().post(LOGIN, {"email": user.email, "password": NEW}, format="json")
+    assert login.status_code == 200
+    renewed = refresh(login.json()["refresh"])
+    assert renewed.status_code == 200
+    assert refresh(renewed.json()["refresh"]).status_code == 200
+
+
+def test_a_token_without_the_credentials_claim_is_refused(user):
+    # Tokens issued before the claim existed, or minted by other code.
+    assert_invalid_token(refresh(str(RefreshToken.for_user(user))))
+
+
+# --- A password change racing rotations, against PostgreSQL ------------------
+
+
+def _change_through_the_api(user):
+    response = authenticated_client(user).post(
+        CHANGE, {"current_password": PASSWORD, "new_password": NEW}, format="json"
+    )
+    assert response.status_code == 204
+
+
+def _change_through_the_admin(user):
+    admin = User.objects.create_superuser(email="root@example.com", password=PASSWORD, full_name="Root")
+    client = Client()
+    client.force_login(admin)
+    response = client.post(
+        f"/admin/accounts/user/{user.pk}/password/",
+        {"usable_password": "true", "password1": NEW, "password2": NEW},
+    )
+    assert response.status_code == 302
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", [_change_through_the_api, _change_through_the_admin])
+def test_no_rotation_chain_outlives_a_password_change(change):
+    """Ten clients keep rotating their refresh tokens while the password
+    changes: once the change has answered, no refresh of any chain succeeds,
+    not even with a token a rotation in flight handed out during the change."""
+    user = UserFactory()
+    chains = [tokens_for(user)["refresh"] for _ in range(10)]
+    rotations = [0] * len(chains)
+    # Refreshes answered before the change began that failed, refreshes sent
+    # after it answered that succeeded, and any answer but 200 or the invalid
+    # token's 401.
+    early_failures, late_successes, wrong_answers = [], [], []
+    changing, changed, stop = threading.Event(), threading.Event(), threading.Event()
+    barrier = threading.Barrier(len(chains) + 1)
+
+    def rotate(index):
+        try:
+            barrier.wait()
+            while not stop.is_set():
+                sent_after = changed.is_set()
+                response = refresh(chains[index])
+                answered_before = not changing.is_set()
+                if response.status_code == 200:
+                    chains[index] = response.json()["refresh"]
+                    rotations[index] += 1
+                    if sent_after:
+                        late_successes.append(index)
+                    continue
+                if answered_before:
+                    early_failures.append((index, response.status_code))
+                if response.status_code != 401 or response.json().get("code") != "token_not_valid":
+                    wrong_answers.append((index, response.status_code, response.content))
+                break
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rotate, args=(index,)) for index in range(len(chains))]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    # Every chain is rotating before the change starts.
+    deadline = time.monotonic() + 20
+    while min(rotations) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    changing.set()
+    change(user)
+    changed.set()
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert early_failures == []
+    assert wrong_answers == []
+    assert min(rotations) >= 2
+    assert late_successes == []
+    for token in chains:  # including tokens handed out while the change ran
+        assert_invalid_token(refresh(token))
