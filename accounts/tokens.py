@@ -6,8 +6,9 @@ same password), whichever way it is set — the API, the admin's forms,
 ``manage.py changepassword``, ``set_password`` anywhere, even a queryset
 ``update()`` — so comparing the claim with the account as it is now ends
 every session issued before the change: refresh compares it with the row it
-reads. No list of tokens is involved, so none can be missed by a snapshot or
-a rotation in flight.
+reads, the authentication with the user it reads or caches. No list of
+tokens is involved, so none can be missed by a snapshot or a rotation in
+flight.
 
 The digest is keyed with the tokens' signing key, so it tells nothing about
 the hash to whoever reads a token (a JWT's payload is only encoded).

@@ -153,8 +153,9 @@ class PasswordChangeView(GenericAPIView):
             "Checks the current password and validates the new one with the password rules "
             "(length, similarity to name and e-mail, common passwords, digits only). On success "
             "every session of the account ends: no refresh token issued before the change "
-            "renews any more (access tokens already issued work until they expire, 15 minutes "
-            "at most). Throttled per account; answers "
+            "renews any more, and access tokens issued before it (this request's too) are "
+            "refused from the next request, except by the catalogue's reads, which trust the "
+            "token alone until it expires (15 minutes). Throttled per account; answers "
             "503 rather than skipping the count when the throttle's store is down."
         ),
         tags=["auth"],

@@ -1,7 +1,7 @@
 """Sessions end with the credentials, and a refresh token works once.
 
 Every token carries a keyed digest of the account's password hash; refresh
-compares it with the account as it is now, so any
+(and authentication) compare it with the account as it is now, so any
 password change ends every session, however it is made: the API, the admin's
 forms, ``manage.py changepassword`` or a ``set_password`` anywhere. The
 blacklist is not what ends them (a snapshot of it misses rotations in flight).
@@ -33,6 +33,7 @@ pytestmark = pytest.mark.django_db
 LOGIN = "/api/v1/auth/token/"
 REFRESH = "/api/v1/auth/token/refresh/"
 LOGOUT = "/api/v1/auth/logout/"
+ME = "/api/v1/auth/me/"
 CHANGE = "/api/v1/auth/password/change/"
 RESET = "/api/v1/auth/password/reset/"
 CONFIRM = "/api/v1/auth/password/reset/confirm/"
@@ -258,6 +259,52 @@ def test_the_new_password_opens_a_session_that_renews(user):
 def test_a_token_without_the_credentials_claim_is_refused(user):
     # Tokens issued before the claim existed, or minted by other code.
     assert_invalid_token(refresh(str(RefreshToken.for_user(user))))
+
+
+# --- Access tokens -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cache_seconds", [0, 30])
+def test_the_access_token_ends_with_the_password(
+    user, settings, cache_seconds, django_capture_on_commit_callbacks
+):
+    settings.AUTH_USER_CACHE_SECONDS = cache_seconds
+    client = authenticated_client(user)
+    assert client.get(ME).status_code == 200
+    assert client.get(ME).status_code == 200  # from the cache, when it is on
+    with django_capture_on_commit_callbacks(execute=True):
+        user.set_password(NEW)
+        user.save()
+    assert_invalid_token(client.get(ME))
+
+
+def test_the_api_change_refuses_the_callers_own_access_token_next(
+    user, settings, django_capture_on_commit_callbacks
+):
+    settings.AUTH_USER_CACHE_SECONDS = 30
+    client = authenticated_client(user)
+    assert client.get(ME).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(CHANGE, {"current_password": PASSWORD, "new_password": NEW}, format="json")
+    assert response.status_code == 204
+    assert_invalid_token(client.get(ME))
+
+
+@pytest.mark.parametrize("cache_seconds", [0, 30])
+def test_an_access_token_without_the_credentials_claim_is_refused(user, settings, cache_seconds):
+    settings.AUTH_USER_CACHE_SECONDS = cache_seconds
+    assert authenticated_client(user).get(ME).status_code == 200  # the cache is filled
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    assert_invalid_token(client.get(ME))
+
+
+def test_the_access_token_check_costs_no_query_on_a_cached_request(user, settings, django_assert_num_queries):
+    settings.AUTH_USER_CACHE_SECONDS = 30
+    client = authenticated_client(user)
+    assert client.get(ME).status_code == 200
+    with django_assert_num_queries(0):
+        assert client.get(ME).status_code == 200
 
 
 # --- A password change racing rotations, against PostgreSQL ------------------
