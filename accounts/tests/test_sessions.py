@@ -26,7 +26,7 @@ from accounts import services
 from accounts.models import User
 from accounts.serializers import tokens_for
 from accounts.tests.factories import PASSWORD, UserFactory
-from conftest import authenticated_client, run_together
+from conftest import EN, authenticated_client, run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,14 @@ def test_a_used_refresh_token_is_a_401_with_detail_and_code(user):
     tokens = tokens_for(user)
     assert refresh(tokens["refresh"]).status_code == 200
     assert_invalid_token(refresh(tokens["refresh"]))
+
+
+def test_the_used_token_message_is_in_portuguese_by_default(user):
+    tokens = tokens_for(user)
+    assert refresh(tokens["refresh"]).status_code == 200
+    assert refresh(tokens["refresh"]).json()["detail"] == "O token já foi usado ou revogado."
+    english = APIClient().post(REFRESH, {"refresh": tokens["refresh"]}, format="json", **EN)
+    assert english.json()["detail"] == "Token is blacklisted"
 
 
 def test_a_refresh_that_loses_the_race_is_a_401(user, monkeypatch):
