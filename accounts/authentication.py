@@ -9,6 +9,11 @@ connected here for users and by the reseller app for profiles), so a
 deactivated account is refused at once; only a save racing a lookup can leave
 the old pair, for at most those seconds. The password hash is never cached:
 the instance has it deferred and reads it from the database if asked.
+
+Beside the pair the cache keeps the keyed digest of the hash the token's
+``cred`` claim is compared with (accounts.tokens), so an access token issued
+before a password change is refused from the next request, cached or not,
+at no extra query.
 """
 
 from django.conf import settings
@@ -21,6 +26,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings
 
 from accounts.models import User
+from accounts.tokens import credentials_digest, credentials_match
 
 # The profile is named by its relation only: accounts does not import the
 # reseller app.
@@ -30,7 +36,8 @@ _PROFILE_FIELDS = tuple(f.attname for f in _PROFILE.related_model._meta.concrete
 
 
 def _cache_key(user_id) -> str:
-    return f"auth-user:{user_id}"
+    # "2": the entry holds the credentials digest too.
+    return f"auth-user:2:{user_id}"
 
 
 def forget_user(user_id) -> None:
@@ -45,11 +52,12 @@ def _freeze(user: User):
     return (
         tuple(getattr(user, name) for name in _USER_FIELDS),
         None if profile is None else tuple(getattr(profile, name) for name in _PROFILE_FIELDS),
+        credentials_digest(user.password),
     )
 
 
 def _thaw(frozen) -> User:
-    user_values, profile_values = frozen
+    user_values, profile_values, _digest = frozen
     user = User.from_db("default", _USER_FIELDS, user_values)
     profile = None
     if profile_values is not None:
@@ -70,7 +78,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
         seconds = settings.AUTH_USER_CACHE_SECONDS
         if not seconds or api_settings.CHECK_REVOKE_TOKEN:
             # The revocation check compares the password hash, never cached.
-            return super().get_user(validated_token)
+            return _with_current_credentials(validated_token, super().get_user(validated_token))
         try:
             user_id = validated_token[api_settings.USER_ID_CLAIM]
         except KeyError as exc:
@@ -80,10 +88,19 @@ class JWTAuthentication(authentication.JWTAuthentication):
             user = _thaw(frozen)
             if not user.is_active:
                 raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
-            return user
+            return _with_current_credentials(validated_token, user, digest=frozen[2])
         user = super().get_user(validated_token)
-        cache.set(_cache_key(user_id), _freeze(user), timeout=seconds)
-        return user
+        frozen = _freeze(user)
+        cache.set(_cache_key(user_id), frozen, timeout=seconds)
+        return _with_current_credentials(validated_token, user, digest=frozen[2])
+
+
+def _with_current_credentials(token, user: User, digest: str | None = None) -> User:
+    """``user``, if ``token`` was issued under their current password (else
+    the 401 of an invalid token). ``digest``: the password hash's, when known."""
+    if not credentials_match(token, digest or credentials_digest(user.password)):
+        raise InvalidToken()
+    return user
 
 
 class _UsersWithProfile:

@@ -3,6 +3,7 @@ import re
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
@@ -12,8 +13,9 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
-from accounts.services import INVALID_RESET_LINK_MESSAGE
+from accounts.services import INVALID_RESET_LINK_MESSAGE, refresh_token_redeem
 from accounts.throttles import LoginFailureThrottle
+from accounts.tokens import credentials_claim_add, credentials_digest, credentials_match
 from core.serializers import StrictFieldsMixin, StrictInputSerializer
 
 WRONG_PASSWORD_MESSAGE = _("The current password is not correct.")
@@ -27,9 +29,12 @@ PASSWORD_RESET_REQUESTED_MESSAGE = _(
 
 
 def tokens_for(user: User) -> dict[str, str]:
+    """A new pair for ``user`` (the access token copies the refresh token's
+    claims). ``user.password`` is the hash the session is bound to."""
     refresh = RefreshToken.for_user(user)
     # Lets read-only catalogue requests be authorised from the token alone.
     refresh["is_staff"] = user.is_staff
+    credentials_claim_add(refresh, user)
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
@@ -63,9 +68,11 @@ class TokenPairOutputSerializer(serializers.Serializer):
 
 class TokenRefreshInputSerializer(StrictFieldsMixin, TokenRefreshSerializer):
     """Rotation that reads the account again: a deleted or deactivated user
-    gets 401 (SimpleJWT's own raises DoesNotExist for a deleted one), and the
-    new pair carries the account's current claims (``is_staff``), not the
-    ones copied from the old token."""
+    gets 401 (SimpleJWT's own raises DoesNotExist for a deleted one), so does
+    a token issued before the password last changed (accounts.tokens), and
+    the new pair carries the account's current claims (``is_staff``), not the
+    ones copied from the old token. The token is spent atomically: of
+    concurrent refreshes with it, one gets a new pair."""
 
     def validate(self, attrs):
         refresh = self.token_class(attrs["refresh"])  # TokenError: the view's 401
@@ -78,9 +85,11 @@ class TokenRefreshInputSerializer(StrictFieldsMixin, TokenRefreshSerializer):
                 user = None
         if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
             raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
-        if jwt_settings.BLACKLIST_AFTER_ROTATION:
-            refresh.blacklist()
-        return tokens_for(user)
+        if not credentials_match(refresh, credentials_digest(user.password)):
+            raise InvalidToken()
+        with transaction.atomic():
+            refresh_token_redeem(token=refresh, user=user)  # TokenError: the view's 401
+            return tokens_for(user)
 
 
 class LogoutInputSerializer(StrictInputSerializer):

@@ -3,23 +3,55 @@
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext_lazy as _
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import emails
 from accounts.models import User, normalize_email
 from core.parsing import parse_id
 
 INVALID_RESET_LINK_MESSAGE = _("This password reset link is invalid or has expired. Ask for a new one.")
+# SimpleJWT's own message (and translations) for a blacklisted token: a token
+# spent by a concurrent request gets the answer a later reuse gets.
+TOKEN_USED_MESSAGE = _("Token is blacklisted")
+
+
+@transaction.atomic
+def refresh_token_redeem(*, token: RefreshToken, user: User) -> None:
+    """Spend a refresh token (by a rotation or a logout): blacklist it, or
+    raise TokenError if it already is. The blacklist's one-to-one key on the
+    token decides, so of concurrent requests with one token exactly one
+    succeeds; the others wait for its commit and find the row."""
+    outstanding, _created = OutstandingToken.objects.get_or_create(
+        jti=token[jwt_settings.JTI_CLAIM],
+        # Normally written when the token was issued; a token from before the
+        # blacklist app, or flushed, is recorded now.
+        defaults={
+            "user": user,
+            "token": str(token),
+            "created_at": token.current_time,
+            "expires_at": datetime_from_epoch(token["exp"]),
+        },
+    )
+    try:
+        with transaction.atomic():
+            BlacklistedToken.objects.create(token=outstanding)
+    except IntegrityError as exc:
+        raise TokenError(TOKEN_USED_MESSAGE) from exc
 
 
 def user_sessions_end(*, user: User) -> None:
-    """Blacklist every refresh token issued to the user, so no client can
-    renew its access (access tokens already issued still work until they
-    expire, 15 minutes at most)."""
+    """Blacklist every refresh token issued to the user. What ends the
+    sessions of a password change is the credentials claim
+    (accounts.tokens), which no token can escape; this empties the list of
+    outstanding tokens at once as well."""
     outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
     BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True

@@ -5,6 +5,7 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts.serializers import (
@@ -21,6 +22,7 @@ from accounts.serializers import (
 )
 from accounts.services import (
     INVALID_RESET_LINK_MESSAGE,
+    refresh_token_redeem,
     user_password_reset_confirm,
     user_password_reset_request,
     user_password_set,
@@ -104,7 +106,10 @@ class RefreshView(TokenRefreshView):
         summary="Refresh the tokens",
         description=(
             "Exchange a refresh token for a new access token and a new refresh token. "
-            "The refresh token sent is blacklisted: using it again answers 401."
+            "A refresh token works once: the one sent is blacklisted, and using it again "
+            "answers 401 (of concurrent requests with one token, exactly one gets a new pair). "
+            "A token issued before the account's password last changed, however it was "
+            "changed, answers 401 too."
         ),
         tags=["auth"],
         responses={200: TokenPairOutputSerializer, 401: OpenApiResponse(description="Invalid token")},
@@ -120,14 +125,20 @@ class LogoutView(GenericAPIView):
 
     @extend_schema(
         summary="Log out",
-        description="Blacklist the given refresh token (it must be the caller's own).",
+        description=(
+            "Blacklist the given refresh token (it must be the caller's own). A token "
+            "already used (refreshed or logged out) answers 401."
+        ),
         tags=["auth"],
         responses={204: None, 401: OpenApiResponse(description="Invalid token")},
     )
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        serializer.validated_data["refresh"].blacklist()
+        try:
+            refresh_token_redeem(token=serializer.validated_data["refresh"], user=request.user)
+        except TokenError as exc:  # already used or logged out, maybe a moment ago
+            raise InvalidToken(exc.args[0]) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -141,8 +152,10 @@ class PasswordChangeView(GenericAPIView):
         description=(
             "Checks the current password and validates the new one with the password rules "
             "(length, similarity to name and e-mail, common passwords, digits only). On success "
-            "every refresh token of the account is blacklisted: other sessions end, and this "
-            "one logs in again when its access token expires. Throttled per account; answers "
+            "every session of the account ends: no refresh token issued before the change "
+            "renews any more, and access tokens issued before it (this request's too) are "
+            "refused from the next request, except by the catalogue's reads, which trust the "
+            "token alone until it expires (15 minutes). Throttled per account; answers "
             "503 rather than skipping the count when the throttle's store is down."
         ),
         tags=["auth"],
@@ -217,7 +230,7 @@ class PasswordResetConfirmView(GenericAPIView):
         description=(
             "Sets the new password of the account the link's `uid` and `token` name, after the "
             "password rules (length, similarity to name and e-mail, common passwords, digits "
-            "only), and ends every session: each refresh token of the account is blacklisted. "
+            "only), and ends every session, as a password change does. "
             "An unknown account, or a token that is wrong, used, expired or issued before the "
             "password last changed, gets one 400 on `token`; a password that breaks the rules "
             "gets a 400 on `new_password`, and the link can be used again."

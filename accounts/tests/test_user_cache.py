@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.authentication import forget_user
+from accounts.authentication import _cache_key, forget_user
 from accounts.tests.factories import PASSWORD
 from conftest import authenticated_client
 
@@ -48,7 +48,7 @@ def test_a_cached_staff_user_has_no_profile(staff_client):
 
 def test_the_password_hash_is_never_cached(reseller, reseller_client):
     user_queries(reseller_client)
-    stored = cache.get(f"auth-user:{reseller.user_id}")
+    stored = cache.get(_cache_key(reseller.user_id))
     assert stored is not None
     assert reseller.user.password not in repr(stored)
     assert reseller.user.email in repr(stored)
