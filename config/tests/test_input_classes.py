@@ -135,6 +135,44 @@ def test_hostile_json_is_a_400_parse_error_on_every_body_route(world, path, meth
     assert (Purchase.objects.count(), Product.objects.count()) == before
 
 
+# "undefined" and "punycode" are codecs Python knows that fail on any input;
+# "latin-1" and "utf-16" decode, into something other than what was meant;
+# "nonsense" is no codec at all.
+FOREIGN_CHARSETS = ["undefined", "punycode", "latin-1", "utf-16", "nonsense", "UTF-8x", ""]
+
+
+@pytest.mark.parametrize("charset", FOREIGN_CHARSETS)
+@pytest.mark.parametrize(("path", "method", "operation"), BODY_OPERATIONS, ids=_ids(BODY_OPERATIONS))
+def test_a_body_in_any_charset_but_utf8_is_a_415_on_every_body_route(world, path, method, operation, charset):
+    before = Purchase.objects.count(), Product.objects.count()
+    body = b'{"email": "a@example.com", "password": "x", "code": "NF-9", "name": "x"}'
+    content_type = f"application/json; charset={charset}"
+    response = _send(world, method, _fill(path, world), data=body, content_type=content_type)
+    error = _assert_error(response, 415)
+    assert error["code"] == "unsupported_media_type"
+    assert error["detail"]
+    assert (Purchase.objects.count(), Product.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/json; charset=UTF-8",
+        "application/json; charset=utf8",
+        'application/json; charset="utf-8"',
+    ],
+)
+def test_utf8_in_any_spelling_or_no_charset_is_read(world, content_type):
+    body = '{"email": "nobody@example.com", "password": "senha-é"}'.encode()
+    response = world["anonymous"].post("/api/v1/auth/token/", data=body, content_type=content_type)
+    assert response.status_code == 401, response.content
+    body = b'{"email": "nobody@example.com"}'
+    response = world["anonymous"].post("/api/v1/auth/password/reset/", data=body, content_type=content_type)
+    assert response.status_code == 202, response.content
+
+
 @pytest.mark.parametrize("digits", [ARABIC_96, FULLWIDTH_10])
 @pytest.mark.parametrize(("path", "method", "operation"), PATH_OPERATIONS, ids=_ids(PATH_OPERATIONS))
 def test_non_ascii_digits_in_a_path_id_are_404_on_every_route(world, path, method, operation, digits):
