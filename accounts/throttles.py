@@ -16,9 +16,11 @@ registration, password change and password reset (API and admin).
 
 They **fail closed**: their counters live in the ``strict`` cache alias, which
 (unlike the default cache) raises when Redis does not answer, and a throttle
-that cannot count answers 503 instead of letting every attempt through. Other
-routes' throttles (anon/user) use the default cache and fail open: an outage
-of the cache must not take the whole API down.
+that cannot count answers 503 instead of letting every attempt through. Only a
+store error (config.cache.STORE_ERRORS) is an outage: a body that cannot be
+read is the client's error (415, 400) and anything else a bug. Other routes'
+throttles (anon/user) use the default cache and fail open: an outage of the
+cache must not take the whole API down.
 
 Keys hold no identifier in clear: an account id, or a keyed hash of an
 identifier that matches no account (a CPF never reaches the cache).
@@ -33,13 +35,13 @@ from django.contrib import auth
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import DatabaseError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import User, normalize_email
+from config.cache import STORE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +68,7 @@ class FailClosedThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):
         try:
             return super().allow_request(request, view)
-        except (APIException, DatabaseError):
-            raise  # a bad body (400) or the database (503): not the store
-        except Exception as exc:
+        except STORE_ERRORS as exc:
             logger.warning("Throttle store unavailable (%s); refusing the request.", type(exc).__name__)
             raise ThrottleUnavailable() from None
 
@@ -177,7 +177,7 @@ class LoginFailureThrottle(FailClosedThrottle):
             self.now = self.timer()
             history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
             self.cache.set(self.key, [self.now, *history], self.duration)
-        except Exception as exc:
+        except STORE_ERRORS as exc:
             # The attempt has failed already; the next one is refused by the
             # check if the store is still down.
             logger.warning("Could not count a failed login (%s).", type(exc).__name__)

@@ -1,8 +1,16 @@
 """The credential throttles: a body they cannot read is the client's error
-(415 or 400), not an outage of their store."""
+(415 or 400); they fail closed on a store error, and only then (a bug is a
+500 logged as one, not an outage)."""
+
+import logging
 
 import pytest
+import redis.exceptions
+from django.core.cache import caches
 from rest_framework.test import APIClient
+
+from accounts.tests.factories import PASSWORD
+from conftest import authenticated_client
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +41,60 @@ def test_a_body_the_throttle_cannot_parse_is_a_400(path):
     response = APIClient().post(path, data=b'{"email": ', content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+
+
+# --- Store errors, and only them, are an outage -------------------------------
+
+
+@pytest.fixture
+def strict_cache_raises(monkeypatch):
+    """Make every counter operation of the throttles' store raise ``error``
+    (the strict alias only: the default cache, on the same backend class,
+    swallows store errors)."""
+    strict = caches["strict"]
+
+    def install(error):
+        def fail(self, *args, **kwargs):
+            raise error
+
+        for operation in ("incr", "add", "decr", "get", "set"):
+            monkeypatch.setattr(strict, operation, fail.__get__(strict))
+
+    return install
+
+
+STORE_ERRORS = [
+    redis.exceptions.ConnectionError("connection refused (test)"),
+    redis.exceptions.TimeoutError("timed out (test)"),
+    redis.exceptions.ReadOnlyError("replica (test)"),
+    TimeoutError("socket timed out (test)"),
+]
+
+
+@pytest.mark.parametrize("error", STORE_ERRORS, ids=lambda error: type(error).__name__)
+def test_a_store_error_is_a_503(strict_cache_raises, reseller, error):
+    strict_cache_raises(error)
+    responses = [
+        APIClient().post(LOGIN, {"email": reseller.user.email, "password": PASSWORD}, format="json"),
+        APIClient().post(RESET, {"email": reseller.user.email}, format="json"),
+        APIClient().post(REGISTER, {}, format="json"),
+        authenticated_client(reseller.user).post(
+            CHANGE, {"current_password": PASSWORD, "new_password": "0utra-Senha-2025"}, format="json"
+        ),
+    ]
+    for response in responses:
+        assert response.status_code == 503
+        assert response.json()["code"] == "throttle_unavailable"
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug (test)"), TypeError("a bug (test)"), KeyError("bug")])
+def test_an_unrelated_error_in_a_throttle_is_not_disguised_as_an_outage(strict_cache_raises, error, caplog):
+    strict_cache_raises(error)
+    client = APIClient(raise_request_exception=False)
+    with caplog.at_level(logging.WARNING):
+        response = client.post(LOGIN, {"email": "a@example.com", "password": "x"}, format="json")
+    assert response.status_code == 500
+    assert response.json()["code"] == "server_error"
+    assert "Throttle store unavailable" not in caplog.text
+    # Logged as the error it is, with its traceback.
+    assert any(record.exc_info and record.exc_info[0] is type(error) for record in caplog.records)
