@@ -15,7 +15,8 @@ Each is a 400 ``parse_error`` before any view code runs.
 And a body declared in any charset but UTF-8 (``charset=latin-1``,
 ``utf-16``, or ``undefined`` and ``punycode``, codecs that fail on any
 input) is a 415 ``unsupported_media_type``: JSON is UTF-8 (RFC 8259), and
-no charset at all means UTF-8.
+no charset at all means UTF-8. The declared charset is never used to decode
+anything else either (config.wsgi.WSGIRequest).
 """
 
 import json
