@@ -173,8 +173,14 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
     from django.db import connection
 
+    if not settings.REDIS_URL:
+        skip_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL)")
+        for item in items:
+            if item.get_closest_marker("redis"):
+                item.add_marker(skip_redis)
     if connection.vendor == "postgresql":
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")

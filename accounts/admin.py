@@ -34,8 +34,10 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
             return super().clean()
         except ValidationError as exc:
             if getattr(exc, "code", None) in ("invalid_login", "inactive"):
-                LoginFailureThrottle().record_failure(self.request)
+                LoginFailureThrottle.record_failure(self.request)
             raise
+        finally:
+            LoginFailureThrottle.end_attempt(self.request)
 
 
 # The site lives in core, which knows nothing of accounts: the login form is

@@ -55,7 +55,7 @@ class LoginInputSerializer(StrictInputSerializer):
         user = authenticate(request=self.context.get("request"), password=attrs["password"], **identifier)
         if user is None:
             if request := self.context.get("request"):
-                LoginFailureThrottle().record_failure(request)
+                LoginFailureThrottle.record_failure(request)
             raise AuthenticationFailed(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
         attrs["user"] = user
         return attrs

@@ -14,11 +14,18 @@ registration, password change and password reset (API and admin).
   many clients cannot flood one mailbox. The e-mail is keyed whether or not
   an account uses it, so the limit tells nothing about accounts.
 
+Each is one atomic counter per window (core.throttling.FixedWindowMixin):
+however many attempts arrive together, exactly the rate gets through. The
+failure count reserves: an attempt takes a slot when it is let through and
+gives it back unless the login fails (``LoginFailureThrottle``).
+
 They **fail closed**: their counters live in the ``strict`` cache alias, which
 (unlike the default cache) raises when Redis does not answer, and a throttle
-that cannot count answers 503 instead of letting every attempt through. Other
-routes' throttles (anon/user) use the default cache and fail open: an outage
-of the cache must not take the whole API down.
+that cannot count answers 503 instead of letting every attempt through. Only a
+store error (core.cache.STORE_ERRORS) is an outage: a body that cannot be
+read is the client's error (415, 400) and anything else a bug. Other routes'
+throttles (anon/user) use the default cache and fail open: an outage of the
+cache must not take the whole API down.
 
 Keys hold no identifier in clear: an account id, or a keyed hash of an
 identifier that matches no account (a CPF never reaches the cache).
@@ -33,13 +40,14 @@ from django.contrib import auth
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import DatabaseError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import User, normalize_email
+from core.cache import STORE_ERRORS
+from core.throttling import FixedWindowMixin
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +64,7 @@ class ThrottleUnavailable(APIException):
     default_code = "throttle_unavailable"
 
 
-class FailClosedThrottle(SimpleRateThrottle):
+class FailClosedThrottle(FixedWindowMixin, SimpleRateThrottle):
     """A throttle whose store raises when down, answered by a 503."""
 
     @property
@@ -66,9 +74,7 @@ class FailClosedThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):
         try:
             return super().allow_request(request, view)
-        except (APIException, DatabaseError):
-            raise  # a bad body (400) or the database (503): not the store
-        except Exception as exc:
+        except STORE_ERRORS as exc:
             logger.warning("Throttle store unavailable (%s); refusing the request.", type(exc).__name__)
             raise ThrottleUnavailable() from None
 
@@ -152,8 +158,11 @@ def _is_email(value: str) -> bool:
 
 
 class LoginFailureThrottle(FailClosedThrottle):
-    """Failed logins per account and address. ``allow_request`` only checks;
-    ``record_failure`` (called when a login fails) counts."""
+    """Failed logins per account and address. Checking the count and adding
+    the failure cannot be two steps (attempts checked together would all see
+    room left), so an attempt takes a slot when it is let through: a failed
+    login keeps it (``record_failure``), and ``end_attempt`` gives it back
+    otherwise. A refused attempt takes none."""
 
     scope = "login_failures"
 
@@ -166,21 +175,39 @@ class LoginFailureThrottle(FailClosedThrottle):
             return None
         return self.cache_format % {"scope": self.scope, "ident": f"{account}:ip:{self.get_ident(request)}"}
 
-    def throttle_success(self):
-        return True  # a check: only failures are counted
+    def allow_request(self, request, view):
+        self.key = None
+        allowed = super().allow_request(request, view)
+        if self.key is not None:
+            if allowed:
+                request._login_failure_slot = self.key
+            else:
+                _give_back(self.cache, self.key)
+        return allowed
 
-    def record_failure(self, request) -> None:
-        try:
-            self.key = self.get_cache_key(request, None)
-            if self.key is None or self.rate is None:
-                return
-            self.now = self.timer()
-            history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
-            self.cache.set(self.key, [self.now, *history], self.duration)
-        except Exception as exc:
-            # The attempt has failed already; the next one is refused by the
-            # check if the store is still down.
-            logger.warning("Could not count a failed login (%s).", type(exc).__name__)
+    @staticmethod
+    def record_failure(request) -> None:
+        """The attempt failed: it keeps its slot."""
+        request._login_failure_kept = True
+
+    @staticmethod
+    def end_attempt(request) -> None:
+        """The attempt is answered: unless it failed, its slot is free again."""
+        key = getattr(request, "_login_failure_slot", None)
+        request._login_failure_slot = None
+        if key is not None and not getattr(request, "_login_failure_kept", False):
+            _give_back(caches["strict"], key)
+
+
+def _give_back(cache, key: str) -> None:
+    try:
+        cache.decr(key)
+    except ValueError:
+        pass  # the window is over: its counter is gone
+    except STORE_ERRORS as exc:
+        # The attempt is decided already; the slot stays taken until the
+        # window ends, which errs on the safe side.
+        logger.warning("Could not give back a login attempt's slot (%s).", type(exc).__name__)
 
 
 def login_throttles() -> list[SimpleRateThrottle]:

@@ -59,6 +59,12 @@ class LoginView(GenericAPIView):
         # Without it DRF would turn the 401 for bad credentials into a 403.
         return 'Bearer realm="api"'
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Whatever the answer, unless the credentials were wrong, the attempt
+        # gives back the slot of the failure budget it took.
+        LoginFailureThrottle.end_attempt(request)
+        return super().finalize_response(request, response, *args, **kwargs)
+
     @extend_schema(
         summary="Log in",
         description=(

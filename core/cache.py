@@ -17,11 +17,25 @@ import threading
 import time
 from urllib.parse import urlencode
 
+import redis.exceptions
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+# What the strict alias raises when the store does not answer: django-redis
+# re-raises redis-py's error (connection refused or dropped, a timeout, a
+# server refusing commands: a replica after a failover, out of memory, still
+# loading) or the socket's own timeout. Anything else is a bug and is left to
+# surface as one.
+STORE_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ResponseError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def _fresh_version() -> int:

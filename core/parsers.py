@@ -11,16 +11,22 @@
   the logs all do.
 
 Each is a 400 ``parse_error`` before any view code runs.
+
+And a body declared in any charset but UTF-8 (``charset=latin-1``,
+``utf-16``, or ``undefined`` and ``punycode``, codecs that fail on any
+input) is a 415 ``unsupported_media_type``: JSON is UTF-8 (RFC 8259), and
+no charset at all means UTF-8. The declared charset is never used to decode
+anything else either (config.wsgi.WSGIRequest).
 """
 
 import json
 import math
 import re
 
-from django.conf import settings
+from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 
 MAX_DEPTH = 32
 
@@ -28,6 +34,9 @@ TOO_DEEP_MESSAGE = _("JSON parse error - the document is nested too deeply.")
 NOT_FINITE_MESSAGE = _("JSON parse error - numbers must be finite.")
 SURROGATE_MESSAGE = _("JSON parse error - strings must be valid Unicode text.")
 INVALID_JSON_MESSAGE = _("JSON parse error - the body is not valid JSON.")
+NOT_UTF8_MESSAGE = _("The request body must be encoded in UTF-8: send charset=utf-8, or no charset.")
+
+UTF8_NAMES = frozenset({"utf-8", "utf8"})
 
 # Strings (escapes included) are skipped; what remains are the brackets.
 _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
@@ -101,12 +110,20 @@ def loads(text: str):
     return data
 
 
+def declares_utf8(media_type: str | None) -> bool:
+    """Whether a Content-Type declares UTF-8, or no charset (UTF-8 then)."""
+    charset = parse_header_parameters(media_type or "")[1].get("charset")
+    return charset is None or charset.lower() in UTF8_NAMES
+
+
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        parser_context = parser_context or {}
-        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        # The declared charset is checked, never used: DRF would decode with
+        # it (Django's request.encoding), whatever codec it names.
+        if not declares_utf8(media_type):
+            raise UnsupportedMediaType(media_type, detail=NOT_UTF8_MESSAGE)
         try:
-            text = stream.read().decode(encoding) if stream is not None else ""
-        except (UnicodeDecodeError, LookupError):
+            text = stream.read().decode("utf-8") if stream is not None else ""
+        except UnicodeDecodeError:
             raise ParseError(INVALID_JSON_MESSAGE) from None
         return loads(text)

@@ -14,9 +14,9 @@ parameters; 401 when the view authenticates; 403 when a permission narrower
 than "authenticated" guards it (its description says which Django
 permissions staff need, when the permission class can say:
 ``describe(view, method)``); 404 for routes with a path id and paginated
-lists (an invalid page); 413 and 415 with a body; 429 when the view is
-throttled; 503 always (the database, and for login and registration the
-throttle store).
+lists (an invalid page); 413 and 415 (not JSON, or not UTF-8) with a body;
+429 when the view is throttled; 503 always (the database, and for login and
+registration the throttle store).
 """
 
 from drf_spectacular import openapi
@@ -55,7 +55,7 @@ DESCRIPTIONS = {
     "404": "Not found (another reseller's objects included), or no such page",
     "409": "Conflicts with the current state",
     "413": "Request body too large (over 1 MiB)",
-    "415": "Request body is not JSON",
+    "415": "Request body is not JSON, or declares a charset other than UTF-8 (send `charset=utf-8` or none)",
     "429": "Too many requests; `Retry-After` says when to try again",
     "503": "A service this answer depends on is unavailable; try again shortly",
 }

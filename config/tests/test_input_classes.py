@@ -4,14 +4,19 @@ is covered the day it is added. Each answer is a 4xx JSON body (400 naming
 the parameter or field, or a ``{detail, code}`` error), never a 500, and
 writes nothing (see the table of input classes in docs/security.md)."""
 
+import io
+import json
 import re
 from datetime import date
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from config.wsgi import application as wsgi_application
 from conftest import authenticated_client
 from products.models import Category, Product
 from purchases.models import Purchase
@@ -133,6 +138,93 @@ def test_hostile_json_is_a_400_parse_error_on_every_body_route(world, path, meth
     response = _send(world, method, _fill(path, world), data=body, content_type="application/json")
     assert _assert_error(response, 400)["code"] == "parse_error"
     assert (Purchase.objects.count(), Product.objects.count()) == before
+
+
+# "undefined" and "punycode" are codecs Python knows that fail on any input;
+# "latin-1" and "utf-16" decode, into something other than what was meant;
+# "nonsense" is no codec at all.
+FOREIGN_CHARSETS = ["undefined", "punycode", "latin-1", "utf-16", "nonsense", "UTF-8x", ""]
+
+
+@pytest.mark.parametrize("charset", FOREIGN_CHARSETS)
+@pytest.mark.parametrize(("path", "method", "operation"), BODY_OPERATIONS, ids=_ids(BODY_OPERATIONS))
+def test_a_body_in_any_charset_but_utf8_is_a_415_on_every_body_route(world, path, method, operation, charset):
+    before = Purchase.objects.count(), Product.objects.count()
+    body = b'{"email": "a@example.com", "password": "x", "code": "NF-9", "name": "x"}'
+    content_type = f"application/json; charset={charset}"
+    response = _send(world, method, _fill(path, world), data=body, content_type=content_type)
+    error = _assert_error(response, 415)
+    assert error["code"] == "unsupported_media_type"
+    assert error["detail"]
+    assert (Purchase.objects.count(), Product.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/json; charset=UTF-8",
+        "application/json; charset=utf8",
+        'application/json; charset="utf-8"',
+    ],
+)
+def test_utf8_in_any_spelling_or_no_charset_is_read(world, content_type):
+    body = '{"email": "nobody@example.com", "password": "senha-é"}'.encode()
+    response = world["anonymous"].post("/api/v1/auth/token/", data=body, content_type=content_type)
+    assert response.status_code == 401, response.content
+    body = b'{"email": "nobody@example.com"}'
+    response = world["anonymous"].post("/api/v1/auth/password/reset/", data=body, content_type=content_type)
+    assert response.status_code == 202, response.content
+
+
+def _serve(method, path, query, content_type, body=b"", **headers):
+    """One request through the application gunicorn serves (the test client
+    builds its requests with Django's own class); its status and JSON body."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",
+        **headers,
+    }
+    answer = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"] = int(status.split()[0])
+
+    # As the test client does: the test's transaction must stay open.
+    signals.request_started.disconnect(close_old_connections)
+    try:
+        content = b"".join(wsgi_application(environ, start_response))
+    finally:
+        signals.request_started.connect(close_old_connections)
+    return answer["status"], json.loads(content)
+
+
+@pytest.mark.parametrize("charset", ["undefined", "punycode", "rot13", "cp037"])
+def test_a_foreign_charset_never_decodes_the_query_string(world, charset):
+    # Django decodes the query string with the declared charset while it
+    # builds the request: these raised before any middleware (or decoded
+    # EBCDIC into other text).
+    Product.objects.create(sku="B-1", name="Batom", price="5.00", category_id=world["ids"]["categories"])
+    content_type = f"application/json; charset={charset}"
+    token = world["reseller"]._credentials["HTTP_AUTHORIZATION"]
+    status, body = _serve(
+        "GET", "/api/v1/products/", "search=Perfume", content_type, HTTP_AUTHORIZATION=token
+    )
+    assert status == 200
+    assert [product["name"] for product in body["results"]] == ["Perfume"]
+    status, body = _serve("GET", "/api/v1/products/", "page=2", content_type)
+    assert (status, body["code"]) == (401, "not_authenticated")
+    status, body = _serve("POST", "/api/v1/auth/token/", "a=b", content_type, b'{"email": "a@example.com"}')
+    assert (status, body["code"]) == (415, "unsupported_media_type")
 
 
 @pytest.mark.parametrize("digits", [ARABIC_96, FULLWIDTH_10])

@@ -59,6 +59,12 @@ def test_every_operation_lists_the_statuses_it_can_return(schema):
             assert "401" in statuses, name
 
 
+def test_every_body_route_documents_that_bodies_are_utf8(schema):
+    for name, operation in _operations(schema):
+        if "requestBody" in operation:
+            assert "UTF-8" in operation["responses"]["415"]["description"], name
+
+
 def test_error_components_are_shared_once(schema):
     components = schema["components"]["schemas"]
     assert components["Error"]["required"] == ["detail", "code"]
