@@ -14,8 +14,10 @@ The route that shows the balance must stay fast whatever the API does, so:
   silent server costs the budget; one trickling bytes at most about twice it.
 * **One retry** on connection errors and HTTP 5xx, only if enough budget is
   left. A read timeout is not retried: it has used the budget already.
-* **Strict parsing**: anything but the documented shape with a finite,
-  non-negative ``credit`` is a failure, like 4xx/5xx, redirects and timeouts.
+* **Strict parsing**: anything but the documented shape with a finite
+  ``credit`` between 0 and ``MAX_CREDIT`` is a failure, like 4xx/5xx,
+  redirects, timeouts, a body over 64 KiB, one nested too deeply for the
+  parser, or any error raised while calling (counted, never a 500).
 * **Circuit breaker** kept in the cache so every process shares it (in each
   process's memory while the shared cache is down): after
   ``CASHBACK_API_BREAKER_FAILURES`` consecutive failed calls no request is made
@@ -55,6 +57,9 @@ SOURCE_EXTERNAL = "external"
 SOURCE_LOCAL = "local"
 
 CENTS = Decimal("0.01")
+# The largest amount the answer shows (14 digits, 2 of them decimals): anything
+# above is not a reseller's cashback.
+MAX_CREDIT = Decimal("999999999999.99")
 
 # Reused across calls for connection pooling.
 _session = requests.Session()
@@ -117,6 +122,11 @@ def cashback_balance(*, cpf: str, cpf_index: str, local_ledger: Callable[[], Dec
     except _Failure as failure:
         _record_failure()
         return _fallback(cpf_index, local_ledger, reason=failure.reason)
+    except Exception as exc:
+        # Whatever else goes wrong in the call is the API's failure, never the
+        # route's. Only the class is logged: messages can hold the URL.
+        _record_failure()
+        return _fallback(cpf_index, local_ledger, reason=f"unexpected error ({type(exc).__name__})")
 
     _record_success()
     balance = CashbackBalance(credit, SOURCE_EXTERNAL, stale=False, fetched_at=timezone.now())
@@ -148,7 +158,13 @@ def _fetch(cpf: str, deadline: float) -> Decimal:
         with _session.get(
             f"{settings.CASHBACK_API_URL.rstrip('/')}/v1/cashback",
             params={"cpf": cpf},
-            headers={"token": settings.CASHBACK_API_TOKEN, "Accept": "application/json"},
+            # identity: requests asks for gzip by default, but the body is read
+            # raw (undecoded) under the size limit below.
+            headers={
+                "token": settings.CASHBACK_API_TOKEN,
+                "Accept": "application/json",
+                "Accept-Encoding": "identity",
+            },
             timeout=(remaining, remaining),
             allow_redirects=False,
             stream=True,
@@ -157,6 +173,8 @@ def _fetch(cpf: str, deadline: float) -> Decimal:
                 raise _Failure(f"HTTP {response.status_code}", retryable=True)
             if response.status_code != 200:
                 raise _Failure(f"HTTP {response.status_code}")
+            if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+                raise _Failure("invalid body (encoded)")
             body = _read_body(response, deadline)
     # Only the exception's class is reported: its message holds the URL with the CPF.
     except requests.ConnectTimeout:
@@ -198,6 +216,8 @@ def _parse_credit(body: bytes) -> Decimal:
         payload = json.loads(body)
     except ValueError:  # also covers UnicodeDecodeError
         raise _Failure("invalid body (not JSON)") from None
+    except RecursionError:  # json recurses once per level of nesting
+        raise _Failure("invalid body (nested too deeply)") from None
     if not isinstance(payload, dict) or payload.get("statusCode") != 200:
         raise _Failure("invalid body (statusCode is not 200)")
     inner = payload.get("body")
@@ -223,7 +243,7 @@ def _to_decimal(value: object) -> Decimal | None:
         credit = Decimal(str(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
     except InvalidOperation:  # more digits than the decimal context holds
         return None
-    return credit if credit >= 0 else None
+    return credit if 0 <= credit <= MAX_CREDIT else None
 
 
 # --- Answers ----------------------------------------------------------------

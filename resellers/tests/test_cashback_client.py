@@ -1,5 +1,6 @@
 """The external cashback client against a real HTTP server on loopback."""
 
+import json
 import logging
 import socket
 import threading
@@ -8,7 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django_redis.cache import RedisCache
 from werkzeug import Response
 
 from resellers import cpf as cpf_codec
@@ -390,7 +392,8 @@ def test_cache_keys_use_the_blind_index_never_the_cpf(api, settings, ledger):
 
     keys = cache_keys()
     assert any(cpf_codec.blind_index(CPF) in key for key in keys)
-    assert any("breaker" in key for key in keys)
+    if isinstance(caches["strict"], RedisCache):  # else the breaker is in memory
+        assert any("breaker" in key for key in keys)
     assert not any(CPF in key or "153.509" in key for key in keys)
 
 
@@ -418,3 +421,88 @@ def test_logs_never_hold_the_cpf_token_or_url(api, settings, caplog, ledger):
         text = record.getMessage() + (record.exc_text or "")
         for secret in (CPF, "153.509", TOKEN, "cpf=", PATH):
             assert secret not in text
+
+
+# --- Unusable answers count as failures ----------------------------------------
+
+UNUSABLE_BODIES = {
+    # json.loads recurses once per level: RecursionError, not ValueError.
+    "deeply nested arrays": "[" * 30_000,
+    "deeply nested objects": '{"a":' * 30_000,
+    "nested inside the shape": '{"statusCode": 200, "body": {"credit": ' + "[" * 30_000 + "}}",
+    "not JSON": "<html>oops</html>",
+    "not UTF-8": b'{"statusCode": 200, "body": {"credit": "\xff"}}',
+    "NUL bytes": b"\x00" * 100,
+    "empty": "",
+    # Python refuses to read ints of more than 4,300 digits (ValueError).
+    "a 5,000-digit credit": '{"statusCode": 200, "body": {"credit": ' + "1" * 5_000 + "}}",
+    # Fits a Decimal, not the 14 digits the answer renders.
+    "a credit too large to show": '{"statusCode": 200, "body": {"credit": 1000000000000}}',
+    "a credit string too large to show": '{"statusCode": 200, "body": {"credit": "1000000000000.00"}}',
+    "too large (padding)": '{"statusCode": 200, "body": {"credit": 1}}' + " " * (70 * 1024),
+    "a huge array": "[" + "1," * 40_000 + "1]",
+}
+
+
+@pytest.mark.parametrize("body", UNUSABLE_BODIES.values(), ids=UNUSABLE_BODIES.keys())
+def test_unusable_body_falls_back_to_local_and_counts_as_a_failure(api, settings, ledger, body):
+    settings.CASHBACK_API_BREAKER_FAILURES = 1
+    api.expect_request(PATH).respond_with_data(body, content_type="application/json")
+
+    assert_local(balance(ledger), ledger)
+    assert len(api.log) == 1  # garbage is not retried
+
+    second = balance(ledger)
+
+    assert second.source == SOURCE_LOCAL
+    assert len(api.log) == 1  # the failure opened the circuit: no second request
+
+
+def test_body_larger_than_its_content_length_says_is_not_read_past_the_limit(api, ledger):
+    # No Content-Length (streamed, chunked): the client stops at its size limit.
+    def endless(request):
+        def chunks():
+            yield b'{"statusCode": 200, "body": {"credit": 1}}'
+            for _ in range(1_000):
+                yield b" " * 8192
+
+        return Response(chunks(), content_type="application/json")
+
+    api.expect_request(PATH).respond_with_handler(endless)
+    assert_local(balance(ledger), ledger)
+
+
+def test_compressed_answer_is_read(api, ledger):
+    # requests asks for gzip by default; an API behind a compressing proxy
+    # must still be understood (or not asked to compress).
+    import gzip
+
+    def compressed(request):
+        if "gzip" not in request.headers.get("Accept-Encoding", ""):
+            return Response(json.dumps(ok(12)), content_type="application/json")
+        return Response(
+            gzip.compress(json.dumps(ok(12)).encode()),
+            content_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        )
+
+    api.expect_request(PATH).respond_with_handler(compressed)
+    result = balance(ledger)
+    assert (result.credit, result.source) == (Decimal("12.00"), SOURCE_EXTERNAL)
+
+
+def test_unexpected_error_in_the_client_falls_back_and_counts(api, settings, ledger, monkeypatch):
+    # Whatever goes wrong in the call is the API's failure, never the route's.
+    from resellers import cashback_client
+
+    settings.CASHBACK_API_BREAKER_FAILURES = 1
+    api.expect_request(PATH).respond_with_json(ok(1))
+
+    def broken(*args, **kwargs):
+        raise UnicodeError("label too long")
+
+    monkeypatch.setattr(cashback_client._session, "get", broken)
+    assert_local(balance(ledger), ledger)
+    monkeypatch.undo()
+    assert balance(ledger).source == SOURCE_LOCAL  # open: not asked
+    assert api.log == []
