@@ -1,11 +1,17 @@
 import datetime
 import itertools
+import shutil
+import socket
+import subprocess
 import threading
+import time
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 from freezegun import freeze_time
 from rest_framework.test import APIClient
@@ -38,6 +44,16 @@ def clean_cache():
     _clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def fresh_breakers():
+    """Circuit breakers keep per-process state: each test starts closed."""
+    from resellers import cashback_client
+
+    cashback_client.reset_breaker()
+    yield
+    cashback_client.reset_breaker()
+
+
 @pytest.fixture
 def api_client():
     return APIClient()
@@ -68,6 +84,68 @@ def run_together(*calls):
     for thread in threads:
         thread.join(timeout=30)
     return results
+
+
+class ThrowawayRedis:
+    """A redis-server of the test's own (no persistence, in a temporary
+    directory), stopped by its PID: one a test may pause with SIGSTOP, never
+    the machine's shared Redis."""
+
+    def __init__(self, directory):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(  # noqa: S603 (a fixed binary on loopback)
+            [
+                *(shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(directory)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise
+            time.sleep(0.02)
+
+    def caches(self) -> dict:
+        """The project's cache aliases (config/settings/base.py) on this server."""
+        default = {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": self.url,
+            "KEY_PREFIX": "throwaway",
+            "OPTIONS": {**settings.REDIS_CACHE_OPTIONS, "IGNORE_EXCEPTIONS": True},
+        }
+        return {
+            "default": default,
+            "strict": {**default, "OPTIONS": {**default["OPTIONS"], "IGNORE_EXCEPTIONS": False}},
+        }
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path):
+    """A redis-server of this test's own, and the settings' caches pointed at it."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs the redis-server binary")
+    server = ThrowawayRedis(tmp_path)
+    try:
+        with override_settings(CACHES=server.caches()):
+            yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

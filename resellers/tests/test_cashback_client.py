@@ -11,8 +11,10 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache, caches
 from django_redis.cache import RedisCache
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from conftest import run_together
 from resellers import cpf as cpf_codec
 from resellers.cashback_client import SOURCE_EXTERNAL, SOURCE_LOCAL, CashbackBalance, cashback_balance
 
@@ -506,3 +508,111 @@ def test_unexpected_error_in_the_client_falls_back_and_counts(api, settings, led
     monkeypatch.undo()
     assert balance(ledger).source == SOURCE_LOCAL  # open: not asked
     assert api.log == []
+
+
+# --- Concurrency: a hang lets out at most the threshold, then one trial --------
+
+CALLERS = 24
+
+
+class HangingAPI:
+    """A threaded stand-in that holds every request until released, counting them."""
+
+    def __init__(self):
+        self.server = HTTPServer(threaded=True)
+        self.lock = threading.Lock()
+        self.received = 0
+        self.release = threading.Event()
+        self.hanging = True
+        self.server.expect_request(PATH).respond_with_handler(self.handle)
+
+    def handle(self, request):
+        with self.lock:
+            self.received += 1
+        if self.hanging:
+            self.release.wait(timeout=5)
+        return Response(json.dumps(ok(3)), content_type="application/json")
+
+
+@pytest.fixture
+def hanging_api(settings):
+    api = HangingAPI()
+    api.server.start()
+    settings.CASHBACK_API_URL = api.server.url_for("").rstrip("/")
+    settings.CASHBACK_API_TOKEN = TOKEN
+    settings.CASHBACK_API_TIMEOUT = 0.5
+    settings.CASHBACK_API_CACHE_SECONDS = 0
+    settings.CASHBACK_API_BREAKER_FAILURES = 5
+    settings.CASHBACK_API_BREAKER_SECONDS = 1
+    try:
+        yield api
+    finally:
+        api.release.set()
+        api.server.clear()
+        api.server.stop()
+
+
+@pytest.fixture(params=["shared", "local"])
+def breaker(request, monkeypatch):
+    """The breaker in Redis (a server of the test's own), or each process's own."""
+    if request.param == "shared":
+        request.getfixturevalue("throwaway_redis")
+    else:
+        from resellers import cashback_client
+
+        monkeypatch.setattr(cashback_client, "_shared_breaker", lambda: None)
+    return request.param
+
+
+def callers_together(count: int = CALLERS) -> list[tuple[CashbackBalance, float]]:
+    def call():
+        started = time.monotonic()
+        return balance(LocalLedger()), time.monotonic() - started
+
+    return run_together(*[call] * count)
+
+
+@pytest.mark.usefixtures("breaker")
+def test_a_hang_lets_out_at_most_the_threshold_then_exactly_one_trial(hanging_api, settings):
+    settings.CASHBACK_API_MAX_CALLS_PER_PROCESS = 0  # the breaker alone
+
+    results = callers_together()
+
+    assert 1 <= hanging_api.received <= 5
+    assert all(result.source == SOURCE_LOCAL for result, _ in results)
+    assert all(elapsed < 0.5 * 2 + 0.5 for _, elapsed in results)
+    for _ in range(5 - hanging_api.received):  # the failures the threshold still needs
+        balance(LocalLedger())
+    assert hanging_api.received == 5
+
+    callers_together()
+    assert hanging_api.received == 5  # open
+
+    time.sleep(1.1)  # the open period ends: half-open
+    callers_together()
+    assert hanging_api.received == 6  # exactly one trial, which hangs too
+
+    callers_together()
+    assert hanging_api.received == 6  # the failed trial opened it again
+
+    time.sleep(1.1)
+    hanging_api.hanging = False
+    results = callers_together()
+    assert hanging_api.received == 7  # one trial again; it succeeds
+    assert sum(result.source == SOURCE_EXTERNAL for result, _ in results) == 1
+
+    callers_together(3)
+    assert hanging_api.received == 10  # closed: every caller asks the API
+
+
+def test_at_most_the_process_limit_of_threads_wait_on_the_api(hanging_api, settings):
+    # The others answer at once: a worker's threads stay free for other requests.
+    settings.CASHBACK_API_BREAKER_FAILURES = 100
+    settings.CASHBACK_API_MAX_CALLS_PER_PROCESS = 2
+
+    results = callers_together()
+
+    assert hanging_api.received == 2
+    waited = sorted(elapsed for _, elapsed in results)
+    assert all(elapsed < 0.25 for elapsed in waited[:-2])
+    assert all(result.source == SOURCE_LOCAL for result, _ in results)
