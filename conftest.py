@@ -11,7 +11,6 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.test import override_settings
 from django.utils import timezone
 from freezegun import freeze_time
 from rest_framework.test import APIClient
@@ -47,11 +46,14 @@ def clean_cache():
 @pytest.fixture(autouse=True)
 def fresh_breakers():
     """Circuit breakers keep per-process state: each test starts closed."""
+    from config.cache import reset_cache_breakers
     from resellers import cashback_client
 
     cashback_client.reset_breaker()
+    reset_cache_breakers()
     yield
     cashback_client.reset_breaker()
+    reset_cache_breakers()
 
 
 @pytest.fixture
@@ -136,14 +138,15 @@ class ThrowawayRedis:
 
 
 @pytest.fixture
-def throwaway_redis(tmp_path):
-    """A redis-server of this test's own, and the settings' caches pointed at it."""
+def throwaway_redis(tmp_path, settings):
+    """A redis-server of this test's own, and the settings' caches pointed at it
+    (through pytest-django's ``settings``, which undoes its changes in order)."""
     if shutil.which("redis-server") is None:
         pytest.skip("needs the redis-server binary")
     server = ThrowawayRedis(tmp_path)
     try:
-        with override_settings(CACHES=server.caches()):
-            yield server
+        settings.CACHES = server.caches()
+        yield server
     finally:
         server.stop()
 

@@ -118,9 +118,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 REDIS_URL = env("REDIS_URL", default="")
 CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="cashback")
 # The options of both Redis aliases (also used by the tests that start a
-# redis-server of their own).
+# redis-server of their own). Every command goes through a circuit breaker
+# (config.cache.BreakerConnectionPool): after CACHE_BREAKER_FAILURES
+# consecutive timeouts or connection errors, Redis is not asked for
+# CACHE_BREAKER_SECONDS (then one trial), so a paused or unreachable Redis
+# costs a few socket timeouts, not one per cache call.
+CACHE_BREAKER_FAILURES = env.int("CACHE_BREAKER_FAILURES", default=3)
+CACHE_BREAKER_SECONDS = env.float("CACHE_BREAKER_SECONDS", default=5.0)
 REDIS_CACHE_OPTIONS = {
     "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    "CONNECTION_POOL_CLASS": "config.cache.BreakerConnectionPool",
     "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.5),
     "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
     "IGNORE_EXCEPTIONS": True,
