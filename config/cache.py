@@ -291,30 +291,36 @@ class CacheBreaker:
         if not self.failures:
             return
         with self.lock:
-            if self.failures >= settings.CACHE_BREAKER_FAILURES:
-                logger.warning("Redis at %s answers again: the cache is used again.", self.server)
+            was_open = self.failures >= settings.CACHE_BREAKER_FAILURES
             self.failures, self.open_until, self.trial_thread = 0, 0.0, None
+        if was_open:
+            logger.warning("Redis at %s answers again: the cache is used again.", self.server)
+            _notify(self.server, is_open=False)
         _retry_now()
 
     def failed(self) -> None:
         threshold = settings.CACHE_BREAKER_FAILURES
         with self.lock:
             now = time.monotonic()
+            opens = False
             if self.failures < threshold:
                 self.failures += 1
                 if self.failures < threshold:
                     return
                 self.times_opened += 1
-                logger.warning(
-                    "Redis at %s failed %s times in a row: the cache is skipped for %s s.",
-                    self.server,
-                    self.failures,
-                    settings.CACHE_BREAKER_SECONDS,
-                )
+                opens = True
             elif self.trial_thread != threading.get_ident():
                 return  # a call sent before the circuit opened
             self.open_until = now + settings.CACHE_BREAKER_SECONDS
             self.trial_thread = None
+        if opens:
+            logger.warning(
+                "Redis at %s failed %s times in a row: the cache is skipped for %s s.",
+                self.server,
+                threshold,
+                settings.CACHE_BREAKER_SECONDS,
+            )
+            _notify(self.server, is_open=True)
 
     def is_open(self) -> bool:
         """Whether commands are refused now (open, or half-open with a trial out)."""
@@ -324,6 +330,18 @@ class CacheBreaker:
 
 _breakers: dict[str, CacheBreaker] = {}
 _breakers_lock = threading.Lock()
+
+# Called with (server, is_open=...) when a breaker opens or closes
+# (config.metrics adds one when metrics are enabled).
+breaker_listeners: list = []
+
+
+def _notify(server: str, *, is_open: bool) -> None:
+    for listener in breaker_listeners:
+        try:
+            listener(server, is_open=is_open)
+        except Exception:
+            logger.exception("A cache breaker listener failed.")
 
 
 def _breaker(server: str) -> CacheBreaker:
