@@ -126,18 +126,21 @@ def cashback_balance(*, cpf: str, cpf_index: str, local_ledger: Callable[[], Dec
     if isinstance(permit, str):
         return _fallback(cpf_index, local_ledger, reason=permit)
 
+    credit, reason = None, ""
     try:
         credit = _fetch_with_retry(cpf)
     except _Failure as failure:
-        _finish(permit, ok=False)
-        return _fallback(cpf_index, local_ledger, reason=failure.reason)
+        reason = failure.reason
     except Exception as exc:
         # Whatever else goes wrong in the call is the API's failure, never the
         # route's. Only the class is logged: messages can hold the URL.
-        _finish(permit, ok=False)
-        return _fallback(cpf_index, local_ledger, reason=f"unexpected error ({type(exc).__name__})")
+        reason = f"unexpected error ({type(exc).__name__})"
+    finally:
+        # Even when the thread is being stopped: a permit never leaks.
+        _finish(permit, ok=credit is not None)
+    if credit is None:
+        return _fallback(cpf_index, local_ledger, reason=reason)
 
-    _finish(permit, ok=True)
     balance = CashbackBalance(credit, SOURCE_EXTERNAL, stale=False, fetched_at=timezone.now())
     _store(cpf_index, balance)
     return balance

@@ -616,3 +616,22 @@ def test_at_most_the_process_limit_of_threads_wait_on_the_api(hanging_api, setti
     waited = sorted(elapsed for _, elapsed in results)
     assert all(elapsed < 0.25 for elapsed in waited[:-2])
     assert all(result.source == SOURCE_LOCAL for result, _ in results)
+
+
+def test_a_call_stopped_midway_gives_its_thread_back(api, settings, ledger, monkeypatch):
+    # gunicorn stops a timed-out worker's threads with SystemExit: the
+    # process's slot must not leak, or the API would never be asked again.
+    from resellers import cashback_client
+
+    settings.CASHBACK_API_MAX_CALLS_PER_PROCESS = 1
+    api.expect_request(PATH).respond_with_json(ok(4))
+
+    def stopped(cpf):
+        raise SystemExit(1)
+
+    monkeypatch.setattr(cashback_client, "_fetch_with_retry", stopped)
+    with pytest.raises(SystemExit):
+        balance(ledger)
+    monkeypatch.undo()
+
+    assert balance(ledger).source == SOURCE_EXTERNAL
