@@ -524,6 +524,7 @@ class HangingAPI:
         self.received = 0
         self.release = threading.Event()
         self.hanging = True
+        self.delay = 0.0
         self.server.expect_request(PATH).respond_with_handler(self.handle)
 
     def handle(self, request):
@@ -531,6 +532,7 @@ class HangingAPI:
             self.received += 1
         if self.hanging:
             self.release.wait(timeout=5)
+        time.sleep(self.delay)
         return Response(json.dumps(ok(3)), content_type="application/json")
 
 
@@ -596,7 +598,9 @@ def test_a_hang_lets_out_at_most_the_threshold_then_exactly_one_trial(hanging_ap
     assert hanging_api.received == 6  # the failed trial opened it again
 
     time.sleep(1.1)
-    hanging_api.hanging = False
+    # It answers now, within the budget but slowly enough that every caller
+    # arrives while the trial is out.
+    hanging_api.hanging, hanging_api.delay = False, 0.3
     results = callers_together()
     assert hanging_api.received == 7  # one trial again; it succeeds
     assert sum(result.source == SOURCE_EXTERNAL for result, _ in results) == 1
