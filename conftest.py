@@ -2,13 +2,17 @@ import datetime
 import itertools
 import os
 import shutil
+import socket
+import subprocess
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
@@ -62,6 +66,19 @@ def cache_down():
         yield
 
 
+@pytest.fixture(autouse=True)
+def fresh_breakers():
+    """Circuit breakers keep per-process state: each test starts closed."""
+    from core.cache import reset_cache_breakers
+    from resellers import cashback_client
+
+    cashback_client.reset_breaker()
+    reset_cache_breakers()
+    yield
+    cashback_client.reset_breaker()
+    reset_cache_breakers()
+
+
 @pytest.fixture
 def api_client():
     return APIClient()
@@ -92,6 +109,69 @@ def run_together(*calls):
     for thread in threads:
         thread.join(timeout=30)
     return results
+
+
+class ThrowawayRedis:
+    """A redis-server of the test's own (no persistence, in a temporary
+    directory), stopped by its PID: one a test may pause with SIGSTOP, never
+    the machine's shared Redis."""
+
+    def __init__(self, directory):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(  # noqa: S603 (a fixed binary on loopback)
+            [
+                *(shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(directory)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise
+            time.sleep(0.02)
+
+    def caches(self) -> dict:
+        """The project's cache aliases (config/settings/base.py) on this server."""
+        default = {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": self.url,
+            "KEY_PREFIX": "throwaway",
+            "OPTIONS": {**settings.REDIS_CACHE_OPTIONS, "IGNORE_EXCEPTIONS": True},
+        }
+        return {
+            "default": default,
+            "strict": {**default, "OPTIONS": {**default["OPTIONS"], "IGNORE_EXCEPTIONS": False}},
+        }
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path, settings):
+    """A redis-server of this test's own, and the settings' caches pointed at it
+    (through pytest-django's ``settings``, which undoes its changes in order)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs the redis-server binary")
+    server = ThrowawayRedis(tmp_path)
+    try:
+        settings.CACHES = server.caches()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -6,8 +6,10 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
+from accounts.services import user_bulk_deactivate
 from accounts.throttles import (
     THROTTLE_UNAVAILABLE_MESSAGE,
     TOO_MANY_ATTEMPTS_MESSAGE,
@@ -40,6 +42,9 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
             LoginFailureThrottle.end_attempt(self.request)
 
 
+OWN_ACCOUNT_KEPT_MESSAGE = _("Your own account was left active.")
+
+
 # The site lives in core, which knows nothing of accounts: the login form is
 # set from here, as models are registered.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -60,6 +65,16 @@ class UserEditForm(UserChangeForm):
 @admin.register(User)
 class UserAdmin(BoundedChangeListMixin, ActionCheckboxMixin, BaseUserAdmin):
     form = UserEditForm
+    actions = ["deactivate_users"]
+
+    @admin.action(description=_("Deactivate selected users"), permissions=["change"])
+    def deactivate_users(self, request, queryset):
+        selected = list(queryset.values_list("pk", flat=True))
+        changed = user_bulk_deactivate(user_ids=selected, keep_id=request.user.pk)
+        message = ngettext("%(count)d user deactivated.", "%(count)d users deactivated.", changed)
+        self.message_user(request, message % {"count": changed}, messages.SUCCESS)
+        if request.user.pk in selected:
+            self.message_user(request, OWN_ACCOUNT_KEPT_MESSAGE, messages.WARNING)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

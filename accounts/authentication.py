@@ -4,10 +4,12 @@ their reseller profile, and keeping that pair briefly in the cache.
 Every API request authenticates, and the lookup (a query joining the profile,
 plus building it) costs more than the rest of a cached answer. The pair is
 cached under the user's id for ``AUTH_USER_CACHE_SECONDS`` and dropped after
-every committed save or delete of the user or the profile (``forget_user``:
-connected here for users and by the reseller app for profiles), so a
-deactivated account is refused at once; only a save racing a lookup can leave
-the old pair, for at most those seconds. The password hash is never cached:
+every committed save, delete or queryset update of the user or the profile
+(``forget_user``: connected here for users, called by ``User.objects``'s
+``update()``, and connected by the reseller app for profiles), so a
+deactivated or demoted account is refused at once; a drop the cache cannot
+take is retried until it lands. Only a save racing a lookup can leave the old
+pair, for at most those seconds. The password hash is never cached:
 the instance has it deferred and reads it from the database if asked.
 
 Beside the pair the cache keeps the keyed digest of the hash the token's
@@ -16,8 +18,10 @@ before a password change is refused from the next request, cached or not,
 at no extra query.
 """
 
+import logging
+
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
@@ -27,6 +31,9 @@ from rest_framework_simplejwt.settings import api_settings
 
 from accounts.models import User
 from accounts.tokens import credentials_digest, credentials_match
+from core.cache import retry_in_background, retry_pending
+
+logger = logging.getLogger(__name__)
 
 # The profile is named by its relation only: accounts does not import the
 # reseller app.
@@ -40,10 +47,42 @@ def _cache_key(user_id) -> str:
     return f"auth-user:2:{user_id}"
 
 
+def _drop_name(key: str) -> str:
+    return f"authentication cache drop of {key}"
+
+
 def forget_user(user_id) -> None:
     """Drop the cached pair of ``user_id`` once the current transaction
     commits (at once outside one)."""
-    transaction.on_commit(lambda: cache.delete(_cache_key(user_id)))
+    forget_users([user_id])
+
+
+def forget_users(user_ids) -> None:
+    """Drop the cached pairs of ``user_ids`` once the current transaction
+    commits (at once outside one). If the cache does not answer, each drop
+    is retried in the background until it lands or the pair has expired, and
+    meanwhile this process does not read the pair."""
+    keys = [_cache_key(user_id) for user_id in user_ids]
+    if keys:
+        transaction.on_commit(lambda: _drop(keys))
+
+
+def _drop(keys: list[str]) -> None:
+    # The strict alias raises when the store does not answer, where the
+    # default one would silently drop nothing.
+    strict = caches["strict"]
+    try:
+        strict.delete_many(keys)
+    except Exception as exc:
+        logger.warning(
+            "Authentication cache drop of %s user(s) failed (%s); retrying.", len(keys), type(exc).__name__
+        )
+        for key in keys:
+            retry_in_background(
+                _drop_name(key),
+                lambda key=key: caches["strict"].delete(key),
+                give_up_after=settings.AUTH_USER_CACHE_SECONDS,
+            )
 
 
 def _freeze(user: User):
@@ -83,7 +122,9 @@ class JWTAuthentication(authentication.JWTAuthentication):
             user_id = validated_token[api_settings.USER_ID_CLAIM]
         except KeyError as exc:
             raise InvalidToken(_("Token contained no recognizable user identification")) from exc
-        frozen = cache.get(_cache_key(user_id))
+        key = _cache_key(user_id)
+        # A drop still pending here means the cached pair may be outdated.
+        frozen = None if retry_pending(_drop_name(key)) else cache.get(key)
         if frozen is not None:
             user = _thaw(frozen)
             if not user.is_active:
@@ -91,7 +132,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
             return _with_current_credentials(validated_token, user, digest=frozen[2])
         user = super().get_user(validated_token)
         frozen = _freeze(user)
-        cache.set(_cache_key(user_id), frozen, timeout=seconds)
+        cache.set(key, frozen, timeout=seconds)
         return _with_current_credentials(validated_token, user, digest=frozen[2])
 
 

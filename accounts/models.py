@@ -1,5 +1,5 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -11,7 +11,24 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        """``QuerySet.update()``, then, once the transaction commits, the
+        authentication's cache of every user it changed is dropped: an update
+        sends no signal, and a deactivation or demotion (an admin bulk action,
+        ``bulk_update()``) must not wait for the cache to expire."""
+        from accounts.authentication import forget_users  # it imports this module
+
+        with transaction.atomic(using=self.db, savepoint=False):
+            user_ids = list(self.values_list("pk", flat=True))
+            changed = super().update(**kwargs)
+            forget_users(user_ids)
+        return changed
+
+    update.alters_data = True
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def _create_user(self, email, password, **extra_fields):

@@ -58,6 +58,15 @@ def user_sessions_end(*, user: User) -> None:
     )
 
 
+def user_bulk_deactivate(*, user_ids, keep_id=None) -> int:
+    """Deactivate the users ``user_ids`` but ``keep_id`` (the account doing
+    it); returns how many were active. Their access ends at once: the API
+    refuses an inactive account's access and refresh tokens, and the update
+    drops their cached authentication (``User.objects``)."""
+    users = User.objects.filter(pk__in=list(user_ids), is_active=True).exclude(pk=keep_id)
+    return users.update(is_active=False)
+
+
 @transaction.atomic
 def user_password_set(*, user: User, new_password: str) -> None:
     """Set the new password (already validated) and end every session."""

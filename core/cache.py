@@ -17,6 +17,7 @@ import threading
 import time
 from urllib.parse import urlencode
 
+import redis
 import redis.exceptions
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -73,53 +74,103 @@ def _bump(namespace: str) -> None:
 
 def bump_version(namespace: str) -> None:
     """Make every cached answer of the namespace unreachable. If the store
-    does not answer, the bump is retried in the background (backing off up
-    to ``_RETRY_MAX_DELAY``) until it lands or every answer cached before it
-    has expired anyway, so a brief outage cannot leave a stale answer
-    served for its whole TTL."""
+    does not answer, the bump is retried in the background until it lands
+    or every answer cached before it has expired anyway, so a brief outage
+    cannot leave a stale answer served for its whole TTL."""
     try:
         _bump(namespace)
     except Exception as exc:
-        logger.warning("Cache version bump of %r failed (%s); retrying.", namespace, type(exc).__name__)
-        _retry_later(namespace)
+        retrying = retry_in_background(
+            f"cache version bump of {namespace!r}",
+            lambda: _bump(namespace),
+            give_up_after=max(
+                settings.PRODUCTS_CACHE_SECONDS,
+                settings.ANALYTICS_CACHE_SECONDS,
+                settings.PURCHASE_LIST_CACHE_SECONDS,
+                settings.STAFF_LIST_CACHE_SECONDS,
+            ),
+        )
+        if retrying:
+            logger.warning("Cache version bump of %r failed (%s); retrying.", namespace, type(exc).__name__)
 
 
-# Namespaces whose bump is being retried, by this process.
-_pending: set[str] = set()
-_pending_lock = threading.Lock()
+# --- Cache writes that must land, retried in the background -------------------
+
 _RETRY_FIRST_DELAY = 0.2
 _RETRY_MAX_DELAY = 5.0
 
 
-def _retry_later(namespace: str, delay: float = _RETRY_FIRST_DELAY, deadline: float | None = None) -> None:
-    if deadline is None:
-        with _pending_lock:
-            if namespace in _pending:
-                return  # one retry loop per namespace is enough: it bumps once
-            _pending.add(namespace)
-        deadline = time.monotonic() + max(
-            settings.PRODUCTS_CACHE_SECONDS,
-            settings.ANALYTICS_CACHE_SECONDS,
-            settings.PURCHASE_LIST_CACHE_SECONDS,
-            settings.STAFF_LIST_CACHE_SECONDS,
-        )
-    timer = threading.Timer(delay, _retry, args=(namespace, delay, deadline))
-    timer.daemon = True
-    timer.start()
+class _Retry:
+    def __init__(self, name: str, operation, deadline: float):
+        self.name = name
+        self.operation = operation
+        self.deadline = deadline
+        self.delay = _RETRY_FIRST_DELAY
+        self.running = False
+        self.timer: threading.Timer | None = None
 
 
-def _retry(namespace: str, delay: float, deadline: float) -> None:
-    try:
-        _bump(namespace)
-    except Exception:
-        if time.monotonic() < deadline:
-            _retry_later(namespace, min(delay * 2, _RETRY_MAX_DELAY), deadline)
-            return
-        logger.error("Cache version bump of %r abandoned: cached answers have expired by now.", namespace)
-    else:
-        logger.info("Cache version bump of %r done after a retry.", namespace)
+# The writes being retried by this process, by name.
+_pending: dict[str, _Retry] = {}
+_pending_lock = threading.Lock()
+
+
+def retry_in_background(name: str, operation, *, give_up_after: float) -> bool:
+    """Call ``operation`` (which raises while the store does not answer)
+    again in the background, backing off from 0.2 s up to 5 s, until it
+    succeeds or ``give_up_after`` seconds have passed (when what it guards
+    has expired anyway), and at once when a breaker of the cache closes.
+    One retry per ``name``: a second request while one is pending is the
+    same write (False is returned)."""
     with _pending_lock:
-        _pending.discard(namespace)
+        if name in _pending:
+            return False
+        retry = _pending[name] = _Retry(name, operation, time.monotonic() + give_up_after)
+        _schedule(retry, retry.delay)
+    return True
+
+
+def _schedule(retry: _Retry, delay: float) -> None:
+    # Called with _pending_lock held.
+    retry.timer = threading.Timer(delay, _attempt, args=(retry,))
+    retry.timer.daemon = True
+    retry.timer.start()
+
+
+def _attempt(retry: _Retry) -> None:
+    with _pending_lock:
+        if _pending.get(retry.name) is not retry or retry.running:
+            return  # done already, or being tried by another timer
+        retry.running = True
+    try:
+        retry.operation()
+    except Exception:
+        with _pending_lock:
+            retry.running = False
+            if time.monotonic() < retry.deadline:
+                retry.delay = min(retry.delay * 2, _RETRY_MAX_DELAY)
+                _schedule(retry, retry.delay)
+                return
+            del _pending[retry.name]
+        logger.error("The %s was abandoned: what it guarded has expired by now.", retry.name)
+        return
+    with _pending_lock:
+        _pending.pop(retry.name, None)
+    logger.info("The %s was done after a retry.", retry.name)
+
+
+def retry_pending(name: str) -> bool:
+    """Whether the write ``name`` is waiting for a retry in this process."""
+    return name in _pending
+
+
+def _retry_now() -> None:
+    """The store answers again: every pending write is tried now."""
+    with _pending_lock:
+        for retry in _pending.values():
+            if not retry.running:
+                retry.timer.cancel()
+                _schedule(retry, 0)
 
 
 # --- Every namespace, and the writes that invalidate it ------------------------
@@ -243,3 +294,234 @@ def canonical_url(request) -> str:
     query = urlencode(sorted(request.query_params.lists()), doseq=True)
     url = request.build_absolute_uri(request.path)
     return f"{url}?{query}" if query else url
+
+
+# --- A circuit breaker in front of Redis --------------------------------------
+#
+# A paused or unreachable Redis makes every cache call wait out the socket
+# timeout (REDIS_SOCKET_TIMEOUT, 0.5 s): a request making ten calls would take
+# five seconds to get answers the database gives in milliseconds. The
+# connection pool of both cache aliases (BreakerConnectionPool, set in
+# settings) puts every command, whoever sends it (Django's cache API,
+# django-redis's raw client, scripts, pipelines), through one breaker per Redis
+# server, kept in this process's memory:
+#
+# * closed: commands go out; CACHE_BREAKER_FAILURES consecutive timeouts or
+#   connection errors open it (an answer, even an error reply, is a success);
+# * open, for CACHE_BREAKER_SECONDS: no command is sent. Each one fails at
+#   once with CacheUnavailable (a redis ConnectionError), which the callers
+#   already handle as an outage: the default alias answers "not cached" and
+#   the request is served from the database; the strict alias raises, so the
+#   credential throttles answer 503 at once (failing closed), and a version
+#   bump or an auth-cache drop is retried in the background;
+# * then half-open: one thread's commands go out as the trial; an answer
+#   closes it, a failure opens it again.
+
+
+class CacheUnavailable(redis.exceptions.ConnectionError):
+    """Raised instead of sending a command while the breaker is open."""
+
+
+class CacheBreaker:
+    def __init__(self, server: str):
+        self.server = server
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.failures = 0
+        self.open_until = 0.0
+        self.trial_thread: int | None = None
+        self.trial_until = 0.0
+        self.times_opened = 0
+
+    def allows(self, *, trial_seconds: float) -> bool:
+        threshold = settings.CACHE_BREAKER_FAILURES
+        if self.failures < threshold or threshold <= 0:
+            return True  # closed: read without the lock, the common case
+        with self.lock:
+            now = time.monotonic()
+            if self.failures < threshold:
+                return True
+            if now < self.open_until:
+                return False
+            # Half-open: the first thread to come is the trial (until it
+            # reports, or fails to within trial_seconds).
+            thread = threading.get_ident()
+            if self.trial_thread in (None, thread) or now > self.trial_until:
+                self.trial_thread, self.trial_until = thread, now + trial_seconds
+                return True
+            return False
+
+    def succeeded(self) -> None:
+        if not self.failures:
+            return
+        with self.lock:
+            was_open = self.failures >= settings.CACHE_BREAKER_FAILURES
+            self.failures, self.open_until, self.trial_thread = 0, 0.0, None
+        if was_open:
+            logger.warning("Redis at %s answers again: the cache is used again.", self.server)
+            _notify(self.server, is_open=False)
+        _retry_now()
+
+    def failed(self) -> None:
+        threshold = settings.CACHE_BREAKER_FAILURES
+        with self.lock:
+            now = time.monotonic()
+            opens = False
+            if self.failures < threshold:
+                self.failures += 1
+                if self.failures < threshold:
+                    return
+                self.times_opened += 1
+                opens = True
+            elif self.trial_thread != threading.get_ident():
+                return  # a call sent before the circuit opened
+            self.open_until = now + settings.CACHE_BREAKER_SECONDS
+            self.trial_thread = None
+        if opens:
+            logger.warning(
+                "Redis at %s failed %s times in a row: the cache is skipped for %s s.",
+                self.server,
+                threshold,
+                settings.CACHE_BREAKER_SECONDS,
+            )
+            _notify(self.server, is_open=True)
+
+    def is_open(self) -> bool:
+        """Whether commands are refused now (open, or half-open with a trial out)."""
+        threshold = settings.CACHE_BREAKER_FAILURES
+        return 0 < threshold <= self.failures
+
+
+_breakers: dict[str, CacheBreaker] = {}
+_breakers_lock = threading.Lock()
+
+# Called with (server, is_open=...) when a breaker opens or closes
+# (core.metrics adds one when metrics are enabled).
+breaker_listeners: list = []
+
+
+def _notify(server: str, *, is_open: bool) -> None:
+    for listener in breaker_listeners:
+        try:
+            listener(server, is_open=is_open)
+        except Exception:
+            logger.exception("A cache breaker listener failed.")
+
+
+def _breaker(server: str) -> CacheBreaker:
+    try:
+        return _breakers[server]
+    except KeyError:
+        with _breakers_lock:
+            return _breakers.setdefault(server, CacheBreaker(server))
+
+
+def cache_breaker_open() -> bool:
+    """Whether the cache is being skipped (a breaker is open or half-open):
+    for callers that would rather not even try, such as a throttle that
+    must answer 503 at once."""
+    return any(breaker.is_open() for breaker in list(_breakers.values()))
+
+
+def cache_breakers() -> dict[str, CacheBreaker]:
+    """The breakers of this process, by server."""
+    return dict(_breakers)
+
+
+def reset_cache_breakers() -> None:
+    """Close every breaker (for tests)."""
+    for breaker in list(_breakers.values()):
+        with breaker.lock:
+            breaker.reset()
+
+
+_OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+class _BreakerConnection:
+    """Mixed into the pool's connection class (see BreakerConnectionPool)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        path = getattr(self, "path", "")
+        self._breaker = _breaker(path or f"{getattr(self, 'host', '')}:{getattr(self, 'port', '')}")
+        # How long a trial may take: a connection and a command.
+        self._trial_seconds = (self.socket_connect_timeout or 1) + (self.socket_timeout or 1) + 1
+
+    def _gate(self) -> None:
+        if not self._breaker.allows(trial_seconds=self._trial_seconds):
+            raise CacheUnavailable(f"Redis at {self._breaker.server} is skipped (circuit open)")
+
+    def _outage(self, error: BaseException) -> None:
+        if not isinstance(error, CacheUnavailable) and not getattr(error, "_breaker_counted", False):
+            error._breaker_counted = True
+            self._breaker.failed()
+
+    def connect_check_health(self, *args, **kwargs):
+        if self._sock is None:
+            self._gate()
+        try:
+            return super().connect_check_health(*args, **kwargs)
+        except _OUTAGES as error:
+            self._outage(error)
+            raise
+
+    def send_packed_command(self, *args, **kwargs):
+        self._gate()
+        try:
+            return super().send_packed_command(*args, **kwargs)
+        except _OUTAGES as error:
+            self._outage(error)
+            raise
+
+    def read_response(self, *args, **kwargs):
+        try:
+            response = super().read_response(*args, **kwargs)
+        except _OUTAGES as error:
+            self._outage(error)
+            raise
+        except redis.exceptions.ResponseError:
+            self._breaker.succeeded()  # an error reply is still an answer
+            raise
+        self._breaker.succeeded()
+        return response
+
+
+_breaker_classes: dict[type, type] = {}
+
+
+def _with_breaker(connection_class: type) -> type:
+    if issubclass(connection_class, _BreakerConnection):
+        return connection_class
+    if connection_class not in _breaker_classes:
+        _breaker_classes[connection_class] = type(
+            f"Breaker{connection_class.__name__}", (_BreakerConnection, connection_class), {}
+        )
+    return _breaker_classes[connection_class]
+
+
+class BreakerConnectionPool(redis.ConnectionPool):
+    """redis-py's pool, its connections (TCP, TLS or Unix socket) behind the
+    breaker of their server. Set as django-redis's CONNECTION_POOL_CLASS."""
+
+    def __init__(self, connection_class=redis.Connection, **kwargs):
+        super().__init__(connection_class=_with_breaker(connection_class), **kwargs)
+
+
+class _SkippedCalls(logging.Filter):
+    # django-redis logs every error the default alias ignores, with its
+    # traceback, to this module's logger (DJANGO_REDIS_LOGGER): while the
+    # breaker is open that would be every cache call. Opening and closing
+    # are logged once each instead.
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None:
+            if isinstance(error, CacheUnavailable):
+                return False
+            error = error.__cause__
+        return True
+
+
+logger.addFilter(_SkippedCalls())

@@ -9,7 +9,8 @@ backends are Django's own. Enabled:
 - database: every query a request makes is timed, through Django's
   ``execute_wrapper``, by alias and vendor; failed ones counted by error type;
 - cache: every call timed by backend and operation; ``get`` counts hits and
-  misses (``TimedRedisCache``, ``TimedLocMemCache``).
+  misses (``TimedRedisCache``, ``TimedLocMemCache``); whether the circuit
+  breaker in front of Redis skips it, and how often it opened (core.cache).
 
 The names are django-prometheus's, so dashboards made for it read these. Its
 middlewares are not used: they update a dozen series per request (body sizes,
@@ -34,9 +35,11 @@ from django.core.cache.backends import locmem
 from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from django.db import connection
 from django.http import HttpResponse
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 from rest_framework.throttling import BaseThrottle
+
+from core.cache import breaker_listeners
 
 METRICS_PATH = "/metrics"
 # Seconds: the API answers in milliseconds, a query or a cache call in less.
@@ -75,6 +78,26 @@ cache_duration_seconds = Histogram(
 )
 cache_hits_total = Counter("django_cache_get_hits_total", "Total hits on cache", ["backend"])
 cache_misses_total = Counter("django_cache_get_misses_total", "Total misses on cache", ["backend"])
+# The circuit breaker in front of Redis (core.cache), per process: the gauge
+# is 1 while a live worker skips the server.
+cache_breaker_open = Gauge(
+    "cache_breaker_open",
+    "1 while the cache server is skipped (circuit breaker open or half-open).",
+    ["server"],
+    multiprocess_mode="livemax",
+)
+cache_breaker_opened_total = Counter(
+    "cache_breaker_opened_total", "Times the circuit breaker in front of a cache server opened.", ["server"]
+)
+
+
+def _breaker_changed(server: str, *, is_open: bool) -> None:
+    cache_breaker_open.labels(server).set(1 if is_open else 0)
+    if is_open:
+        cache_breaker_opened_total.labels(server).inc()
+
+
+breaker_listeners.append(_breaker_changed)
 
 
 class _Children(dict):

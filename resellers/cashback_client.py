@@ -14,13 +14,21 @@ The route that shows the balance must stay fast whatever the API does, so:
   silent server costs the budget; one trickling bytes at most about twice it.
 * **One retry** on connection errors and HTTP 5xx, only if enough budget is
   left. A read timeout is not retried: it has used the budget already.
-* **Strict parsing**: anything but the documented shape with a finite,
-  non-negative ``credit`` is a failure, like 4xx/5xx, redirects and timeouts.
-* **Circuit breaker** kept in the cache so every process shares it (in each
-  process's memory while the shared cache is down): after
+* **Strict parsing**: anything but the documented shape with a finite
+  ``credit`` between 0 and ``MAX_CREDIT`` is a failure, like 4xx/5xx,
+  redirects, timeouts, a body over 64 KiB, one nested too deeply for the
+  parser, or any error raised while calling (counted, never a 500).
+* **Circuit breaker** kept in Redis so every process shares it (in each
+  process's memory without Redis or while it is down): after
   ``CASHBACK_API_BREAKER_FAILURES`` consecutive failed calls no request is made
   for ``CASHBACK_API_BREAKER_SECONDS``; then one caller gets a trial call
-  (half-open). Success closes the circuit, failure opens it again.
+  (half-open). Success closes the circuit, failure opens it again. A call in
+  flight counts as a possible failure, so however many callers arrive during
+  a hang, at most that many calls go out before the circuit opens, and
+  exactly one trial after it.
+* **Threads**: at most ``CASHBACK_API_MAX_CALLS_PER_PROCESS`` of a process's
+  threads wait on the API at once; the others get the fallback at once, so
+  a hang never holds every thread of a gunicorn worker.
 * **On failure** the last good external answer (kept for a day) is served
   with ``stale=True``; without one, the local ledger.
 
@@ -37,6 +45,7 @@ import math
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -48,6 +57,7 @@ import urllib3
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.utils import timezone
+from django_redis.cache import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +65,9 @@ SOURCE_EXTERNAL = "external"
 SOURCE_LOCAL = "local"
 
 CENTS = Decimal("0.01")
+# The largest amount the answer shows (14 digits, 2 of them decimals): anything
+# above is not a reseller's cashback.
+MAX_CREDIT = Decimal("999999999999.99")
 
 # Reused across calls for connection pooling.
 _session = requests.Session()
@@ -74,7 +87,7 @@ _BREAKER_STATE_SECONDS = 24 * 60 * 60
 _KEY_PREFIX = "cashback-api:v1"
 _FAILURES_KEY = f"{_KEY_PREFIX}:breaker:failures"
 _OPEN_KEY = f"{_KEY_PREFIX}:breaker:open"
-_TRIAL_KEY = f"{_KEY_PREFIX}:breaker:trial"
+_IN_FLIGHT_KEY = f"{_KEY_PREFIX}:breaker:in-flight"
 
 _DECIMAL_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
 
@@ -109,16 +122,25 @@ def cashback_balance(*, cpf: str, cpf_index: str, local_ledger: Callable[[], Dec
     if fresh is not None:
         return fresh
 
-    if not _circuit_allows_call():
-        return _fallback(cpf_index, local_ledger, reason="circuit open")
+    permit = _acquire()
+    if isinstance(permit, str):
+        return _fallback(cpf_index, local_ledger, reason=permit)
 
+    credit, reason = None, ""
     try:
         credit = _fetch_with_retry(cpf)
     except _Failure as failure:
-        _record_failure()
-        return _fallback(cpf_index, local_ledger, reason=failure.reason)
+        reason = failure.reason
+    except Exception as exc:
+        # Whatever else goes wrong in the call is the API's failure, never the
+        # route's. Only the class is logged: messages can hold the URL.
+        reason = f"unexpected error ({type(exc).__name__})"
+    finally:
+        # Even when the thread is being stopped: a permit never leaks.
+        _finish(permit, ok=credit is not None)
+    if credit is None:
+        return _fallback(cpf_index, local_ledger, reason=reason)
 
-    _record_success()
     balance = CashbackBalance(credit, SOURCE_EXTERNAL, stale=False, fetched_at=timezone.now())
     _store(cpf_index, balance)
     return balance
@@ -148,7 +170,13 @@ def _fetch(cpf: str, deadline: float) -> Decimal:
         with _session.get(
             f"{settings.CASHBACK_API_URL.rstrip('/')}/v1/cashback",
             params={"cpf": cpf},
-            headers={"token": settings.CASHBACK_API_TOKEN, "Accept": "application/json"},
+            # identity: requests asks for gzip by default, but the body is read
+            # raw (undecoded) under the size limit below.
+            headers={
+                "token": settings.CASHBACK_API_TOKEN,
+                "Accept": "application/json",
+                "Accept-Encoding": "identity",
+            },
             timeout=(remaining, remaining),
             allow_redirects=False,
             stream=True,
@@ -157,6 +185,8 @@ def _fetch(cpf: str, deadline: float) -> Decimal:
                 raise _Failure(f"HTTP {response.status_code}", retryable=True)
             if response.status_code != 200:
                 raise _Failure(f"HTTP {response.status_code}")
+            if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+                raise _Failure("invalid body (encoded)")
             body = _read_body(response, deadline)
     # Only the exception's class is reported: its message holds the URL with the CPF.
     except requests.ConnectTimeout:
@@ -198,6 +228,8 @@ def _parse_credit(body: bytes) -> Decimal:
         payload = json.loads(body)
     except ValueError:  # also covers UnicodeDecodeError
         raise _Failure("invalid body (not JSON)") from None
+    except RecursionError:  # json recurses once per level of nesting
+        raise _Failure("invalid body (nested too deeply)") from None
     if not isinstance(payload, dict) or payload.get("statusCode") != 200:
         raise _Failure("invalid body (statusCode is not 200)")
     inner = payload.get("body")
@@ -223,7 +255,7 @@ def _to_decimal(value: object) -> Decimal | None:
         credit = Decimal(str(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
     except InvalidOperation:  # more digits than the decimal context holds
         return None
-    return credit if credit >= 0 else None
+    return credit if 0 <= credit <= MAX_CREDIT else None
 
 
 # --- Answers ----------------------------------------------------------------
@@ -284,82 +316,205 @@ def _safe_cache(operation: Callable[..., Any], *args: Any) -> Any:
         return None
 
 
-# --- Circuit breaker (state in the shared cache) -----------------------------
+# --- Circuit breaker ---------------------------------------------------------
+#
+# A call in flight counts as a failure that has not happened yet: a call is let
+# out only while the failures so far plus the calls in flight stay under the
+# threshold. A hang therefore lets out at most the threshold's number of calls
+# before the circuit opens (each one waits out the budget and fails), however
+# many callers arrive together; once the open period is over, the first
+# caller to find nothing in flight is the one trial call (half-open).
+
+
+@dataclass
+class _Permit:
+    """One call let out, and the breaker that let it out (it reports there)."""
+
+    shared: bool
+    call_id: str = ""
 
 
 class _LocalBreaker:
-    """This process's own circuit, used while the shared cache is down: its
-    state can then be neither read nor written, and without this every call
-    would pay the full time budget again."""
+    """This process's own circuit: the one used without a shared cache (the
+    embedded default) and while the shared cache is down, when the shared
+    state can be neither read nor written and without it every call would pay
+    the full time budget again."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.failures = 0
+        self.in_flight = 0
         self.open_until = 0.0
 
-    def allows_call(self) -> bool:
+    def acquire(self, threshold: int) -> bool:
         with self.lock:
-            return time.monotonic() >= self.open_until
+            if time.monotonic() < self.open_until:
+                return False
+            if self.failures >= threshold:
+                if self.in_flight:
+                    return False  # half-open: someone is making the trial call
+            elif self.failures + self.in_flight >= threshold:
+                return False
+            self.in_flight += 1
+            return True
 
-    def record_failure(self) -> None:
+    def finish(self, *, ok: bool, held: bool = True) -> None:
+        """Report a call's outcome; ``held``: it was let out by this breaker."""
         threshold = settings.CASHBACK_API_BREAKER_FAILURES
         with self.lock:
+            if held:
+                self.in_flight = max(self.in_flight - 1, 0)
+            if ok:
+                self.failures, self.open_until = 0, 0.0
+                return
             self.failures += 1
-            if 0 < threshold <= self.failures:
+            if self.failures >= threshold and time.monotonic() >= self.open_until:
                 # Also after a failed trial once the open period is over.
                 self.open_until = time.monotonic() + settings.CASHBACK_API_BREAKER_SECONDS
-
-    def record_success(self) -> None:
-        with self.lock:
-            self.failures, self.open_until = 0, 0.0
 
 
 _local_breaker = _LocalBreaker()
 
 
-def _circuit_allows_call() -> bool:
-    if settings.CASHBACK_API_BREAKER_FAILURES <= 0:
-        return True  # breaker disabled
-    try:
-        return _shared_circuit_allows_call(caches["strict"])
-    except Exception:
-        logger.warning("Shared cache unavailable: the circuit breaker is this process's own.")
-        return _local_breaker.allows_call()
+class _ProcessCalls:
+    """How many of this process's threads are waiting on the API, at most
+    ``CASHBACK_API_MAX_CALLS_PER_PROCESS``: a hang never holds every thread of
+    a worker, so its other requests (``/health/live`` among them) are served
+    meanwhile. The callers over the limit get the fallback at once."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def acquire(self) -> bool:
+        limit = settings.CASHBACK_API_MAX_CALLS_PER_PROCESS
+        with self.lock:
+            if 0 < limit <= self.count:
+                return False
+            self.count += 1
+            return True
+
+    def release(self) -> None:
+        with self.lock:
+            self.count = max(self.count - 1, 0)
 
 
-def _shared_circuit_allows_call(shared) -> bool:
-    threshold = settings.CASHBACK_API_BREAKER_FAILURES
-    if shared.get(_OPEN_KEY):
-        return False
-    if (shared.get(_FAILURES_KEY) or 0) < threshold:
-        return True
-    # Half-open: the open period is over but nothing has succeeded since.
-    # add() is atomic, so a single caller across all processes gets the trial;
-    # it expires with the budget in case that caller dies mid-call.
-    trial_seconds = math.ceil(settings.CASHBACK_API_TIMEOUT) + 1
-    return bool(shared.add(_TRIAL_KEY, True, trial_seconds))
+_process_calls = _ProcessCalls()
 
 
-def _record_failure() -> None:
+def reset_breaker() -> None:
+    """Forget this process's breaker state (for tests)."""
+    global _local_breaker, _process_calls
+    _local_breaker, _process_calls = _LocalBreaker(), _ProcessCalls()
+
+
+# The shared state, in Redis (one script per step, so each step is atomic across
+# every process): the calls in flight are a sorted set of leases that expire by
+# themselves if a process dies mid-call; the server's clock dates them.
+_ACQUIRE_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
+local in_flight = redis.call('ZCARD', KEYS[3])
+local threshold = tonumber(ARGV[1])
+if failures >= threshold then
+    if in_flight > 0 then return 0 end
+elseif failures + in_flight >= threshold then
+    return 0
+end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return 1
+"""
+_FINISH_SCRIPT = """
+redis.call('ZREM', KEYS[3], ARGV[1])
+if ARGV[2] == 'ok' then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return 0
+end
+local failures = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if failures >= tonumber(ARGV[3]) then
+    redis.call('SET', KEYS[1], '1', 'PX', ARGV[4], 'NX')
+end
+return failures
+"""
+
+
+def _shared_breaker():
+    """The Redis client and key names of the shared state, or None without Redis."""
     shared = caches["strict"]
-    try:
-        shared.add(_FAILURES_KEY, 0, _BREAKER_STATE_SECONDS)
-        failures = shared.incr(_FAILURES_KEY)
-    except Exception:
-        _local_breaker.record_failure()
-        return
+    if not isinstance(shared, RedisCache):
+        return None
+    keys = [shared.make_key(key) for key in (_OPEN_KEY, _FAILURES_KEY, _IN_FLIGHT_KEY)]
+    return shared.client.get_client(write=True), keys
+
+
+def _lease_ms() -> int:
+    # A call lasts about twice the budget at most (see the module's docstring).
+    return math.ceil((2 * settings.CASHBACK_API_TIMEOUT + 1) * 1000)
+
+
+def _acquire() -> _Permit | str:
+    """A permit for one call, or the reason there is none."""
+    if not _process_calls.acquire():
+        return "too many calls in flight in this process"
     threshold = settings.CASHBACK_API_BREAKER_FAILURES
-    if 0 < threshold <= failures:
-        # Also reached by a failed half-open trial: the circuit opens again.
-        _safe_cache(shared.set, _OPEN_KEY, True, settings.CASHBACK_API_BREAKER_SECONDS)
+    if threshold <= 0:
+        return _Permit(shared=False)  # breaker disabled
+    try:
+        breaker = _shared_breaker()
+        if breaker is not None:
+            client, keys = breaker
+            call_id = uuid.uuid4().hex
+            if client.eval(_ACQUIRE_SCRIPT, 3, *keys, threshold, call_id, _lease_ms()):
+                return _Permit(shared=True, call_id=call_id)
+            _process_calls.release()
+            return "circuit open"
+    except Exception as exc:
+        logger.warning(
+            "Shared cache unavailable (%s): the circuit breaker is this process's own.", type(exc).__name__
+        )
+    if _local_breaker.acquire(threshold):
+        return _Permit(shared=False)
+    _process_calls.release()
+    return "circuit open"
+
+
+def _finish(permit: _Permit, *, ok: bool) -> None:
+    _process_calls.release()
+    threshold = settings.CASHBACK_API_BREAKER_FAILURES
+    if threshold <= 0:
+        return
+    if not permit.shared:
+        _local_breaker.finish(ok=ok)
+        return
+    try:
+        client, keys = _shared_breaker()
+        failures = client.eval(
+            _FINISH_SCRIPT,
+            3,
+            *keys,
+            permit.call_id,
+            "ok" if ok else "failed",
+            threshold,
+            settings.CASHBACK_API_BREAKER_SECONDS * 1000,
+            _BREAKER_STATE_SECONDS * 1000,
+        )
+    except Exception as exc:
+        # The lease expires by itself; the outcome counts here meanwhile.
+        logger.warning(
+            "Shared cache unavailable (%s): the call's outcome counts in this process.", type(exc).__name__
+        )
+        _local_breaker.finish(ok=ok, held=False)
+        return
+    if ok:
+        _local_breaker.finish(ok=True, held=False)
+    elif failures >= threshold:
         logger.warning(
             "Cashback API circuit open for %s s after %s consecutive failures.",
             settings.CASHBACK_API_BREAKER_SECONDS,
             failures,
         )
-    _safe_cache(shared.delete, _TRIAL_KEY)
-
-
-def _record_success() -> None:
-    _local_breaker.record_success()
-    _safe_cache(caches["strict"].delete_many, [_FAILURES_KEY, _OPEN_KEY, _TRIAL_KEY])

@@ -120,18 +120,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # errors are logged and ignored by django-redis.
 REDIS_URL = env("REDIS_URL", default="")
 CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="cashback")
+# The options of both Redis aliases (also used by the tests that start a
+# redis-server of their own). Every command goes through a circuit breaker
+# (core.cache.BreakerConnectionPool): after CACHE_BREAKER_FAILURES
+# consecutive timeouts or connection errors, Redis is not asked for
+# CACHE_BREAKER_SECONDS (then one trial), so a paused or unreachable Redis
+# costs a few socket timeouts, not one per cache call.
+CACHE_BREAKER_FAILURES = env.int("CACHE_BREAKER_FAILURES", default=3)
+CACHE_BREAKER_SECONDS = env.float("CACHE_BREAKER_SECONDS", default=5.0)
+REDIS_CACHE_OPTIONS = {
+    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    "CONNECTION_POOL_CLASS": "core.cache.BreakerConnectionPool",
+    "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.5),
+    "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+    "IGNORE_EXCEPTIONS": True,
+}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.5),
-                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
-                "IGNORE_EXCEPTIONS": True,
-            },
+            "OPTIONS": REDIS_CACHE_OPTIONS,
         }
     }
 else:
@@ -342,6 +352,10 @@ CASHBACK_API_TIMEOUT = env.float("CASHBACK_API_TIMEOUT", default=2.0)
 CASHBACK_API_CACHE_SECONDS = env.int("CASHBACK_API_CACHE_SECONDS", default=300)
 CASHBACK_API_BREAKER_FAILURES = env.int("CASHBACK_API_BREAKER_FAILURES", default=5)
 CASHBACK_API_BREAKER_SECONDS = env.int("CASHBACK_API_BREAKER_SECONDS", default=30)
+# Threads of one process that may wait on the API at once (0: no limit); keep
+# it under gunicorn's threads per worker (config/gunicorn.py) so a hang never
+# holds a whole worker. The others get the fallback at once.
+CASHBACK_API_MAX_CALLS_PER_PROCESS = env.int("CASHBACK_API_MAX_CALLS_PER_PROCESS", default=2)
 
 # --- Cached answers -----------------------------------------------------------
 # Catalogue answers are invalidated on every catalogue change (core.cache),

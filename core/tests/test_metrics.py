@@ -437,3 +437,20 @@ def test_gunicorn_hooks_do_nothing_with_metrics_off(monkeypatch):
     hooks = runpy.run_path(str(REPO_ROOT / "config" / "gunicorn.py"))
     hooks["on_starting"](None)
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+@pytest.mark.usefixtures("metrics_on")
+def test_the_cache_breaker_state_is_exported():
+    from core.cache import _breaker
+
+    breaker = _breaker("cache-test-server:6379")
+    for _ in range(settings.CACHE_BREAKER_FAILURES):
+        breaker.failed()
+    opened = scrape()
+    assert value(opened, "cache_breaker_open", server="cache-test-server:6379") == 1
+    assert value(opened, "cache_breaker_opened_total", server="cache-test-server:6379") == 1
+
+    breaker.succeeded()
+    closed = scrape()
+    assert value(closed, "cache_breaker_open", server="cache-test-server:6379") == 0
+    assert value(closed, "cache_breaker_opened_total", server="cache-test-server:6379") == 1

@@ -1,5 +1,6 @@
 """The external cashback client against a real HTTP server on loopback."""
 
+import json
 import logging
 import socket
 import threading
@@ -8,9 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django_redis.cache import RedisCache
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from conftest import run_together
 from resellers import cpf as cpf_codec
 from resellers.cashback_client import SOURCE_EXTERNAL, SOURCE_LOCAL, CashbackBalance, cashback_balance
 
@@ -390,7 +394,8 @@ def test_cache_keys_use_the_blind_index_never_the_cpf(api, settings, ledger):
 
     keys = cache_keys()
     assert any(cpf_codec.blind_index(CPF) in key for key in keys)
-    assert any("breaker" in key for key in keys)
+    if isinstance(caches["strict"], RedisCache):  # else the breaker is in memory
+        assert any("breaker" in key for key in keys)
     assert not any(CPF in key or "153.509" in key for key in keys)
 
 
@@ -418,3 +423,221 @@ def test_logs_never_hold_the_cpf_token_or_url(api, settings, caplog, ledger):
         text = record.getMessage() + (record.exc_text or "")
         for secret in (CPF, "153.509", TOKEN, "cpf=", PATH):
             assert secret not in text
+
+
+# --- Unusable answers count as failures ----------------------------------------
+
+UNUSABLE_BODIES = {
+    # json.loads recurses once per level: RecursionError, not ValueError.
+    "deeply nested arrays": "[" * 30_000,
+    "deeply nested objects": '{"a":' * 30_000,
+    "nested inside the shape": '{"statusCode": 200, "body": {"credit": ' + "[" * 30_000 + "}}",
+    "not JSON": "<html>oops</html>",
+    "not UTF-8": b'{"statusCode": 200, "body": {"credit": "\xff"}}',
+    "NUL bytes": b"\x00" * 100,
+    "empty": "",
+    # Python refuses to read ints of more than 4,300 digits (ValueError).
+    "a 5,000-digit credit": '{"statusCode": 200, "body": {"credit": ' + "1" * 5_000 + "}}",
+    # Fits a Decimal, not the 14 digits the answer renders.
+    "a credit too large to show": '{"statusCode": 200, "body": {"credit": 1000000000000}}',
+    "a credit string too large to show": '{"statusCode": 200, "body": {"credit": "1000000000000.00"}}',
+    "too large (padding)": '{"statusCode": 200, "body": {"credit": 1}}' + " " * (70 * 1024),
+    "a huge array": "[" + "1," * 40_000 + "1]",
+}
+
+
+@pytest.mark.parametrize("body", UNUSABLE_BODIES.values(), ids=UNUSABLE_BODIES.keys())
+def test_unusable_body_falls_back_to_local_and_counts_as_a_failure(api, settings, ledger, body):
+    settings.CASHBACK_API_BREAKER_FAILURES = 1
+    api.expect_request(PATH).respond_with_data(body, content_type="application/json")
+
+    assert_local(balance(ledger), ledger)
+    assert len(api.log) == 1  # garbage is not retried
+
+    second = balance(ledger)
+
+    assert second.source == SOURCE_LOCAL
+    assert len(api.log) == 1  # the failure opened the circuit: no second request
+
+
+def test_body_larger_than_its_content_length_says_is_not_read_past_the_limit(api, ledger):
+    # No Content-Length (streamed, chunked): the client stops at its size limit.
+    def endless(request):
+        def chunks():
+            yield b'{"statusCode": 200, "body": {"credit": 1}}'
+            for _ in range(1_000):
+                yield b" " * 8192
+
+        return Response(chunks(), content_type="application/json")
+
+    api.expect_request(PATH).respond_with_handler(endless)
+    assert_local(balance(ledger), ledger)
+
+
+def test_compressed_answer_is_read(api, ledger):
+    # requests asks for gzip by default; an API behind a compressing proxy
+    # must still be understood (or not asked to compress).
+    import gzip
+
+    def compressed(request):
+        if "gzip" not in request.headers.get("Accept-Encoding", ""):
+            return Response(json.dumps(ok(12)), content_type="application/json")
+        return Response(
+            gzip.compress(json.dumps(ok(12)).encode()),
+            content_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        )
+
+    api.expect_request(PATH).respond_with_handler(compressed)
+    result = balance(ledger)
+    assert (result.credit, result.source) == (Decimal("12.00"), SOURCE_EXTERNAL)
+
+
+def test_unexpected_error_in_the_client_falls_back_and_counts(api, settings, ledger, monkeypatch):
+    # Whatever goes wrong in the call is the API's failure, never the route's.
+    from resellers import cashback_client
+
+    settings.CASHBACK_API_BREAKER_FAILURES = 1
+    api.expect_request(PATH).respond_with_json(ok(1))
+
+    def broken(*args, **kwargs):
+        raise UnicodeError("label too long")
+
+    monkeypatch.setattr(cashback_client._session, "get", broken)
+    assert_local(balance(ledger), ledger)
+    monkeypatch.undo()
+    assert balance(ledger).source == SOURCE_LOCAL  # open: not asked
+    assert api.log == []
+
+
+# --- Concurrency: a hang lets out at most the threshold, then one trial --------
+
+CALLERS = 24
+
+
+class HangingAPI:
+    """A threaded stand-in that holds every request until released, counting them."""
+
+    def __init__(self):
+        self.server = HTTPServer(threaded=True)
+        self.lock = threading.Lock()
+        self.received = 0
+        self.release = threading.Event()
+        self.hanging = True
+        self.delay = 0.0
+        self.server.expect_request(PATH).respond_with_handler(self.handle)
+
+    def handle(self, request):
+        with self.lock:
+            self.received += 1
+        if self.hanging:
+            self.release.wait(timeout=5)
+        time.sleep(self.delay)
+        return Response(json.dumps(ok(3)), content_type="application/json")
+
+
+@pytest.fixture
+def hanging_api(settings):
+    api = HangingAPI()
+    api.server.start()
+    settings.CASHBACK_API_URL = api.server.url_for("").rstrip("/")
+    settings.CASHBACK_API_TOKEN = TOKEN
+    settings.CASHBACK_API_TIMEOUT = 0.5
+    settings.CASHBACK_API_CACHE_SECONDS = 0
+    settings.CASHBACK_API_BREAKER_FAILURES = 5
+    settings.CASHBACK_API_BREAKER_SECONDS = 1
+    try:
+        yield api
+    finally:
+        api.release.set()
+        api.server.clear()
+        api.server.stop()
+
+
+@pytest.fixture(params=["shared", "local"])
+def breaker(request, monkeypatch):
+    """The breaker in Redis (a server of the test's own), or each process's own."""
+    if request.param == "shared":
+        request.getfixturevalue("throwaway_redis")
+    else:
+        from resellers import cashback_client
+
+        monkeypatch.setattr(cashback_client, "_shared_breaker", lambda: None)
+    return request.param
+
+
+def callers_together(count: int = CALLERS) -> list[tuple[CashbackBalance, float]]:
+    def call():
+        started = time.monotonic()
+        return balance(LocalLedger()), time.monotonic() - started
+
+    return run_together(*[call] * count)
+
+
+@pytest.mark.usefixtures("breaker")
+def test_a_hang_lets_out_at_most_the_threshold_then_exactly_one_trial(hanging_api, settings):
+    settings.CASHBACK_API_MAX_CALLS_PER_PROCESS = 0  # the breaker alone
+
+    results = callers_together()
+
+    assert 1 <= hanging_api.received <= 5
+    assert all(result.source == SOURCE_LOCAL for result, _ in results)
+    assert all(elapsed < 0.5 * 2 + 0.5 for _, elapsed in results)
+    for _ in range(5 - hanging_api.received):  # the failures the threshold still needs
+        balance(LocalLedger())
+    assert hanging_api.received == 5
+
+    callers_together()
+    assert hanging_api.received == 5  # open
+
+    time.sleep(1.1)  # the open period ends: half-open
+    callers_together()
+    assert hanging_api.received == 6  # exactly one trial, which hangs too
+
+    callers_together()
+    assert hanging_api.received == 6  # the failed trial opened it again
+
+    time.sleep(1.1)
+    # It answers now, within the budget but slowly enough that every caller
+    # arrives while the trial is out.
+    hanging_api.hanging, hanging_api.delay = False, 0.3
+    results = callers_together()
+    assert hanging_api.received == 7  # one trial again; it succeeds
+    assert sum(result.source == SOURCE_EXTERNAL for result, _ in results) == 1
+
+    callers_together(3)
+    assert hanging_api.received == 10  # closed: every caller asks the API
+
+
+def test_at_most_the_process_limit_of_threads_wait_on_the_api(hanging_api, settings):
+    # The others answer at once: a worker's threads stay free for other requests.
+    settings.CASHBACK_API_BREAKER_FAILURES = 100
+    settings.CASHBACK_API_MAX_CALLS_PER_PROCESS = 2
+
+    results = callers_together()
+
+    assert hanging_api.received == 2
+    # Two wait out the budget (0.5 s); the 22 others do not wait on the API.
+    waited = sorted(elapsed for _, elapsed in results)
+    assert all(elapsed >= 0.45 for elapsed in waited[-2:])
+    assert all(elapsed < 0.4 for elapsed in waited[:-2])
+    assert all(result.source == SOURCE_LOCAL for result, _ in results)
+
+
+def test_a_call_stopped_midway_gives_its_thread_back(api, settings, ledger, monkeypatch):
+    # gunicorn stops a timed-out worker's threads with SystemExit: the
+    # process's slot must not leak, or the API would never be asked again.
+    from resellers import cashback_client
+
+    settings.CASHBACK_API_MAX_CALLS_PER_PROCESS = 1
+    api.expect_request(PATH).respond_with_json(ok(4))
+
+    def stopped(cpf):
+        raise SystemExit(1)
+
+    monkeypatch.setattr(cashback_client, "_fetch_with_retry", stopped)
+    with pytest.raises(SystemExit):
+        balance(ledger)
+    monkeypatch.undo()
+
+    assert balance(ledger).source == SOURCE_EXTERNAL
