@@ -31,22 +31,27 @@ _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
-def password_reset_link(user: User, *, site_url: str) -> str:
+def public_url(path: str) -> str:
+    """``path`` on PUBLIC_BASE_URL (an absolute URL stays as it is): links in
+    e-mails never follow the Host header of the request that caused them."""
+    return urljoin(settings.PUBLIC_BASE_URL + "/", path)
+
+
+def password_reset_link(user: User) -> str:
     """PASSWORD_RESET_URL with the user's ``{uid}`` and ``{token}``; a
-    template starting with "/" is taken relative to ``site_url``."""
+    template starting with "/" is taken relative to PUBLIC_BASE_URL."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     # replace, not str.format: a template is a URL, and braces elsewhere in it
     # must not break sending.
-    link = settings.PASSWORD_RESET_URL.replace("{uid}", uid).replace("{token}", token)
-    return urljoin(site_url, link)
+    return public_url(settings.PASSWORD_RESET_URL.replace("{uid}", uid).replace("{token}", token))
 
 
-def password_reset_message(user: User, *, site_url: str) -> EmailMultiAlternatives:
+def password_reset_message(user: User) -> EmailMultiAlternatives:
     """The reset e-mail, plain text and HTML, in the active language."""
     context = {
         "user": user,
-        "link": password_reset_link(user, site_url=site_url),
+        "link": password_reset_link(user),
         "minutes": max(settings.PASSWORD_RESET_TIMEOUT // 60, 1),
     }
     subject = "".join(render_to_string("accounts/email/password_reset_subject.txt", context).splitlines())

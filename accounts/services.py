@@ -41,15 +41,13 @@ def password_reset_user(email: str) -> User | None:
     return user if user is not None and user.has_usable_password() else None
 
 
-def user_password_reset_request(*, email: str, site_url: str) -> None:
+def user_password_reset_request(*, email: str) -> None:
     """E-mail a one-time link to choose a new password, valid for
     PASSWORD_RESET_TIMEOUT, to the account that uses ``email``; nothing when
     none does (or it is inactive). Both take the same work: the message is
     rendered either way, and sent in the background (accounts.emails)."""
     user = password_reset_user(email)
-    message = emails.password_reset_message(
-        user or User(email=normalize_email(email), full_name=""), site_url=site_url
-    )
+    message = emails.password_reset_message(user or User(email=normalize_email(email), full_name=""))
     if user is not None:
         emails.deliver(message, user_id=user.pk)
 

@@ -7,6 +7,8 @@ from .base import DEMO_AUTO_APPROVED_CPFS, env
 DEBUG = False
 SECRET_KEY = "test-secret-key-used-only-by-the-test-suite-0123456789"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+# As the embedded default's: links in e-mails never follow the request's host.
+PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 
 # Fast hashing: password strength is tested through the validators, not the hasher.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
