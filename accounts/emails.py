@@ -2,10 +2,9 @@
 
 Messages are rendered in the request, in its language, and handed to one
 background thread that sends them: the answer never waits for the mail
-server, so a reset request for an unknown address takes as long as one for
-a real account, and a mail server that is down or slow shows only in the
-logs. Failures are logged with the account's id: an e-mail address is
-personal data and stays out of the logs.
+server, and a mail server that is down or slow shows only in the logs.
+Failures are logged with the account's id: an e-mail address is personal
+data and stays out of the logs.
 """
 
 import contextvars

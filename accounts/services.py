@@ -1,5 +1,11 @@
 """Writes to accounts."""
 
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
@@ -12,6 +18,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts import emails
 from accounts.models import User, normalize_email
 from config.parsing import parse_id
+
+logger = logging.getLogger(__name__)
 
 INVALID_RESET_LINK_MESSAGE = _("This password reset link is invalid or has expired. Ask for a new one.")
 
@@ -41,15 +49,37 @@ def password_reset_user(email: str) -> User | None:
     return user if user is not None and user.has_usable_password() else None
 
 
+@contextmanager
+def password_reset_floor() -> Iterator[None]:
+    """Make the block take PASSWORD_RESET_MIN_SECONDS at least.
+
+    A reset request for an account does a little more than one for an unknown
+    address (the message goes to the sending thread, and the send competes for
+    the CPU): without a floor, the median answer time tells whether an
+    account uses the address. The wait is a sleep, which costs no CPU and
+    lets the background send run meanwhile."""
+    deadline = time.monotonic() + settings.PASSWORD_RESET_MIN_SECONDS
+    yield
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
+    elif settings.PASSWORD_RESET_MIN_SECONDS:
+        logger.warning(
+            "A password reset request took %.0f ms more than PASSWORD_RESET_MIN_SECONDS.", -remaining * 1000
+        )
+
+
 def user_password_reset_request(*, email: str) -> None:
     """E-mail a one-time link to choose a new password, valid for
     PASSWORD_RESET_TIMEOUT, to the account that uses ``email``; nothing when
-    none does (or it is inactive). Both take the same work: the message is
-    rendered either way, and sent in the background (accounts.emails)."""
-    user = password_reset_user(email)
-    message = emails.password_reset_message(user or User(email=normalize_email(email), full_name=""))
-    if user is not None:
-        emails.deliver(message, user_id=user.pk)
+    none does (or it is inactive). Both take the same time: the message is
+    rendered either way, sent in the background (accounts.emails), and the
+    answer waits for the same floor (``password_reset_floor``)."""
+    with password_reset_floor():
+        user = password_reset_user(email)
+        message = emails.password_reset_message(user or User(email=normalize_email(email), full_name=""))
+        if user is not None:
+            emails.deliver(message, user_id=user.pk)
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@ in its look, e-mailing staff accounts only, throttled like the API's reset,
 with the same one-hour, one-time links."""
 
 import re
+import time
 
 import pytest
 from django.conf import settings
@@ -90,6 +91,15 @@ def test_the_admin_link_never_follows_the_host_the_request_names(staff_user):
     assert url.startswith("https://cashback.example.com/admin/password-reset/")
     assert "api.example.com" not in message.body
     assert "8443" not in message.body
+
+
+def test_the_admin_form_takes_the_same_floor_for_staff_and_any_other_address(staff_user, reseller, settings):
+    settings.PASSWORD_RESET_MIN_SECONDS = 0.05
+    for email in (staff_user.email, reseller.user.email, "nobody@example.com"):
+        started = time.perf_counter()
+        assert ask(email).status_code == 302
+        assert time.perf_counter() - started >= 0.05, email
+    assert [message.to for message in mail.outbox] == [[staff_user.email]]
 
 
 def test_a_reseller_gets_no_admin_link(reseller):

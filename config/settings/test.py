@@ -19,6 +19,9 @@ CPF_BLIND_INDEX_KEY = "test-blind-index-key"
 # As the embedded default: the demo CPF is auto-approved.
 CASHBACK_AUTO_APPROVED_CPFS = DEMO_AUTO_APPROVED_CPFS
 
+# No floor under password reset requests but in the tests of it, for speed.
+PASSWORD_RESET_MIN_SECONDS = 0
+
 # E-mail into django.core.mail.outbox, sent before the answer so tests read it.
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 EMAIL_IN_BACKGROUND = False
