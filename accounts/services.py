@@ -1,5 +1,6 @@
 """Writes to accounts."""
 
+import datetime
 import logging
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext_lazy as _
@@ -113,3 +115,20 @@ def _reset_link_user(uid: str) -> User | None:
     if pk is None:
         return None
     return User.objects.select_for_update().filter(pk=pk, is_active=True).first()
+
+
+def user_email_change_notify(*, user: User, old_email: str, changed_at: datetime.datetime) -> None:
+    """Once the change commits, tell ``old_email`` that the account's address
+    is now ``user.email`` (masked), when, and how to take the account back
+    (a reset link): an address changed by someone else must not go unnoticed.
+    In the active language (the request's); sent like every message
+    (accounts.emails). Call inside the transaction that changes the address."""
+    language = translation.get_language()
+
+    def send() -> None:
+        with translation.override(language):
+            message = emails.email_changed_message(user, old_email=old_email, changed_at=changed_at)
+        emails.deliver(message, user_id=user.pk)
+
+    # robust: the change is committed; a message that fails is logged, not a 500.
+    transaction.on_commit(send, robust=True)

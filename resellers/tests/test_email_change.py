@@ -1,6 +1,10 @@
 """PATCH /api/v1/resellers/me/ with a new e-mail address: an access token
 alone is not enough (the current password is checked, under the password
-change's throttle)."""
+change's throttle), and the previous address is told, after the change
+commits, with the time and a way to take the account back."""
+
+import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import mail
@@ -10,6 +14,7 @@ from freezegun import freeze_time
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
+from accounts.emails import masked_email
 from accounts.models import User
 from accounts.serializers import WRONG_PASSWORD_MESSAGE
 from accounts.tests.factories import PASSWORD
@@ -62,6 +67,7 @@ def test_a_new_address_without_the_current_password_is_refused(reseller, change)
     assert response.json() == {"current_password": [str(EMAIL_CHANGE_NEEDS_PASSWORD_MESSAGE)]}
     assert response.json()["current_password"][0].startswith("Send the current password")
     assert stored(reseller.user) == before
+    assert mail.outbox == []
 
 
 def test_the_missing_password_message_is_in_portuguese_by_default(change):
@@ -127,6 +133,77 @@ def test_an_address_in_use_is_refused_and_tells_nobody(reseller, change):
     assert response.status_code == 400
     assert list(response.json()) == ["email"]
     assert mail.outbox == []
+
+
+# --- The message to the previous address -------------------------------------
+
+
+def notice(reseller, change, **headers):
+    old = reseller.user.email
+    response = change({"email": NEW_EMAIL, "current_password": PASSWORD}, **headers)
+    assert response.status_code == 200, response.json()
+    (message,) = mail.outbox
+    assert message.to == [old]
+    return message
+
+
+def test_the_previous_address_is_told_in_portuguese(reseller, change):
+    message = notice(reseller, change)
+    assert message.subject == "O e-mail da sua conta foi alterado — Cashback de revendedores"
+    body = message.body
+    assert "20/03/2026 às 12:04 (horário de Brasília)" in body
+    assert "m***@example.org" in body
+    assert NEW_EMAIL not in body
+    assert "Se não foi você" in body
+    ((html, mimetype),) = message.alternatives
+    assert mimetype == "text/html"
+    assert 'lang="pt-br"' in html
+    assert "20/03/2026 às 12:04" in html
+    assert "m***@example.org" in html
+    assert NEW_EMAIL not in html
+
+
+def test_the_previous_address_is_told_in_the_request_language(reseller, change):
+    message = notice(reseller, change, **EN)
+    assert message.subject == "The e-mail address of your account was changed — Reseller cashback"
+    assert "20/03/2026 at 12:04 (Brasília time)" in message.body
+    assert "m***@example.org" in message.body
+    assert "If it was not you" in message.body
+
+
+def test_the_message_leaves_only_after_the_change_commits(reseller, reseller_client):
+    response = patch(reseller_client, {"email": NEW_EMAIL, "current_password": PASSWORD})
+    assert response.status_code == 200
+    # The test's transaction never commits: nothing was sent.
+    assert mail.outbox == []
+
+
+def test_the_message_carries_a_reset_link_that_takes_the_account_back(reseller, change, settings):
+    settings.PUBLIC_BASE_URL = "https://cashback.example.com"
+    message = notice(reseller, change)
+    url = re.search(r"https?://\S+", message.body).group()
+    assert url.startswith("https://cashback.example.com/api/v1/docs/?uid=")
+    query = parse_qs(urlsplit(url).query)
+    new_password = "0utra-Senha-Forte-2025"
+    confirm = APIClient().post(
+        "/api/v1/auth/password/reset/confirm/",
+        {"uid": query["uid"][0], "token": query["token"][0], "new_password": new_password},
+        format="json",
+    )
+    assert confirm.status_code == 204
+    assert User.objects.get(pk=reseller.user_id).check_password(new_password)
+
+
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("maria.nova@example.org", "m***@example.org"),
+        ("m@example.org", "m***@example.org"),
+        ("ana+loja@mail.example.com.br", "a***@mail.example.com.br"),
+    ],
+)
+def test_the_new_address_is_masked(address, masked):
+    assert masked_email(address) == masked
 
 
 # --- Guessing the password through this route -----------------------------------
