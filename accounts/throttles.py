@@ -101,9 +101,14 @@ class PasswordCheckThrottle(PasswordChangeThrottle):
     through both routes at twice the rate. A request sending no
     ``current_password`` checks none, and is not counted."""
 
+    def allow_request(self, request, view):
+        # Parsed first, outside the store's error handling: a body that cannot
+        # be read is the request's error, not an outage of the store.
+        self.data = request.data
+        return super().allow_request(request, view)
+
     def get_cache_key(self, request, view):
-        data = request.data
-        if not isinstance(data, dict) or "current_password" not in data:
+        if not isinstance(self.data, dict) or "current_password" not in self.data:
             return None
         return super().get_cache_key(request, view)
 
