@@ -50,6 +50,7 @@ COPY . .
 # Bytecode is compiled here because the app user cannot write /app at run time.
 RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost ALLOW_LOCAL_CACHE=true \
     CPF_ENCRYPTION_KEYS=collectstatic-only CPF_BLIND_INDEX_KEY=collectstatic-only \
+    PUBLIC_BASE_URL=http://localhost \
     DJANGO_SETTINGS_MODULE=config.settings.production \
     python manage.py collectstatic --no-input -v 0 \
     && python -m compileall -q -j 0 /app \

@@ -2,6 +2,9 @@
 admin's own templates, with the token generator and timeout of the API's
 reset (PASSWORD_RESET_TIMEOUT)."""
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import reverse
@@ -21,8 +24,10 @@ class AdminPasswordResetView(AdminPageMixin, auth_views.PasswordResetView):
 
     @property
     def extra_email_context(self):
-        # The site's name in the message, not the host name it was asked from.
-        return {"site_name": str(admin.site.site_title)}
+        # The site's name and PUBLIC_BASE_URL in the message, never the host
+        # (and port) the request named.
+        base = urlsplit(settings.PUBLIC_BASE_URL)
+        return {"site_name": str(admin.site.site_title), "protocol": base.scheme, "domain": base.netloc}
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "request": self.request}

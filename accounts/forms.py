@@ -8,7 +8,7 @@ from django.template import loader
 from django.utils.translation import gettext_lazy as _
 
 from accounts import emails
-from accounts.services import user_password_set
+from accounts.services import password_reset_floor, user_password_set
 from accounts.throttles import THROTTLE_UNAVAILABLE_MESSAGE, ThrottleUnavailable, password_reset_allowed
 
 TOO_MANY_RESET_REQUESTS_MESSAGE = _("Too many password reset requests. Try again later.")
@@ -43,6 +43,11 @@ class AdminPasswordResetForm(PasswordResetForm):
 
     def get_users(self, email):
         return (user for user in super().get_users(email) if user.is_staff)
+
+    def save(self, *args, **kwargs):
+        # As long for a staff account as for any other address (the API's floor).
+        with password_reset_floor():
+            super().save(*args, **kwargs)
 
     def send_mail(
         self,

@@ -1,9 +1,17 @@
 """Writes to accounts."""
 
+import datetime
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +24,8 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 from accounts import emails
 from accounts.models import User, normalize_email
 from core.parsing import parse_id
+
+logger = logging.getLogger(__name__)
 
 INVALID_RESET_LINK_MESSAGE = _("This password reset link is invalid or has expired. Ask for a new one.")
 # SimpleJWT's own message (and translations) for a blacklisted token: a token
@@ -82,17 +92,37 @@ def password_reset_user(email: str) -> User | None:
     return user if user is not None and user.has_usable_password() else None
 
 
-def user_password_reset_request(*, email: str, site_url: str) -> None:
+@contextmanager
+def password_reset_floor() -> Iterator[None]:
+    """Make the block take PASSWORD_RESET_MIN_SECONDS at least.
+
+    A reset request for an account does a little more than one for an unknown
+    address (the message goes to the sending thread, and the send competes for
+    the CPU): without a floor, the median answer time tells whether an
+    account uses the address. The wait is a sleep, which costs no CPU and
+    lets the background send run meanwhile."""
+    deadline = time.monotonic() + settings.PASSWORD_RESET_MIN_SECONDS
+    yield
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
+    elif settings.PASSWORD_RESET_MIN_SECONDS:
+        logger.warning(
+            "A password reset request took %.0f ms more than PASSWORD_RESET_MIN_SECONDS.", -remaining * 1000
+        )
+
+
+def user_password_reset_request(*, email: str) -> None:
     """E-mail a one-time link to choose a new password, valid for
     PASSWORD_RESET_TIMEOUT, to the account that uses ``email``; nothing when
-    none does (or it is inactive). Both take the same work: the message is
-    rendered either way, and sent in the background (accounts.emails)."""
-    user = password_reset_user(email)
-    message = emails.password_reset_message(
-        user or User(email=normalize_email(email), full_name=""), site_url=site_url
-    )
-    if user is not None:
-        emails.deliver(message, user_id=user.pk)
+    none does (or it is inactive). Both take the same time: the message is
+    rendered either way, sent in the background (accounts.emails), and the
+    answer waits for the same floor (``password_reset_floor``)."""
+    with password_reset_floor():
+        user = password_reset_user(email)
+        message = emails.password_reset_message(user or User(email=normalize_email(email), full_name=""))
+        if user is not None:
+            emails.deliver(message, user_id=user.pk)
 
 
 @transaction.atomic
@@ -126,3 +156,20 @@ def _reset_link_user(uid: str) -> User | None:
     if pk is None:
         return None
     return User.objects.select_for_update().filter(pk=pk, is_active=True).first()
+
+
+def user_email_change_notify(*, user: User, old_email: str, changed_at: datetime.datetime) -> None:
+    """Once the change commits, tell ``old_email`` that the account's address
+    is now ``user.email`` (masked), when, and how to take the account back
+    (a reset link): an address changed by someone else must not go unnoticed.
+    In the active language (the request's); sent like every message
+    (accounts.emails). Call inside the transaction that changes the address."""
+    language = translation.get_language()
+
+    def send() -> None:
+        with translation.override(language):
+            message = emails.email_changed_message(user, old_email=old_email, changed_at=changed_at)
+        emails.deliver(message, user_id=user.pk)
+
+    # robust: the change is committed; a message that fails is logged, not a 500.
+    transaction.on_commit(send, robust=True)

@@ -8,7 +8,8 @@ registration, password change and password reset (API and admin).
   its CPF share one budget; and because the address is part of the key,
   failures from other addresses never lock the account's owner out.
 * **Registration per address** (``registration``).
-* **Password change per account** (``password``).
+* **Password checks per account** (``password``): password changes, and
+  e-mail changes, which check the current password too (one budget).
 * **Password reset requests** (``password_reset``), per client address and
   per e-mail address asked for: one client cannot send many messages, and
   many clients cannot flood one mailbox. The e-mail is keyed whether or not
@@ -98,6 +99,24 @@ class PasswordChangeThrottle(FailClosedThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": f"user:{request.user.pk}"}
+
+
+class PasswordCheckThrottle(PasswordChangeThrottle):
+    """Other requests that check the current password (an e-mail change),
+    counted in the password change's budget: the password cannot be guessed
+    through both routes at twice the rate. A request sending no
+    ``current_password`` checks none, and is not counted."""
+
+    def allow_request(self, request, view):
+        # Parsed first, outside the store's error handling: a body that cannot
+        # be read is the request's error, not an outage of the store.
+        self.data = request.data
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        if not isinstance(self.data, dict) or "current_password" not in self.data:
+            return None
+        return super().get_cache_key(request, view)
 
 
 class RegistrationAddressThrottle(FailClosedAddressThrottle):

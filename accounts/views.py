@@ -195,7 +195,8 @@ class PasswordResetView(GenericAPIView):
             "address (in the request's language: Portuguese, or English with "
             "`Accept-Language: en`). The answer is the same 202, with the same body, whether "
             "or not an account uses the address, and takes as long either way. The link "
-            "(`PASSWORD_RESET_URL` with the `uid` and `token` to send to "
+            "(`PASSWORD_RESET_URL` on `PUBLIC_BASE_URL`, never on the request's host, with the "
+            "`uid` and `token` to send to "
             "`POST /api/v1/auth/password/reset/confirm/`) works once, for one hour at most, and "
             "dies when the password changes. Throttled per client address and per e-mail "
             "address (`PASSWORD_RESET_THROTTLE_RATE`); answers 503 rather than skipping the "
@@ -220,9 +221,7 @@ class PasswordResetView(GenericAPIView):
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user_password_reset_request(
-            email=serializer.validated_data["email"], site_url=request.build_absolute_uri("/")
-        )
+        user_password_reset_request(email=serializer.validated_data["email"])
         return Response({"detail": str(PASSWORD_RESET_REQUESTED_MESSAGE)}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -402,6 +402,7 @@ def app_environment(args) -> dict:
         ALLOWED_HOSTS="127.0.0.1",
         CPF_ENCRYPTION_KEYS=CPF_ENCRYPTION_KEY,
         CPF_BLIND_INDEX_KEY=CPF_BLIND_INDEX_KEY,
+        PUBLIC_BASE_URL="http://127.0.0.1",
         REDIS_URL=args.redis,
         CACHE_KEY_PREFIX=CACHE_KEY_PREFIX,
         # Plain HTTP on loopback; TLS is the proxy's job in production.

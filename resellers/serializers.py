@@ -4,12 +4,14 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import User
-from accounts.serializers import validate_password_field
+from accounts.models import User, normalize_email
+from accounts.serializers import WRONG_PASSWORD_MESSAGE, validate_password_field
 from core.serializers import StrictInputSerializer
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 from resellers.permissions import cpf_visible_to
+
+EMAIL_CHANGE_NEEDS_PASSWORD_MESSAGE = _("Send the current password to change the e-mail address.")
 
 
 class CPFField(serializers.CharField):
@@ -78,11 +80,41 @@ class ResellerRegisterInputSerializer(StrictInputSerializer):
 
 
 class ResellerUpdateInputSerializer(StrictInputSerializer):
+    """A new e-mail address needs the current password: with the address, a
+    password reset hands over the account, and an access token alone must
+    not be enough for that. The name needs none; the same address (in any
+    case) is no change."""
+
     full_name = serializers.CharField(max_length=150, required=False)
     email = serializers.EmailField(max_length=254, required=False)
+    current_password = serializers.CharField(
+        max_length=128,
+        trim_whitespace=False,
+        write_only=True,
+        required=False,
+        help_text=_(
+            "The account's current password: required to change the e-mail address, checked whenever sent."
+        ),
+    )
 
     def validate_full_name(self, value):
         return " ".join(value.split())
+
+    def validate_current_password(self, value):
+        if not self.context["request"].user.check_password(value):
+            raise serializers.ValidationError(WRONG_PASSWORD_MESSAGE, code="wrong_password")
+        return value
+
+    def validate(self, attrs):
+        email = attrs.get("email")
+        user = self.context["request"].user
+        changes_email = email is not None and normalize_email(email) != user.email
+        if changes_email and "current_password" not in attrs:
+            raise serializers.ValidationError(
+                {"current_password": [EMAIL_CHANGE_NEEDS_PASSWORD_MESSAGE]}, code="required"
+            )
+        attrs.pop("current_password", None)
+        return attrs
 
 
 # /auth/me/: the login, with its reseller profile when it has one.

@@ -1,8 +1,10 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User, normalize_email
+from accounts.services import user_email_change_notify
 from core import cache
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
@@ -45,11 +47,16 @@ def reseller_register(*, full_name: str, cpf: str, email: str, password: str) ->
 def reseller_profile_update(
     *, reseller: Reseller, full_name: str | None = None, email: str | None = None
 ) -> Reseller:
+    """Change the name and/or the e-mail address. A new address (the same
+    one in another case is none) is told to the previous one once committed.
+    Whoever calls this has checked the right to change the address (the API:
+    the current password)."""
     user = reseller.user
+    old_email = user.email
     changes = {}
     if full_name is not None:
         changes["full_name"] = full_name
-    if email is not None:
+    if email is not None and normalize_email(email) != old_email:
         changes["email"] = normalize_email(email)
         if errors := _duplicates(email=changes["email"], cpf_index=None, exclude_user_id=user.pk):
             raise ValidationError(errors, code="unique")
@@ -63,4 +70,6 @@ def reseller_profile_update(
     except IntegrityError as exc:
         raise ValidationError({"email": [EMAIL_TAKEN_MESSAGE]}, code="unique") from exc
     cache.invalidate(cache.PEOPLE)
+    if "email" in changes:
+        user_email_change_notify(user=user, old_email=old_email, changed_at=timezone.now())
     return reseller

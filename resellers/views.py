@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, StaffPermissions
-from accounts.throttles import RegistrationAddressThrottle
+from accounts.throttles import PasswordCheckThrottle, RegistrationAddressThrottle
 from core.filters import FilterBackend
 from core.parsing import ID_PATTERN
 from resellers.filters import ResellerFilter
@@ -145,13 +145,32 @@ class ResellerMeView(GenericAPIView):
     def get(self, request):
         return Response(ResellerOutputSerializer(request.user.reseller).data)
 
+    def get_throttles(self):
+        # A PATCH may check the current password: the password change's budget.
+        if self.request.method == "PATCH":
+            return [*super().get_throttles(), PasswordCheckThrottle()]
+        return super().get_throttles()
+
     @extend_schema(
         summary="Change own name or e-mail",
+        description=(
+            "Changes `full_name` and/or `email`. A new e-mail address needs the account's "
+            "`current_password` (400 on `current_password` when it is missing or wrong; the "
+            "same address in another case is no change and needs none). A request that sends "
+            "`current_password` counts against the password change's throttle "
+            "(`PASSWORD_THROTTLE_RATE`, per account), and answers 503 rather than skipping the "
+            "count when the throttle's store is down."
+        ),
         tags=["resellers"],
         request=ResellerUpdateInputSerializer,
         responses={200: ResellerOutputSerializer, 400: OpenApiResponse(description="Invalid fields")},
         examples=[
-            OpenApiExample("Change e-mail", value={"email": "maria.silva@example.com"}, request_only=True),
+            OpenApiExample(
+                "Change e-mail",
+                value={"email": "maria.silva@example.com", "current_password": "s3nha-Forte-2024"},
+                request_only=True,
+            ),
+            OpenApiExample("Change name", value={"full_name": "Maria da Silva Souza"}, request_only=True),
             RESELLER_EXAMPLE,
         ],
     )

@@ -3,8 +3,10 @@ in its look, e-mailing staff accounts only, throttled like the API's reset,
 with the same one-hour, one-time links."""
 
 import re
+import time
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.test import Client, override_settings
 from django.utils.http import urlsafe_base64_encode
@@ -28,7 +30,8 @@ def ask(email, client=None):
 
 
 def admin_link(message) -> str:
-    return re.search(r"https?://testserver(/\S+)", message.body).group(1)
+    """The link's path: it starts with PUBLIC_BASE_URL (the tests' default)."""
+    return re.search(rf"{re.escape(settings.PUBLIC_BASE_URL)}(/\S+)", message.body).group(1)
 
 
 def test_the_admin_login_page_links_to_the_reset_form():
@@ -77,6 +80,26 @@ def test_a_staff_member_resets_the_password_through_the_admin(staff_user):
     # The link worked once.
     again = Client().get(link, follow=True)
     assert again.context["validlink"] is False
+
+
+@override_settings(ALLOWED_HOSTS=["api.example.com"], PUBLIC_BASE_URL="https://cashback.example.com")
+def test_the_admin_link_never_follows_the_host_the_request_names(staff_user):
+    response = Client().post(FORM, {"email": staff_user.email}, HTTP_HOST="api.example.com:8443")
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    url = re.search(r"https?://\S+", message.body).group()
+    assert url.startswith("https://cashback.example.com/admin/password-reset/")
+    assert "api.example.com" not in message.body
+    assert "8443" not in message.body
+
+
+def test_the_admin_form_takes_the_same_floor_for_staff_and_any_other_address(staff_user, reseller, settings):
+    settings.PASSWORD_RESET_MIN_SECONDS = 0.05
+    for email in (staff_user.email, reseller.user.email, "nobody@example.com"):
+        started = time.perf_counter()
+        assert ask(email).status_code == 302
+        assert time.perf_counter() - started >= 0.05, email
+    assert [message.to for message in mail.outbox] == [[staff_user.email]]
 
 
 def test_a_reseller_gets_no_admin_link(reseller):

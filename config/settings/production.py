@@ -8,7 +8,7 @@ import ipaddress
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, public_base_url
 
 DEBUG = False
 
@@ -17,14 +17,18 @@ SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CPF_ENCRYPTION_KEYS = env.list("CPF_ENCRYPTION_KEYS")
 CPF_BLIND_INDEX_KEY = env("CPF_BLIND_INDEX_KEY")
+# The address clients reach the service at (the proxy's): links in e-mails.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL")
 for _name, _value in (
     ("SECRET_KEY", SECRET_KEY),
     ("ALLOWED_HOSTS", ALLOWED_HOSTS),
     ("CPF_ENCRYPTION_KEYS", CPF_ENCRYPTION_KEYS),
     ("CPF_BLIND_INDEX_KEY", CPF_BLIND_INDEX_KEY),
+    ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
 ):
     if not _value:
         raise ImproperlyConfigured(f"Set the {_name} environment variable.")
+PUBLIC_BASE_URL = public_base_url(PUBLIC_BASE_URL)
 
 # --- Shared cache -------------------------------------------------------------
 # Without Redis the cache, the throttles and the cashback client's circuit

@@ -7,6 +7,8 @@ from .base import DEMO_AUTO_APPROVED_CPFS, env
 DEBUG = False
 SECRET_KEY = "test-secret-key-used-only-by-the-test-suite-0123456789"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+# As the embedded default's: links in e-mails never follow the request's host.
+PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 
 # Fast hashing: password strength is tested through the validators, not the hasher.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -16,6 +18,9 @@ CPF_BLIND_INDEX_KEY = "test-blind-index-key"
 
 # As the embedded default: the demo CPF is auto-approved.
 CASHBACK_AUTO_APPROVED_CPFS = DEMO_AUTO_APPROVED_CPFS
+
+# No floor under password reset requests but in the tests of it, for speed.
+PASSWORD_RESET_MIN_SECONDS = 0
 
 # E-mail into django.core.mail.outbox, sent before the answer so tests read it.
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

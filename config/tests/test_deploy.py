@@ -78,6 +78,7 @@ SECRETS = {
     "ALLOWED_HOSTS": "api.example.com",
     "CPF_ENCRYPTION_KEYS": "bmQD2eQ8bvmITRj7Vly_arLCubDqhWp7xEkEFXiIed8=",
     "CPF_BLIND_INDEX_KEY": "y" * 32,
+    "PUBLIC_BASE_URL": "https://api.example.com",
 }
 PRINT_CACHE_BACKEND = "import config.settings.production as s; print(s.CACHES['default']['BACKEND'])"
 _UNSET = ("REDIS_URL", "ALLOW_LOCAL_CACHE", "DATABASE_URL", *SECRETS)
@@ -94,6 +95,52 @@ def test_production_refuses_to_start_without_redis_url():
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "REDIS_URL" in result.stderr
+
+
+def test_production_refuses_to_start_without_public_base_url():
+    secrets = {key: value for key, value in SECRETS.items() if key != "PUBLIC_BASE_URL"}
+    result = load_production_settings(**secrets, REDIS_URL="redis://127.0.0.1:6379/0")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Set the PUBLIC_BASE_URL environment variable" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "api.example.com",  # no scheme: links would be relative
+        "ftp://api.example.com",
+        "https://",
+        "https://api.example.com/cashback",  # links are built from the site's own paths
+        "https://api.example.com/?next=1",
+        "https://user@api.example.com",
+    ],
+)
+def test_production_refuses_a_public_base_url_that_is_not_an_origin(value):
+    result = load_production_settings(
+        **{**SECRETS, "PUBLIC_BASE_URL": value}, REDIS_URL="redis://127.0.0.1:6379/0"
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "PUBLIC_BASE_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "origin"),
+    [
+        ("https://api.example.com", "https://api.example.com"),
+        ("https://api.example.com/", "https://api.example.com"),
+        ("http://localhost:8000", "http://localhost:8000"),
+    ],
+)
+def test_production_reads_the_public_base_url_as_an_origin(value, origin):
+    result = import_settings(
+        "import config.settings.production as s; print(s.PUBLIC_BASE_URL)",
+        unset=_UNSET,
+        env={**SECRETS, "PUBLIC_BASE_URL": value, "REDIS_URL": "redis://127.0.0.1:6379/0"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == origin
 
 
 def test_production_starts_with_redis_url():
@@ -128,3 +175,10 @@ def test_healthcheck_command_fails_when_nothing_answers(capsys, monkeypatch):
     monkeypatch.setenv("PORT", "9")  # discard: nothing listens there
     assert healthcheck.main(["healthcheck", "/health/ready"]) == 1
     assert "http://127.0.0.1:9/health/ready" in capsys.readouterr().out
+
+
+def test_by_default_the_password_reset_floor_covers_the_work_of_a_busy_server():
+    from config.settings import base as base_settings
+
+    # The suite runs with a floor of 0 (config/settings/test.py), for speed.
+    assert base_settings.PASSWORD_RESET_MIN_SECONDS >= 0.1

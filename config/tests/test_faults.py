@@ -205,6 +205,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "api.example.com",
     "CPF_ENCRYPTION_KEYS": "bmQD2eQ8bvmITRj7Vly_arLCubDqhWp7xEkEFXiIed8=",
     "CPF_BLIND_INDEX_KEY": "k",
+    "PUBLIC_BASE_URL": "https://api.example.com",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
 }
 

@@ -2,7 +2,7 @@ import pytest
 
 from accounts.models import User
 from accounts.permissions import NOT_A_RESELLER_MESSAGE
-from accounts.tests.factories import StaffFactory
+from accounts.tests.factories import PASSWORD, StaffFactory
 from conftest import authenticated_client
 from core.serializers import UNKNOWN_FIELD_MESSAGE
 from resellers.services import EMAIL_TAKEN_MESSAGE
@@ -38,7 +38,9 @@ def test_me_requires_authentication(api_client):
 
 def test_patch_me_changes_name_and_email(reseller, reseller_client):
     response = reseller_client.patch(
-        ME, {"full_name": "  Ana   Souza ", "email": "ANA@Example.com"}, format="json"
+        ME,
+        {"full_name": "  Ana   Souza ", "email": "ANA@Example.com", "current_password": PASSWORD},
+        format="json",
     )
     assert response.status_code == 200, response.json()
     assert response.json()["full_name"] == "Ana Souza"
@@ -54,7 +56,9 @@ def test_patch_me_keeps_own_email_in_another_case(reseller, reseller_client):
 
 def test_patch_me_rejects_an_email_in_use(reseller, reseller_client):
     other = ResellerFactory()
-    response = reseller_client.patch(ME, {"email": other.user.email.upper()}, format="json")
+    response = reseller_client.patch(
+        ME, {"email": other.user.email.upper(), "current_password": PASSWORD}, format="json"
+    )
     assert response.status_code == 400
     assert response.json() == {"email": [str(EMAIL_TAKEN_MESSAGE)]}
     reseller.user.refresh_from_db()
