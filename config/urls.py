@@ -4,7 +4,7 @@ import sys
 
 from django.contrib import admin
 from django.db import InterfaceError, OperationalError
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core import health
@@ -27,8 +27,10 @@ urlpatterns = [
     path("admin/password-reset/", include("accounts.admin_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("health/live", health.live, name="health-live"),
-    path("health/ready", health.ready, name="health-ready"),
+    # With or without the trailing slash (HealthCheckMiddleware answers GET
+    # and HEAD first; other methods reach these and get a 405).
+    re_path(r"^health/live/?$", health.live, name="health-live"),
+    re_path(r"^health/ready/?$", health.ready, name="health-ready"),
     path("favicon.ico", favicon, name="favicon"),
 ]
 
