@@ -368,7 +368,10 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.logging.RequestIDFilter"}},
+    "filters": {
+        "request_id": {"()": "core.logging.RequestIDFilter"},
+        "routine_warning": {"()": "core.logging.RoutineWarningFilter"},
+    },
     "formatters": {
         "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
@@ -388,6 +391,9 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # A bad Host header (the answer is the JSON 400): one WARNING line,
+        # no traceback.
+        "django.security.DisallowedHost": {"filters": ["routine_warning"]},
         # Its DEBUG lines carry full URLs, and the cashback API's URL holds a CPF.
         "urllib3": {"level": "WARNING"},
     },
