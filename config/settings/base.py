@@ -373,12 +373,10 @@ LOGGING = {
         "routine_warning": {"()": "core.logging.RoutineWarningFilter"},
     },
     "formatters": {
-        "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
+        # Times in ISO 8601 with the offset, in TIME_ZONE; gunicorn writes its
+        # own lines with the same formatters (config/gunicorn.py).
+        "console": {"()": "core.logging.formatter", "kind": "console", "time_zone": TIME_ZONE},
+        "json": {"()": "core.logging.formatter", "kind": "json", "time_zone": TIME_ZONE},
     },
     "handlers": {
         "console": {
