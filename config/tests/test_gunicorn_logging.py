@@ -152,10 +152,10 @@ def test_a_running_gunicorn_logs_master_and_access_lines_on_sao_paulo_time(tmp_p
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=5)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=10)
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -171,6 +171,8 @@ def test_a_running_gunicorn_logs_master_and_access_lines_on_sao_paulo_time(tmp_p
     starting = next(line for line in master if line["message"].startswith("Starting gunicorn"))
     assert starting["time"].endswith("-03:00"), starting
     assert starting["request_id"] == "-"
-    (access,) = [json.loads(line) for line in access_log.read_text().splitlines()]
-    assert access["time"].endswith("-03:00"), access
-    assert access["path"] == "/health/live"
+    # One line per probe (a slow start may have taken a retry).
+    access = [json.loads(line) for line in access_log.read_text().splitlines()]
+    assert access
+    assert {line["path"] for line in access} == {"/health/live"}
+    assert all(line["time"].endswith("-03:00") for line in access), access
