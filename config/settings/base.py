@@ -26,6 +26,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 
 INSTALLED_APPS = [
     "core.apps.AdminConfig",
+    # Ahead of django.contrib.auth: its createsuperuser replaces Django's.
+    "accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,7 +45,6 @@ INSTALLED_APPS = [
     # Project
     "core",
     "config",
-    "accounts",
     "resellers",
     "products",
     "purchases",
