@@ -7,7 +7,7 @@ from django.db import InterfaceError, OperationalError
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from core import health
+from core import health, home
 from core.favicon import favicon
 from core.middleware import json_error, service_unavailable
 
@@ -23,6 +23,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", home.home, name="home"),
     # Ahead of the admin: its "forgotten your password?" pages.
     path("admin/password-reset/", include("accounts.admin_urls")),
     path("admin/", admin.site.urls),
