@@ -73,9 +73,14 @@ control_socket_disable = True
 # Trust X-Forwarded-* from the proxy in front of the container.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 
-# --- Logging: stdout, JSON like the application's (LOG_FORMAT) ----------------
+# --- Logging: stdout, in the application's formats (LOG_FORMAT) -----------------
 accesslog = "-"
 errorlog = "-"
+# The application's LOG_FORMAT (json in production) and TIME_ZONE (Django's
+# settings are not loaded in the master: config/tests/test_gunicorn_logging.py
+# keeps this equal to settings.TIME_ZONE).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+TIME_ZONE = "America/Sao_Paulo"
 
 
 # Query strings can hold personal data (an exact-CPF search is
@@ -102,37 +107,43 @@ class RedactingLogger(Logger):
         return atoms
 
 
-class JSONLogger(RedactingLogger):
-    """Gunicorn's own lines as one JSON object each, the access line carrying
-    the request id the application put on the response."""
+class AppFormatLogger(RedactingLogger):
+    """Gunicorn's own lines (the master's, the workers', the access log) in
+    the application's format and clock (core.logging.formatter): one JSON
+    object each with LOG_FORMAT=json, the access line carrying the request
+    id the application put on the response."""
 
     def setup(self, cfg):
         super().setup(cfg)
-        from pythonjsonlogger.json import JsonFormatter
+        # Imported here: the project directory is on sys.path only once
+        # gunicorn has read this file.
+        from core.logging import formatter
 
-        formatter = JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            # With the UTC offset: the master logs in UTC, the workers in
-            # TIME_ZONE once Django has set it.
-            datefmt="%Y-%m-%dT%H:%M:%S%z",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        )
+        line_format = formatter(LOG_FORMAT, time_zone=TIME_ZONE)
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
-                handler.setFormatter(formatter)
+                if not getattr(handler, "_gunicorn", False):
+                    continue  # not one of gunicorn's own (a test's capture)
+                handler.setFormatter(line_format)
+                handler.addFilter(_no_request_id)
 
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
         atoms = self.atoms(resp, req, environ, request_time)
+        request_id = atoms.get("{x-request-id}o", "-")
         try:
+            if LOG_FORMAT != "json":
+                safe_atoms = self.atoms_wrapper_class(atoms)
+                self.access_log.info(self.cfg.access_log_format, safe_atoms, extra={"request_id": request_id})
+                return
             self.access_log.info(
                 "%s %s %s",
                 atoms["m"],
                 atoms["U"],
                 atoms["s"],
                 extra={
-                    "request_id": atoms.get("{x-request-id}o", "-"),
+                    "request_id": request_id,
                     "method": atoms["m"],
                     "path": atoms["U"],
                     "status": resp.status_code,
@@ -145,4 +156,12 @@ class JSONLogger(RedactingLogger):
             self.exception("Could not write the access log line")
 
 
-logger_class = JSONLogger if os.environ.get("LOG_FORMAT", "json") == "json" else RedactingLogger
+def _no_request_id(record):
+    """Lines outside any request (the master's) carry the "-" the
+    application's do."""
+    if not hasattr(record, "request_id"):
+        record.request_id = "-"
+    return True
+
+
+logger_class = AppFormatLogger

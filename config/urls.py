@@ -4,10 +4,10 @@ import sys
 
 from django.contrib import admin
 from django.db import InterfaceError, OperationalError
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from core import health
+from core import health, home
 from core.favicon import favicon
 from core.middleware import json_error, service_unavailable
 
@@ -23,12 +23,15 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", home.home, name="home"),
     # Ahead of the admin: its "forgotten your password?" pages.
     path("admin/password-reset/", include("accounts.admin_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("health/live", health.live, name="health-live"),
-    path("health/ready", health.ready, name="health-ready"),
+    # With or without the trailing slash (HealthCheckMiddleware answers GET
+    # and HEAD first; other methods reach these and get a 405).
+    re_path(r"^health/live/?$", health.live, name="health-live"),
+    re_path(r"^health/ready/?$", health.ready, name="health-ready"),
     path("favicon.ico", favicon, name="favicon"),
 ]
 

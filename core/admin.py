@@ -37,9 +37,9 @@ class AdminSite(admin.AdminSite):
     site_header = _("Reseller cashback — back office")
     site_title = _("Reseller cashback")
     index_title = _("Back office")
-    # The project serves no web page of its own at "/" (a JSON 404 there): the
-    # header's link goes to the API documentation instead.
-    site_url = reverse_lazy("swagger-ui")
+    # The header's "View site": the root page, which lists the API's
+    # documentation, its schema and this site.
+    site_url = reverse_lazy("home")
 
     def __init__(self, name="admin"):
         super().__init__(name)

@@ -1,4 +1,8 @@
-"""Liveness and readiness probes (plain Django views: no auth, no throttling)."""
+"""Liveness and readiness probes (plain Django views: no auth, no throttling).
+
+GET and HEAD, with or without a trailing slash: load balancers differ in
+the method and the path they probe with, and count a redirect as a failure.
+"""
 
 import logging
 import uuid
@@ -7,15 +11,23 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
 
+def _answer(request, body: dict, status: int = 200) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    if request.method == "HEAD":
+        # The status is the answer; not every server drops a HEAD's body.
+        response.content = b""
+    return response
+
+
 @never_cache
-@require_GET
+@require_safe
 def live(request):
-    return JsonResponse({"status": "ok"})
+    return _answer(request, {"status": "ok"})
 
 
 def _database_ok() -> bool:
@@ -46,14 +58,15 @@ def _cache_ok() -> bool:
 
 
 @never_cache
-@require_GET
+@require_safe
 def ready(request):
     checks = {"database": _database_ok(), "cache": _cache_ok()}
     healthy = all(checks.values())
-    return JsonResponse(
+    return _answer(
+        request,
         {
             "status": "ok" if healthy else "unavailable",
             "checks": {name: "ok" if ok else "failed" for name, ok in checks.items()},
         },
-        status=200 if healthy else 503,
+        200 if healthy else 503,
     )

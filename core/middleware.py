@@ -71,7 +71,11 @@ class JSONErrorMiddleware:
             and not request.path.startswith("/admin/")
             and "json" not in response.get("Content-Type", "")
         ):
-            return json_error(response.status_code)
+            error = json_error(response.status_code)
+            # A 405 says which methods would do (RFC 9110).
+            if "Allow" in response:
+                error["Allow"] = response["Allow"]
+            return error
         return response
 
 
@@ -124,14 +128,19 @@ class HealthCheckMiddleware:
     failing readiness check still logs with its request id.
     """
 
-    PROBES = {"/health/live": "live", "/health/ready": "ready"}
+    PROBES = {
+        "/health/live": "live",
+        "/health/live/": "live",
+        "/health/ready": "ready",
+        "/health/ready/": "ready",
+    }
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         probe = self.PROBES.get(request.path_info)
-        if probe is not None and request.method == "GET":
+        if probe is not None and request.method in ("GET", "HEAD"):
             return getattr(health, probe)(request)
         # Anything else, other methods on the probe paths included, goes
         # through the whole chain (and its host validation).

@@ -28,6 +28,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 
 INSTALLED_APPS = [
     "core.apps.AdminConfig",
+    # Ahead of django.contrib.auth: its createsuperuser replaces Django's.
+    "accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -45,7 +47,6 @@ INSTALLED_APPS = [
     # Project
     "core",
     "config",
-    "accounts",
     "resellers",
     "products",
     "purchases",
@@ -412,14 +413,15 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.logging.RequestIDFilter"}},
+    "filters": {
+        "request_id": {"()": "core.logging.RequestIDFilter"},
+        "routine_warning": {"()": "core.logging.RoutineWarningFilter"},
+    },
     "formatters": {
-        "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
+        # Times in ISO 8601 with the offset, in TIME_ZONE; gunicorn writes its
+        # own lines with the same formatters (config/gunicorn.py).
+        "console": {"()": "core.logging.formatter", "kind": "console", "time_zone": TIME_ZONE},
+        "json": {"()": "core.logging.formatter", "kind": "json", "time_zone": TIME_ZONE},
     },
     "handlers": {
         "console": {
@@ -432,6 +434,9 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # A bad Host header (the answer is the JSON 400): one WARNING line,
+        # no traceback.
+        "django.security.DisallowedHost": {"filters": ["routine_warning"]},
         # Its DEBUG lines carry full URLs, and the cashback API's URL holds a CPF.
         "urllib3": {"level": "WARNING"},
     },

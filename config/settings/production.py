@@ -91,5 +91,3 @@ STORAGES = {
 LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="json")  # noqa: F405
 # Standard output, with gunicorn's own lines: what container engines collect.
 LOGGING["handlers"]["console"]["stream"] = "ext://sys.stdout"  # noqa: F405
-# ISO 8601 with the UTC offset, as gunicorn's lines (config/gunicorn.py).
-LOGGING["formatters"]["json"]["datefmt"] = "%Y-%m-%dT%H:%M:%S%z"  # noqa: F405

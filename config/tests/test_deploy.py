@@ -22,11 +22,12 @@ PROBE_HOSTS = ["127.0.0.1:8000", "10.0.3.7:8000", "localhost", "[::1]:8000"]
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("host", PROBE_HOSTS)
-@pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
+@pytest.mark.parametrize("path", ["/health/live", "/health/ready", "/health/live/", "/health/ready/"])
+@pytest.mark.parametrize("method", ["get", "head"])
 @override_settings(ALLOWED_HOSTS=PRODUCTION_HOSTS)
-def test_health_probes_answer_whatever_the_host_header(client, caplog, path, host):
+def test_health_probes_answer_whatever_the_host_header(client, caplog, path, host, method):
     with caplog.at_level(logging.WARNING, logger="django.security"):
-        response = client.get(path, HTTP_HOST=host)
+        response = getattr(client, method)(path, HTTP_HOST=host)
     assert response.status_code == 200
     assert response["X-Request-ID"]
     assert not [r for r in caplog.records if r.name.startswith("django.security")]
@@ -39,8 +40,28 @@ def test_other_routes_still_refuse_a_host_outside_allowed_hosts(client):
     assert client.get("/api/v1/products/", HTTP_HOST="api.example.com").status_code == 401
 
 
+@pytest.mark.django_db
 @override_settings(ALLOWED_HOSTS=PRODUCTION_HOSTS)
-def test_only_get_on_a_probe_skips_host_validation(client):
+def test_a_bad_host_is_one_warning_without_a_traceback(client, caplog):
+    # Bots and scanners send these all day: an ERROR with a traceback each
+    # time buries the real errors (and pages whoever watches ERRORs).
+    with caplog.at_level(logging.DEBUG):
+        response = client.get("/api/v1/products/", HTTP_HOST="evil.example.com")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Requisição inválida.", "code": "bad_request"}
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(records) == 1, [(r.name, r.levelname, r.getMessage()) for r in records]
+    (record,) = records
+    assert record.name == "django.security.DisallowedHost"
+    assert record.levelno == logging.WARNING
+    assert record.levelname == "WARNING"
+    assert record.exc_info is None
+    assert record.exc_text is None
+    assert "evil.example.com" in record.getMessage()
+
+
+@override_settings(ALLOWED_HOSTS=PRODUCTION_HOSTS)
+def test_only_get_and_head_on_a_probe_skip_host_validation(client):
     assert client.post("/health/live", HTTP_HOST="10.0.3.7:8000").status_code == 400
 
 

@@ -269,3 +269,56 @@ def test_copy_and_bulk_create_write_the_same_rows(monkeypatch):
     seed(reset=True)
 
     assert snapshot() == expected
+
+
+# --- Progress: a bar on a terminal, lines in a log, nothing with --no-progress --------
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def seed_progress(stderr, **options) -> str:
+    call_command("seed", stdout=StringIO(), stderr=stderr, **{**SMALL, **options})
+    return stderr.getvalue()
+
+
+def test_seed_writes_progress_lines_when_stderr_is_not_a_terminal():
+    # A container log or CI: no bar (it would be one endless line of \r),
+    # but a line each time another tenth of the purchases is written (as
+    # often as the batches allow), so a long run shows life.
+    lines = seed_progress(StringIO(), resellers=40, purchases=400, batch_size=1).splitlines()
+    progress = [line for line in lines if line.startswith("Purchases:")]
+    assert 5 <= len(progress) <= 10, lines
+    percents = [int(re.search(r"\((\d+) %\)", line).group(1)) for line in progress]
+    assert percents == sorted(set(percents))
+    assert all(percent % 10 == 0 for percent in percents)
+    assert progress[-1].startswith("Purchases: 400 of 400 (100 %)")
+    assert "\r" not in "".join(lines)
+
+
+def test_seed_progress_lines_skip_nothing_and_repeat_nothing_with_large_batches():
+    progress = [
+        line
+        for line in seed_progress(StringIO(), purchases=40, batch_size=5000).splitlines()
+        if line.startswith("Purchases:")
+    ]
+    assert progress == [progress[0]]
+    assert progress[0].startswith("Purchases: 40 of 40 (100 %)")
+
+
+def test_seed_draws_a_bar_on_a_terminal():
+    output = seed_progress(Terminal(), purchases=200, batch_size=10)
+    assert "\r" in output
+    assert "200/200" in output
+    assert "Purchases:" not in output
+
+
+@pytest.mark.parametrize("stderr", [StringIO, Terminal])
+def test_no_progress_silences_both(stderr):
+    assert seed_progress(stderr(), purchases=200, batch_size=10, no_progress=True) == ""
+
+
+def test_verbosity_zero_silences_progress():
+    assert seed_progress(StringIO(), purchases=200, batch_size=10, verbosity=0) == ""

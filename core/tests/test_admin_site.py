@@ -53,12 +53,11 @@ def test_the_token_blacklist_is_not_in_the_admin(admin_client):
     assert "token_blacklist" not in admin_client.get("/admin/").content.decode()
 
 
-def test_the_header_links_the_api_documentation_instead_of_a_missing_home_page(admin_client, client):
+def test_the_headers_view_site_opens_the_root_page(admin_client, client):
     html = admin_client.get("/admin/").content.decode()
-    assert '<a href="/api/v1/docs/">Documentação da API</a>' in html
-    assert 'href="/"' not in html
-    assert "Ver o site" not in html
-    assert client.get("/api/v1/docs/").status_code == 200
+    assert '<a href="/">Ver o site</a>' in html
+    root = client.get("/", HTTP_ACCEPT="text/html").content.decode()
+    assert 'href="/api/v1/docs/"' in root
 
 
 def test_favicon_is_served_at_the_root(client):

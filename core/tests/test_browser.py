@@ -72,3 +72,23 @@ def test_staff_approves_a_purchase_with_the_admin_bulk_action(live_server, page,
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.APPROVED
     assert purchase.reviewed_by == staff
+
+
+@pytest.mark.django_db
+def test_the_root_page_leads_a_newcomer_to_the_documentation(live_server, page):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{live_server.url}/")
+    assert page.title() == "Cashback de revendedores"
+    links = page.locator("li a")
+    assert links.all_inner_texts() == [
+        "Documentação da API (Swagger UI)",
+        "Referência da API (ReDoc)",
+        "Esquema OpenAPI 3",
+        "Área administrativa (equipe)",
+        "Verificação de funcionamento (liveness)",
+    ]
+    # Nothing wider than the window.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    page.get_by_role("link", name="Documentação da API (Swagger UI)").click()
+    page.wait_for_selector(".opblock", timeout=15_000)
+    assert page.url == f"{live_server.url}/api/v1/docs/"

@@ -16,6 +16,22 @@ def test_live(client):
     assert response.json() == {"status": "ok"}
 
 
+@pytest.mark.parametrize("path", ["/health/live", "/health/live/", "/health/ready", "/health/ready/"])
+def test_probes_answer_head_without_a_body(client, path):
+    response = client.head(path)
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("path", ["/health/live/", "/health/ready/"])
+def test_probes_answer_with_a_trailing_slash_too(client, path):
+    # Answered directly, not redirected: a load balancer counts a 301 as down
+    # (or follows it to a host it cannot reach).
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
 def test_ready_when_everything_answers(client):
     response = client.get("/health/ready")
     assert response.status_code == 200
@@ -86,10 +102,12 @@ def test_wrong_method_gets_json_405(api_client):
     assert response.json()["detail"]
 
 
-def test_health_wrong_method_is_json(client):
-    response = client.post("/health/live")
+@pytest.mark.parametrize("path", ["/health/live", "/health/live/", "/health/ready/"])
+def test_health_wrong_method_is_json(client, path):
+    response = client.post(path)
     assert response.status_code == 405
-    assert response.json()["detail"]
+    assert response["Allow"] == "GET, HEAD"
+    assert response.json()["code"] == "method_not_allowed"
 
 
 def test_unhandled_error_is_json_500(api_client, monkeypatch):

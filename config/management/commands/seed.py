@@ -1,5 +1,4 @@
 import argparse
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -86,7 +85,7 @@ class Command(BaseCommand):
                 first_day=generate.first_month(today, options["months"]),
                 today=today,
                 catalogue=store.catalogue_for_items(product_specs),
-                progress=not options["no_progress"] and options["verbosity"] > 0 and sys.stderr.isatty(),
+                progress=self._progress(options),
             )
             outcome.written = writer.counts
             # The bulk writes skip the services, so the namespaces they would
@@ -102,6 +101,17 @@ class Command(BaseCommand):
         if options["verbosity"] > 0:
             self._report(outcome, resellers=options["resellers"], elapsed=time.perf_counter() - started)
 
+    def _progress(self, options):
+        """How the purchases' progress is shown: tqdm's bar on a terminal,
+        a line per tenth elsewhere (a container's log, CI), where a bar is
+        one endless line that only shows at the end."""
+        if options["no_progress"] or options["verbosity"] == 0:
+            return lambda total: tqdm(total=total, disable=True)
+        if self.stderr.isatty():
+            # The raw stream: the wrapper ends every write with a newline.
+            return lambda total: tqdm(total=total, unit=" purchases", file=self.stderr._out)
+        return lambda total: ProgressLines(self.stderr, total)
+
     @staticmethod
     def _write_purchases(writer, setup, counts, *, seed, first_day, today, catalogue, progress):
         """Generate each new reseller's purchases with their cashback and
@@ -110,7 +120,7 @@ class Command(BaseCommand):
         policies = generate.policy_lookup()
         total = sum(counts[spec.index] for spec, _ in setup.created)
         batch, months = [], []
-        with tqdm(total=total, unit=" purchases", disable=not progress, file=sys.stderr) as bar:
+        with progress(total) as bar:
             for spec, owner in setup.created:
                 rows = generate.generate_purchases(
                     seed=seed,
@@ -169,6 +179,32 @@ class Command(BaseCommand):
             )
         if not outcome.created_anything:
             self.stdout.write("  (accounts that were already there keep the password they have)")
+
+
+class ProgressLines:
+    """tqdm's ``update`` as plain lines: one each time the count passes
+    another tenth of the total (only the last tenth a batch passes)."""
+
+    def __init__(self, stream, total: int):
+        self.stream, self.total, self.done, self.shown = stream, total, 0, 0
+        self.started = time.perf_counter()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def update(self, count: int) -> None:
+        self.done += count
+        tenth = self.done * 10 // self.total if self.total else 0
+        if tenth > self.shown:
+            self.shown = tenth
+            self.stream.write(
+                f"Purchases: {self.done} of {self.total} ({tenth * 10} %), "
+                f"{time.perf_counter() - self.started:.1f} s"
+            )
+            self.stream.flush()
 
 
 @dataclass

@@ -194,7 +194,7 @@ def test_the_index_is_portuguese_and_nothing_is_missing(live_server, page, log_i
     english = ["Reports", "Back office", "Token", "Accounts", "Authentication", "View site"]
     body = page.locator("body").inner_text()
     assert not [word for word in english if word.lower() in body.lower()]
-    assert page.get_by_role("link", name="Documentação da API").get_attribute("href") == "/api/v1/docs/"
+    assert page.get_by_role("link", name="Ver o site").get_attribute("href") == "/"
 
     # The icon the pages link, and the one browsers ask for at the root.
     icon = page.locator("link[rel=icon]").get_attribute("href")
