@@ -17,7 +17,6 @@ from accounts.throttles import (
     ThrottleUnavailable,
     login_allowed,
 )
-from core import cache
 from core.admin import ActionCheckboxMixin, BoundedChangeListMixin
 
 
@@ -75,12 +74,6 @@ class UserAdmin(BoundedChangeListMixin, ActionCheckboxMixin, BaseUserAdmin):
         self.message_user(request, message % {"count": changed}, messages.SUCCESS)
         if request.user.pk in selected:
             self.message_user(request, OWN_ACCOUNT_KEPT_MESSAGE, messages.WARNING)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        # Names and e-mails appear in cached answers (the staff's purchase list).
-        if change and {"full_name", "email"} & set(form.changed_data):
-            cache.invalidate(cache.PEOPLE)
 
     add_form = UserCreateForm
     ordering = ["email"]

@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.permissions import get_reseller
-from core import cache as answers
 from purchases import cashback
 from purchases.models import CashbackPolicy, MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import current_month, month_start
@@ -34,19 +33,6 @@ def purchase_list(*, user: User) -> QuerySet[Purchase]:
     if reseller is None:
         return Purchase.objects.none()
     return Purchase.objects.filter(reseller_id=reseller.pk)
-
-
-def purchase_list_answer(*, reseller_id: int | None, url: str, language: str) -> answers.VersionedAnswer:
-    """The cached answer of one purchase list page (a reseller's, or the
-    staff's with ``reseller_id=None``). The items show product SKUs and
-    names, so the catalogue's version is part of it; the staff's rows show
-    people's names, so is theirs; the status label is translated, so is the
-    language."""
-    if reseller_id is None:
-        namespaces = (answers.ALL_PURCHASES, answers.CATALOGUE, answers.PEOPLE)
-    else:
-        namespaces = (answers.reseller_purchases(reseller_id), answers.CATALOGUE)
-    return answers.VersionedAnswer((*namespaces, answers.EVERY_PURCHASE_LIST), language, url)
 
 
 # The columns a purchase's answer shows, read without joins: the page's

@@ -145,7 +145,7 @@ def _monthly_cashback_add(*, reseller_id: int, pending: Purchase) -> None:
 
 
 def _purchases_changed(reseller_id: int) -> None:
-    cache.invalidate(cache.ANALYTICS, cache.ALL_PURCHASES, cache.reseller_purchases(reseller_id))
+    cache.invalidate(cache.ANALYTICS)
 
 
 # --- Helpers ------------------------------------------------------------------

@@ -5,7 +5,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User, normalize_email
 from accounts.services import user_email_change_notify
-from core import cache
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 from resellers.selectors import reseller_cpf_taken
@@ -69,7 +68,6 @@ def reseller_profile_update(
             user.save(update_fields=list(changes))
     except IntegrityError as exc:
         raise ValidationError({"email": [EMAIL_TAKEN_MESSAGE]}, code="unique") from exc
-    cache.invalidate(cache.PEOPLE)
     if "email" in changes:
         user_email_change_notify(user=user, old_email=old_email, changed_at=timezone.now())
     return reseller

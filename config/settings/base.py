@@ -398,12 +398,6 @@ ANALYTICS_CACHE_SECONDS = env.int("ANALYTICS_CACHE_SECONDS", default=60)
 # million rows on every request costs more than the page itself. A reseller's
 # count is kept as long, exact (under their list's version).
 LIST_COUNT_CACHE_SECONDS = env.int("LIST_COUNT_CACHE_SECONDS", default=5)
-# A reseller's purchase list answers, cached under a version that every write
-# to that reseller's purchases (and every catalogue change) bumps; 0 = off.
-PURCHASE_LIST_CACHE_SECONDS = env.int("PURCHASE_LIST_CACHE_SECONDS", default=60)
-# The staff's purchase list answers, likewise, under a version every purchase
-# write bumps (so under a steady stream of writes most are recomputed).
-STAFF_LIST_CACHE_SECONDS = env.int("STAFF_LIST_CACHE_SECONDS", default=30)
 
 # --- Logging ----------------------------------------------------------------
 # LOG_FORMAT=json gives one JSON object per line (the production default);

@@ -93,9 +93,7 @@ class Command(BaseCommand):
             if outcome.deleted or outcome.products or outcome.categories:
                 cache.invalidate(cache.CATALOGUE)
             if outcome.deleted or outcome.written.purchases:
-                cache.invalidate(cache.ANALYTICS, cache.ALL_PURCHASES, cache.EVERY_PURCHASE_LIST)
-            if outcome.deleted or outcome.setup.created:
-                cache.invalidate(cache.PEOPLE)
+                cache.invalidate(cache.ANALYTICS)
         if outcome.written.purchases:
             store.analyze()
         if options["verbosity"] > 0:
