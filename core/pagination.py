@@ -23,8 +23,25 @@ DEEP_PAGE_MESSAGE = _(
 )
 
 
-# From this many rows in, a page is read in two steps (ids, then rows).
-DEFERRED_JOIN_FROM = 1_000
+# From this many rows in, a page is read in two steps: its ids, in an
+# index-only scan, then its rows by primary key. Below it one query is
+# cheaper; past it the OFFSET walk over whole rows is what a page costs (a
+# month ordered by value, page 10: 22 ms in one step, 11 ms in two; with a
+# status too, 70 ms against 10 ms, at 1,000,000 purchases).
+DEFERRED_JOIN_FROM = 200
+
+
+def _rows_in_order(queryset, ids: list) -> list:
+    """The rows of ``queryset`` with these primary keys, in the ids' order.
+    Read by primary key without the ordering, so the plan is the primary
+    key's index, whatever the filters and the order were."""
+    rows = list(queryset.filter(pk__in=ids).order_by())
+    if not rows:
+        return rows
+    attname = queryset.model._meta.pk.attname
+    key = (lambda row: row[attname]) if isinstance(rows[0], dict) else (lambda row: row.pk)
+    position = {pk: index for index, pk in enumerate(ids)}
+    return sorted(rows, key=lambda row: position[key(row)])
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -92,7 +109,7 @@ class _LargeTablePaginator(Paginator):
         # A deep page: the OFFSET walks the ids alone (an index-only scan),
         # then the page's rows are read by id, in the same order.
         ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        return self._get_page(list(self.object_list.filter(pk__in=ids)), number, self)
+        return self._get_page(_rows_in_order(self.object_list, ids), number, self)
 
     def _get_page(self, *args, **kwargs):
         return _BoundedPage(*args, **kwargs)
