@@ -2,12 +2,13 @@
 naming it, and writes nothing."""
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
+from rest_framework import serializers
 
 from accounts.models import User
 from accounts.serializers import tokens_for
 from accounts.tests.factories import PASSWORD as RESELLER_PASSWORD
-from config.serializers import UNKNOWN_FIELD_MESSAGE
+from config.serializers import UNKNOWN_FIELD_MESSAGE, StrictInputSerializer
 from conftest import authenticated_client
 from products.models import Category, Product
 from products.tests.factories import CategoryFactory, ProductFactory
@@ -131,3 +132,34 @@ def test_staff_without_a_profile_is_told_about_the_cpf_not_an_unknown_field(staf
     )
     assert response.status_code == 400
     assert list(response.json()) == ["cpf"]
+
+
+class _Line(StrictInputSerializer):
+    sku = serializers.CharField()
+    note = serializers.CharField(required=False)
+
+
+class _Order(StrictInputSerializer):
+    name = serializers.CharField()
+    first = _Line()
+    lines = _Line(many=True)
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        ({"first": {"note": "x"}}, {"first": {"sku": ["This field is required."]}}),
+        ({"lines": [{"sku": "A"}, {"note": "x"}]}, {"lines": {1: {"sku": ["This field is required."]}}}),
+    ],
+)
+def test_a_partial_update_never_makes_a_nested_object_partial(data, errors):
+    serializer = _Order(data=data, partial=True)
+    with translation.override("en"):
+        assert not serializer.is_valid()
+    assert serializer.errors == errors
+
+
+def test_a_partial_update_leaves_out_top_level_fields_and_keeps_whole_nested_ones():
+    serializer = _Order(data={"lines": [{"sku": "A"}]}, partial=True)
+    assert serializer.is_valid(), serializer.errors
+    assert serializer.validated_data == {"lines": [{"sku": "A"}]}
