@@ -36,6 +36,9 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]*)?|\.[0-9]+)")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 INVALID_DATE_MESSAGE = _("Enter a date as YYYY-MM-DD.")
+INVALID_AMOUNT_MESSAGE = _(
+    'Enter an amount from 0.01 to {maximum} as a string with at most 2 decimals, e.g. "150.00".'
+)
 
 
 def is_ascii_integer(value: object) -> bool:
@@ -94,6 +97,43 @@ class DecimalField(serializers.DecimalField):
         if text is None or not is_ascii_decimal(text):
             self.fail("invalid")
         return super().to_internal_value(text)
+
+
+def amount_pattern(maximum: Decimal) -> str:
+    """The regular expression (the same in Python and in JSON Schema) of an
+    amount from 0.01 to ``maximum`` written plainly: ASCII digits, no sign,
+    no leading zero, at most 2 decimals. ``maximum`` is a power of ten
+    (1000000.00, itself included) or a cent below one (9999999999.99)."""
+    digits = len(str(int(maximum)))
+    if maximum == 10 ** (digits - 1):
+        below, top = digits - 1, rf"|10{{{digits - 1}}}(?:\.00?)?"
+    elif maximum == 10**digits - Decimal("0.01"):
+        below, top = digits, ""
+    else:
+        raise ValueError(f"not a power of ten nor a cent below one: {maximum}")
+    cents = r"0\.(?:0[1-9]|[1-9][0-9]?)"
+    return rf"^(?:{cents}|[1-9][0-9]{{0,{below - 1}}}(?:\.[0-9]{{1,2}})?{top})$"
+
+
+class AmountField(DecimalField):
+    """An amount in reais, from 0.01 to ``maximum``: a JSON string matching
+    ``amount_pattern`` (the schema publishes the pattern). A JSON number is
+    refused: most clients hold it as a binary float, where 0.1 + 0.2 is not
+    0.3."""
+
+    default_error_messages = {"invalid_amount": INVALID_AMOUNT_MESSAGE}
+
+    def __init__(self, *, maximum: Decimal, **kwargs):
+        self.pattern = amount_pattern(maximum)
+        self._regex = re.compile(self.pattern)
+        super().__init__(
+            max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=maximum, **kwargs
+        )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not self._regex.fullmatch(data):
+            self.fail("invalid_amount", maximum=self.max_value)
+        return super().to_internal_value(data)
 
 
 class DateField(serializers.DateField):

@@ -18,8 +18,11 @@ throttle store).
 """
 
 from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import permissions
+
+from config.serializers import StrictFieldsMixin
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -74,6 +77,13 @@ class AutoSchema(openapi.AutoSchema):
             if "content" not in response:
                 response["content"] = {"application/json": {"schema": self._error_component(code)}}
         return operation
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictFieldsMixin):
+            # config.serializers: any other key is a 400 naming it.
+            schema["additionalProperties"] = False
+        return schema
 
     def _error_statuses(self, operation) -> set[str]:
         declared = {code for code in operation["responses"] if code.startswith(("4", "5"))}
@@ -131,3 +141,13 @@ def add_links(result, generator, request, public):
         if links:
             created["links"] = links
     return result
+
+
+class AmountFieldExtension(OpenApiSerializerFieldExtension):
+    """An amount (config.parsing.AmountField): a string of the pattern its
+    validation uses, bounds included."""
+
+    target_class = "config.parsing.AmountField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "format": "decimal", "pattern": self.target.pattern}

@@ -11,6 +11,13 @@ A nested object (a purchase's item) is always whole: a partial update
 sends replaces the old one, so each of its required fields must be there. DRF
 would skip them under ``partial=True`` and hand the service an item without
 its product.
+
+A value is of the JSON type its field documents: DRF's fields convert
+(``0`` becomes the code ``"0"``, ``"true"`` or ``1`` a boolean, ``"5"`` a
+quantity), so the schema would promise a type the API does not hold to.
+Text is a string, a whole number or an id a JSON integer, a boolean true or
+false; each refused with the field's own message. Amounts and dates check
+their strings themselves (config.parsing).
 """
 
 from collections.abc import Mapping
@@ -38,8 +45,36 @@ class StrictFieldsMixin:
                 }
                 if missing:
                     raise serializers.ValidationError(missing, code="required")
+            wrong_type = {}
+            for name, value in data.items():
+                try:
+                    _check_json_type(self.fields[name], value)
+                except serializers.ValidationError as exc:
+                    wrong_type[name] = exc.detail
+            if wrong_type:
+                raise serializers.ValidationError(wrong_type, code="invalid")
         return super().to_internal_value(data)
 
 
+def _is_integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_json_type(field, value) -> None:
+    """The field's own error unless ``value`` has the JSON type the field
+    documents (null is left to the field's ``allow_null``)."""
+    if value is None:
+        return
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        field.fail("invalid")
+    if isinstance(field, serializers.IntegerField) and not _is_integer(value):
+        field.fail("invalid")
+    if isinstance(field, serializers.RelatedField) and not _is_integer(value):
+        field.fail("incorrect_type", data_type=type(value).__name__)
+    if isinstance(field, serializers.CharField) and not isinstance(value, str):
+        field.fail("invalid")
+
+
+# Its docstring would become every request body's description in the schema.
 class StrictInputSerializer(StrictFieldsMixin, serializers.Serializer):
-    """The base of every serializer that reads a request body."""
+    pass

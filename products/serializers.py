@@ -9,6 +9,9 @@ from config.serializers import StrictInputSerializer
 from products.models import Category, Product
 from products.services import sku_validate
 
+# The largest price the column holds (12 digits, 2 of them decimals).
+MAX_PRICE = Decimal("9999999999.99")
+
 
 class CategoryOutputSerializer(serializers.ModelSerializer):
     class Meta:
@@ -46,7 +49,7 @@ class ProductInputSerializer(StrictInputSerializer):
     # value (a new product gets "" and active).
     description = serializers.CharField(required=False, allow_blank=True)
     category = parsing.PrimaryKeyRelatedField(queryset=Category.objects.all(), help_text=_("Category id."))
-    price = parsing.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    price = parsing.AmountField(maximum=MAX_PRICE)
     is_active = serializers.BooleanField(required=False)
 
     def validate_sku(self, value):

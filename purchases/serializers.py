@@ -32,11 +32,8 @@ class PurchaseItemOutputSerializer(serializers.ModelSerializer):
 
 
 def _value_field(**kwargs):
-    return parsing.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
-        max_value=MAX_PURCHASE_VALUE,
+    return parsing.AmountField(
+        maximum=MAX_PURCHASE_VALUE,
         help_text=_('BRL, e.g. "150.00". Computed from the items when omitted.'),
         **kwargs,
     )
