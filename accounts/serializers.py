@@ -141,7 +141,7 @@ class ResetLinkPartField(serializers.CharField):
     Anything else (another type, other characters, NUL, overlong) is the one
     invalid-link message, before any query."""
 
-    default_error_messages = {"invalid": INVALID_RESET_LINK_MESSAGE}
+    default_error_messages = {"invalid": INVALID_RESET_LINK_MESSAGE, "max_length": INVALID_RESET_LINK_MESSAGE}
 
     def __init__(self, **kwargs):
         super().__init__(

@@ -5,7 +5,9 @@ Python is generous with digits: ``int("\\u0661\\u0660")`` (Arabic-Indic 10),
 ``str.isdigit()`` accept any Unicode decimal digit (Arabic-Indic, fullwidth,
 Devanagari…), and ``int(1.5)`` quietly drops a fraction. Every value that a
 client writes as a number, a date, a month or an id is therefore matched
-against the ASCII patterns below first; only ``0-9`` are digits anywhere.
+against the ASCII patterns below first; only ``0-9`` are digits anywhere,
+and nothing (not even a blank) may surround them: the schema's patterns
+and formats say so.
 
 The module holds the patterns, the DRF serializer fields, the Django form
 fields (django-filter, admin) and the route pattern for ids: one place to
@@ -42,15 +44,15 @@ INVALID_AMOUNT_MESSAGE = _(
 
 
 def is_ascii_integer(value: object) -> bool:
-    return isinstance(value, str) and _INTEGER.fullmatch(value.strip()) is not None
+    return isinstance(value, str) and _INTEGER.fullmatch(value) is not None
 
 
 def is_ascii_decimal(value: object) -> bool:
-    return isinstance(value, str) and _DECIMAL.fullmatch(value.strip()) is not None
+    return isinstance(value, str) and _DECIMAL.fullmatch(value) is not None
 
 
 def is_ascii_date(value: object) -> bool:
-    return isinstance(value, str) and _DATE.fullmatch(value.strip()) is not None
+    return isinstance(value, str) and _DATE.fullmatch(value) is not None
 
 
 def parse_id(value: object) -> int | None:
@@ -142,7 +144,7 @@ class DateField(serializers.DateField):
     def to_internal_value(self, value):
         if not is_ascii_date(value):
             self.fail("invalid", format="YYYY-MM-DD")
-        return super().to_internal_value(value.strip())
+        return super().to_internal_value(value)
 
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):

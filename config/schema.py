@@ -17,11 +17,14 @@ throttled; 503 always (the database, and for login and registration the
 throttle store).
 """
 
+import sys
+
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
-from rest_framework import permissions
+from rest_framework import permissions, serializers
 
+from config.parsing import MAX_ID
 from config.serializers import StrictFieldsMixin
 
 ERROR_SCHEMA = {
@@ -64,6 +67,25 @@ DESCRIPTIONS = {
 _BROAD_PERMISSIONS = (permissions.AllowAny, permissions.IsAuthenticated)
 
 
+def _blank_characters() -> str:
+    """A regex class body of what ``str.strip()`` removes (DRF trims text
+    with it): Unicode White_Space and the four information separators."""
+    codes = [code for code in range(sys.maxunicode + 1) if chr(code).isspace()]
+    runs, start = [], codes[0]
+    for previous, code in zip(codes, [*codes[1:], None], strict=True):
+        if code != previous + 1:
+            runs.append(rf"\u{start:04x}" if start == previous else rf"\u{start:04x}-\u{previous:04x}")
+            start = code
+    return "".join(runs)
+
+
+# What a DRF text field takes, stated as patterns: never a NUL
+# (ProhibitNullCharactersValidator), and, unless blank is allowed, something
+# besides blanks (the field trims them and then finds it blank).
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+TEXT_PATTERN = rf"^[^\u0000]*[^\u0000{_blank_characters()}][^\u0000]*$"
+
+
 class AutoSchema(openapi.AutoSchema):
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
@@ -77,6 +99,14 @@ class AutoSchema(openapi.AutoSchema):
             if "content" not in response:
                 response["content"] = {"application/json": {"schema": self._error_component(code)}}
         return operation
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request":
+            for name, field in serializer.fields.items():
+                if isinstance(field, serializers.CharField) and name in schema["properties"]:
+                    _add_text_pattern(field, schema["properties"][name])
+        return schema
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
@@ -143,6 +173,15 @@ def add_links(result, generator, request, public):
     return result
 
 
+def _add_text_pattern(field, schema) -> None:
+    # A text field without a pattern or format of its own (allow_blank puts
+    # it first in a oneOf, beside the empty string).
+    schema = schema["oneOf"][0] if "oneOf" in schema else schema
+    if schema.get("type") == "string" and not {"pattern", "format", "enum"} & set(schema):
+        nonblank = field.trim_whitespace and not field.allow_blank
+        schema["pattern"] = TEXT_PATTERN if nonblank else NO_NUL_PATTERN
+
+
 class AmountFieldExtension(OpenApiSerializerFieldExtension):
     """An amount (config.parsing.AmountField): a string of the pattern its
     validation uses, bounds included."""
@@ -151,3 +190,14 @@ class AmountFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return {"type": "string", "format": "decimal", "pattern": self.target.pattern}
+
+
+class IdFieldExtension(OpenApiSerializerFieldExtension):
+    """A related row's id (config.parsing.PrimaryKeyRelatedField): a JSON
+    integer from 1 to the largest 64-bit id."""
+
+    target_class = "config.parsing.PrimaryKeyRelatedField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, "type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}

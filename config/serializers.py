@@ -71,8 +71,13 @@ def _check_json_type(field, value) -> None:
         field.fail("invalid")
     if isinstance(field, serializers.RelatedField) and not _is_integer(value):
         field.fail("incorrect_type", data_type=type(value).__name__)
-    if isinstance(field, serializers.CharField) and not isinstance(value, str):
-        field.fail("invalid")
+    if isinstance(field, serializers.CharField):
+        if not isinstance(value, str):
+            field.fail("invalid")
+        # As sent: DRF measures the text after trimming it, the schema's
+        # maxLength before.
+        if field.max_length is not None and len(value) > field.max_length:
+            field.fail("max_length", max_length=field.max_length, length=len(value))
 
 
 # Its docstring would become every request body's description in the schema.

@@ -1,24 +1,27 @@
 import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from config.parsing import DateFilter, IdChoiceFilter
 from purchases.models import Purchase
-from purchases.months import month_start, next_month, parse_month
+from purchases.months import MONTH_PATTERN, month_start, next_month, parse_month
 from resellers.models import Reseller
 
 DATE_RANGE_MESSAGE = _("date_from must not be after date_to.")
 
 
 class MonthField(forms.CharField):
+    def __init__(self, **kwargs):
+        # The month exactly as written: " 2026-03" is not one (the schema's pattern).
+        super().__init__(strip=False, **kwargs)
+
     def to_python(self, value):
         value = super().to_python(value)
         return parse_month(value) if value else None
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "pattern": MONTH_PATTERN})
 class MonthFilter(django_filters.Filter):
     """?month=YYYY-MM: purchases dated in that calendar month."""
 

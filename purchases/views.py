@@ -2,7 +2,6 @@ from django.conf import settings
 from django.utils import translation
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -372,7 +371,7 @@ class ResellerMeSummaryView(APIView):
             "(`missing` makes the total exceed `threshold`). `next_tier` is null at the top tier."
         ),
         tags=["cashback"],
-        parameters=[OpenApiParameter("month", str, description="YYYY-MM; default: the current month.")],
+        parameters=[MonthQueryInputSerializer],
         responses={200: MonthSummaryOutputSerializer, 400: OpenApiResponse(description="Invalid month")},
         examples=[SUMMARY_EXAMPLE],
     )
