@@ -34,10 +34,12 @@ ID_PATTERN = r"[0-9]+"
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
 # Plain decimal notation: no exponent (1e999999999 would reach the database),
 # no more integer digits than any amount here has.
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]*)?|\.[0-9]+)")
+DECIMAL_PATTERN = r"^[+-]?(?:[0-9]{1,15}(?:\.[0-9]*)?|\.[0-9]+)$"
+_DECIMAL = re.compile(DECIMAL_PATTERN)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 INVALID_DATE_MESSAGE = _("Enter a date as YYYY-MM-DD.")
+INVALID_BOOLEAN_MESSAGE = _("Enter true or false.")
 INVALID_AMOUNT_MESSAGE = _(
     'Enter an amount from 0.01 to {maximum} as a string with at most 2 decimals, e.g. "150.00".'
 )
@@ -189,19 +191,19 @@ class DateFormField(forms.DateField):
         return super().to_python(value)
 
 
-class IdChoiceFormField(forms.ModelChoiceField):
-    """A related row by id in a query parameter (ASCII digits, 64-bit)."""
+class BooleanFormField(forms.Field):
+    """true or false (1 or 0), in any case; anything else is an error (Django's
+    NullBooleanField would read it as "no filter")."""
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        if parse_id(str(value)) is None:
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return super().to_python(value)
-
-
-class IdChoiceFilterField(IdChoiceFormField, django_filters.fields.ModelChoiceField):
-    pass
+        text = str(value).lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValidationError(INVALID_BOOLEAN_MESSAGE, code="invalid")
 
 
 # --- django-filter filters ------------------------------------------------------
@@ -212,12 +214,20 @@ class NumberFilter(django_filters.NumberFilter):
 
 
 class IdFilter(django_filters.NumberFilter):
+    """A row by its id, without a query to check it exists: an id that names
+    no row matches nothing."""
+
     field_class = IntegerFormField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = BooleanFormField
 
 
 class DateFilter(django_filters.DateFilter):
     field_class = DateFormField
-
-
-class IdChoiceFilter(django_filters.ModelChoiceFilter):
-    field_class = IdChoiceFilterField

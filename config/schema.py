@@ -19,11 +19,14 @@ throttle store).
 
 import sys
 
+import django_filters
 from drf_spectacular import openapi
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import permissions, serializers
 
+from config import parsing
 from config.parsing import MAX_ID
 from config.serializers import StrictFieldsMixin
 
@@ -91,6 +94,11 @@ class AutoSchema(openapi.AutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and not parameter.get("required"):
+                # Every optional query parameter of the API (filters,
+                # serializers, pagination, ordering) reads "" as absent.
+                parameter["allowEmptyValue"] = True
         responses = operation.setdefault("responses", {})
         for code in sorted(self._error_statuses(operation)):
             response = responses.setdefault(code, {"description": DESCRIPTIONS[code]})
@@ -201,3 +209,38 @@ class IdFieldExtension(OpenApiSerializerFieldExtension):
     def map_serializer_field(self, auto_schema, direction):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
         return {**schema, "type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+
+
+class FilterExtension(DjangoFilterExtension):
+    """django-filter's parameters as config.parsing and django-filter
+    validate them: ids are integers from 1, amounts plain decimals (a string:
+    no exponent), text bounded and without NUL."""
+
+    target_class = "config.filters.FilterBackend"
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        for parameter in parameters:
+            parameter["schema"] = _filter_schema(filter_field, parameter["schema"])
+        return parameters
+
+
+def _filter_schema(filter_field, schema: dict) -> dict:
+    extra = filter_field.extra
+    if isinstance(filter_field, parsing.IdFilter):
+        return {
+            "type": "integer",
+            "format": "int64",
+            "minimum": extra["min_value"],
+            "maximum": extra["max_value"],
+        }
+    if isinstance(filter_field, parsing.NumberFilter):
+        return {"type": "string", "pattern": parsing.DECIMAL_PATTERN}
+    if isinstance(filter_field, django_filters.CharFilter):
+        schema = {**schema, "pattern": NO_NUL_PATTERN}
+        if extra.get("max_length") is not None:
+            schema["maxLength"] = extra["max_length"]
+    return schema

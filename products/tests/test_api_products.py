@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from config.filters import UNKNOWN_ORDERING_MESSAGE
 from conftest import EN
 from products.filters import PRICE_RANGE_MESSAGE
 from products.models import Favorite, Product
@@ -100,12 +101,14 @@ def test_list_ordering_by_created_at(reseller_client):
     assert ids(reseller_client.get(LIST, {"ordering": "-created_at"})) == [second.id, first.id]
 
 
-def test_list_ignores_unknown_ordering(reseller_client):
-    ProductFactory(name="b")
-    ProductFactory(name="a")
-    response = reseller_client.get(LIST, {"ordering": "description,nope"})
-    assert response.status_code == 200
-    assert [row["name"] for row in response.json()["results"]] == ["a", "b"]
+def test_list_refuses_an_unknown_ordering(reseller_client):
+    response = reseller_client.get(LIST, {"ordering": "description,nope"}, **EN)
+    assert response.status_code == 400
+    assert response.json() == {
+        "ordering": [
+            UNKNOWN_ORDERING_MESSAGE % {"allowed": "name, -name, price, -price, created_at, -created_at"}
+        ]
+    }
 
 
 def test_pages_with_equal_prices_neither_repeat_nor_skip(reseller_client):
