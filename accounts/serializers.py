@@ -150,6 +150,8 @@ class ResetLinkPartField(serializers.CharField):
     Anything else (another type, other characters, NUL, overlong) is the one
     invalid-link message, before any query."""
 
+    default_error_messages = {"invalid": INVALID_RESET_LINK_MESSAGE, "max_length": INVALID_RESET_LINK_MESSAGE}
+
     def __init__(self, **kwargs):
         super().__init__(
             max_length=_RESET_LINK_PART_MAX_LENGTH,

@@ -1,5 +1,9 @@
+from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.filters import OrderingFilter
+from rest_framework import filters
+from rest_framework.exceptions import ValidationError
+
+UNKNOWN_ORDERING_MESSAGE = _("Unknown ordering. Use one of: %(allowed)s.")
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -13,6 +17,30 @@ class FilterBackend(DjangoFilterBackend):
         if filterset_class is not None and not set(request.query_params) & set(filterset_class.base_filters):
             return queryset
         return super().filter_queryset(request, queryset, view)
+
+
+class OrderingFilter(filters.OrderingFilter):
+    """``?ordering=``: one of the view's ``ordering_fields``, ascending or
+    descending (``-``); the schema lists them (an enum). Anything else is a
+    400 that lists them too (DRF would quietly keep the default order); an
+    empty value is the default order."""
+
+    def allowed(self, view) -> list[str]:
+        return [f"{sign}{field}" for field in view.ordering_fields for sign in ("", "-")]
+
+    def get_ordering(self, request, queryset, view):
+        value = request.query_params.get(self.ordering_param, "")
+        if value == "":
+            return self.get_default_ordering(view)
+        allowed = self.allowed(view)
+        if value not in allowed:
+            message = UNKNOWN_ORDERING_MESSAGE % {"allowed": ", ".join(allowed)}
+            raise ValidationError({self.ordering_param: [message]}, code="invalid_ordering")
+        return [value]
+
+    def get_schema_operation_parameters(self, view):
+        (parameter,) = super().get_schema_operation_parameters(view)
+        return [{**parameter, "schema": {"type": "string", "enum": self.allowed(view)}}]
 
 
 class StableOrderingFilter(OrderingFilter):

@@ -5,6 +5,8 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.views import APIView
 
 from core import health
 from core.logging import request_id_var
@@ -77,6 +79,48 @@ class JSONErrorMiddleware:
                 error["Allow"] = response["Allow"]
             return error
         return response
+
+
+class MethodNotAllowedMiddleware:
+    """405 for a method the API route does not have, before authentication
+    and permissions.
+
+    DRF checks the permissions first and looks for the method's handler
+    after, so ``TRACE /api/v1/resellers/`` (open registration, staff's list)
+    answered a reseller 403 and an anonymous caller 401, as if some account
+    could use it. Which methods a route has is public (the schema, ``Allow``);
+    the answer is DRF's own 405, with the ``Allow`` header."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "cls", None)
+        if view_class is None or not issubclass(view_class, APIView):
+            return None
+        allowed = _allowed_methods(view_func, view_class)
+        if request.method in allowed:
+            return None
+        detail = MethodNotAllowed(request.method).detail
+        response = JsonResponse({"detail": str(detail), "code": detail.code}, status=405)
+        response["Allow"] = ", ".join(allowed)
+        return response
+
+
+def _allowed_methods(view_func, view_class) -> list[str]:
+    # A viewset route has the methods of its action map (``as_view(actions)``);
+    # any other view those it defines. HEAD comes with GET, as Django serves it.
+    actions = getattr(view_func, "actions", None)
+    if actions is not None:
+        names = [name for name in view_class.http_method_names if name in actions or name == "options"]
+    else:
+        names = [name for name in view_class.http_method_names if hasattr(view_class, name)]
+    if "get" in names and "head" not in names:
+        names.insert(names.index("get") + 1, "head")
+    return [name.upper() for name in names]
 
 
 def json_error(status: int) -> JsonResponse:

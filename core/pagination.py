@@ -18,6 +18,7 @@ from rest_framework.exceptions import ValidationError
 from core.cache import CachedAnswer
 from core.parsing import is_ascii_integer
 
+PAGE_SIZE_MESSAGE = _("Enter a page size from 1 to %(maximum)s.")
 DEEP_PAGE_MESSAGE = _(
     "Pages beyond the first %(rows)s rows are not served: narrow the filters (e.g. month or dates)."
 )
@@ -45,23 +46,43 @@ def _rows_in_order(queryset, ids: list) -> list:
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
+    """``page`` (from 1; an empty value is the first page) and ``page_size``
+    (1 to 100; empty: 20), as the schema states them. A page that is not a
+    number or holds no rows is a 404, as DRF answers it; a page size out of
+    bounds is a 400 (DRF would quietly serve another size)."""
+
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+    # DRF also takes ?page=last: a page is a number here, as documented.
+    last_page_strings = ()
 
     def get_page_number(self, request, paginator):
         # The paginator takes int(), which reads Unicode digits ("\u0661" is 1):
         # only ASCII digits name a page; anything else is an invalid page (404).
-        number = super().get_page_number(request, paginator)
-        if isinstance(number, str) and number not in self.last_page_strings and not is_ascii_integer(number):
+        number = request.query_params.get(self.page_query_param) or 1
+        if isinstance(number, str) and not is_ascii_integer(number):
             return "invalid"
         return number
 
     def get_page_size(self, request):
-        # As DRF does for "abc": a page_size that is not ASCII digits is ignored.
-        if not is_ascii_integer(request.query_params.get(self.page_size_query_param, "0")):
+        value = request.query_params.get(self.page_size_query_param, "")
+        if value == "":
             return self.page_size
-        return super().get_page_size(request)
+        if not is_ascii_integer(value) or not 1 <= int(value) <= self.max_page_size:
+            message = PAGE_SIZE_MESSAGE % {"maximum": self.max_page_size}
+            raise ValidationError({self.page_size_query_param: [message]}, code="invalid_page_size")
+        return int(value)
+
+    def get_schema_operation_parameters(self, view):
+        bounds = {
+            self.page_query_param: {"type": "integer", "minimum": 1},
+            self.page_size_query_param: {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+        }
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"] = bounds.get(parameter["name"], parameter["schema"])
+        return parameters
 
 
 def _counted_once_per_window(object_list, compute) -> int:

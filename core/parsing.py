@@ -5,7 +5,9 @@ Python is generous with digits: ``int("\\u0661\\u0660")`` (Arabic-Indic 10),
 ``str.isdigit()`` accept any Unicode decimal digit (Arabic-Indic, fullwidth,
 Devanagari…), and ``int(1.5)`` quietly drops a fraction. Every value that a
 client writes as a number, a date, a month or an id is therefore matched
-against the ASCII patterns below first; only ``0-9`` are digits anywhere.
+against the ASCII patterns below first; only ``0-9`` are digits anywhere,
+and nothing (not even a blank) may surround them: the schema's patterns
+and formats say so.
 
 The module holds the patterns, the DRF serializer fields, the Django form
 fields (django-filter, admin) and the route pattern for ids: one place to
@@ -32,22 +34,27 @@ ID_PATTERN = r"[0-9]+"
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
 # Plain decimal notation: no exponent (1e999999999 would reach the database),
 # no more integer digits than any amount here has.
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]*)?|\.[0-9]+)")
+DECIMAL_PATTERN = r"^[+-]?(?:[0-9]{1,15}(?:\.[0-9]*)?|\.[0-9]+)$"
+_DECIMAL = re.compile(DECIMAL_PATTERN)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 INVALID_DATE_MESSAGE = _("Enter a date as YYYY-MM-DD.")
+INVALID_BOOLEAN_MESSAGE = _("Enter true or false.")
+INVALID_AMOUNT_MESSAGE = _(
+    'Enter an amount from 0.01 to {maximum} as a string with at most 2 decimals, e.g. "150.00".'
+)
 
 
 def is_ascii_integer(value: object) -> bool:
-    return isinstance(value, str) and _INTEGER.fullmatch(value.strip()) is not None
+    return isinstance(value, str) and _INTEGER.fullmatch(value) is not None
 
 
 def is_ascii_decimal(value: object) -> bool:
-    return isinstance(value, str) and _DECIMAL.fullmatch(value.strip()) is not None
+    return isinstance(value, str) and _DECIMAL.fullmatch(value) is not None
 
 
 def is_ascii_date(value: object) -> bool:
-    return isinstance(value, str) and _DATE.fullmatch(value.strip()) is not None
+    return isinstance(value, str) and _DATE.fullmatch(value) is not None
 
 
 def parse_id(value: object) -> int | None:
@@ -96,13 +103,50 @@ class DecimalField(serializers.DecimalField):
         return super().to_internal_value(text)
 
 
+def amount_pattern(maximum: Decimal) -> str:
+    """The regular expression (the same in Python and in JSON Schema) of an
+    amount from 0.01 to ``maximum`` written plainly: ASCII digits, no sign,
+    no leading zero, at most 2 decimals. ``maximum`` is a power of ten
+    (1000000.00, itself included) or a cent below one (9999999999.99)."""
+    digits = len(str(int(maximum)))
+    if maximum == 10 ** (digits - 1):
+        below, top = digits - 1, rf"|10{{{digits - 1}}}(?:\.00?)?"
+    elif maximum == 10**digits - Decimal("0.01"):
+        below, top = digits, ""
+    else:
+        raise ValueError(f"not a power of ten nor a cent below one: {maximum}")
+    cents = r"0\.(?:0[1-9]|[1-9][0-9]?)"
+    return rf"^(?:{cents}|[1-9][0-9]{{0,{below - 1}}}(?:\.[0-9]{{1,2}})?{top})$"
+
+
+class AmountField(DecimalField):
+    """An amount in reais, from 0.01 to ``maximum``: a JSON string matching
+    ``amount_pattern`` (the schema publishes the pattern). A JSON number is
+    refused: most clients hold it as a binary float, where 0.1 + 0.2 is not
+    0.3."""
+
+    default_error_messages = {"invalid_amount": INVALID_AMOUNT_MESSAGE}
+
+    def __init__(self, *, maximum: Decimal, **kwargs):
+        self.pattern = amount_pattern(maximum)
+        self._regex = re.compile(self.pattern)
+        super().__init__(
+            max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=maximum, **kwargs
+        )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not self._regex.fullmatch(data):
+            self.fail("invalid_amount", maximum=self.max_value)
+        return super().to_internal_value(data)
+
+
 class DateField(serializers.DateField):
     """An ISO date, YYYY-MM-DD in ASCII digits."""
 
     def to_internal_value(self, value):
         if not is_ascii_date(value):
             self.fail("invalid", format="YYYY-MM-DD")
-        return super().to_internal_value(value.strip())
+        return super().to_internal_value(value)
 
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
@@ -147,19 +191,19 @@ class DateFormField(forms.DateField):
         return super().to_python(value)
 
 
-class IdChoiceFormField(forms.ModelChoiceField):
-    """A related row by id in a query parameter (ASCII digits, 64-bit)."""
+class BooleanFormField(forms.Field):
+    """true or false (1 or 0), in any case; anything else is an error (Django's
+    NullBooleanField would read it as "no filter")."""
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        if parse_id(str(value)) is None:
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return super().to_python(value)
-
-
-class IdChoiceFilterField(IdChoiceFormField, django_filters.fields.ModelChoiceField):
-    pass
+        text = str(value).lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValidationError(INVALID_BOOLEAN_MESSAGE, code="invalid")
 
 
 # --- django-filter filters ------------------------------------------------------
@@ -170,12 +214,20 @@ class NumberFilter(django_filters.NumberFilter):
 
 
 class IdFilter(django_filters.NumberFilter):
+    """A row by its id, without a query to check it exists: an id that names
+    no row matches nothing."""
+
     field_class = IntegerFormField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = BooleanFormField
 
 
 class DateFilter(django_filters.DateFilter):
     field_class = DateFormField
-
-
-class IdChoiceFilter(django_filters.ModelChoiceFilter):
-    field_class = IdChoiceFilterField

@@ -19,9 +19,18 @@ lists (an invalid page); 413 and 415 (not JSON, or not UTF-8) with a body;
 registration the throttle store).
 """
 
+import sys
+
+import django_filters
 from drf_spectacular import openapi
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
-from rest_framework import permissions
+from rest_framework import permissions, serializers
+
+from core import parsing
+from core.parsing import MAX_ID
+from core.serializers import StrictFieldsMixin
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -63,11 +72,35 @@ DESCRIPTIONS = {
 _BROAD_PERMISSIONS = (permissions.AllowAny, permissions.IsAuthenticated)
 
 
+def _blank_characters() -> str:
+    """A regex class body of what ``str.strip()`` removes (DRF trims text
+    with it): Unicode White_Space and the four information separators."""
+    codes = [code for code in range(sys.maxunicode + 1) if chr(code).isspace()]
+    runs, start = [], codes[0]
+    for previous, code in zip(codes, [*codes[1:], None], strict=True):
+        if code != previous + 1:
+            runs.append(rf"\u{start:04x}" if start == previous else rf"\u{start:04x}-\u{previous:04x}")
+            start = code
+    return "".join(runs)
+
+
+# What a DRF text field takes, stated as patterns: never a NUL
+# (ProhibitNullCharactersValidator), and, unless blank is allowed, something
+# besides blanks (the field trims them and then finds it blank).
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+TEXT_PATTERN = rf"^[^\u0000]*[^\u0000{_blank_characters()}][^\u0000]*$"
+
+
 class AutoSchema(openapi.AutoSchema):
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and not parameter.get("required"):
+                # Every optional query parameter of the API (filters,
+                # serializers, pagination, ordering) reads "" as absent.
+                parameter["allowEmptyValue"] = True
         responses = operation.setdefault("responses", {})
         for code in sorted(self._error_statuses(operation)):
             response = responses.setdefault(code, {"description": DESCRIPTIONS[code]})
@@ -89,6 +122,21 @@ class AutoSchema(openapi.AutoSchema):
             if describe is not None and (text := describe(self.view, self.method)):
                 descriptions.append(text)
         return descriptions
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request":
+            for name, field in serializer.fields.items():
+                if isinstance(field, serializers.CharField) and name in schema["properties"]:
+                    _add_text_pattern(field, schema["properties"][name])
+        return schema
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictFieldsMixin):
+            # core.serializers: any other key is a 400 naming it.
+            schema["additionalProperties"] = False
+        return schema
 
     def _error_statuses(self, operation) -> set[str]:
         declared = {code for code in operation["responses"] if code.startswith(("4", "5"))}
@@ -170,3 +218,68 @@ def close_one_of_members(result, generator, request, public):
 
     visit(result)
     return result
+
+
+def _add_text_pattern(field, schema) -> None:
+    # A text field without a pattern or format of its own (allow_blank puts
+    # it first in a oneOf, beside the empty string).
+    schema = schema["oneOf"][0] if "oneOf" in schema else schema
+    if schema.get("type") == "string" and not {"pattern", "format", "enum"} & set(schema):
+        nonblank = field.trim_whitespace and not field.allow_blank
+        schema["pattern"] = TEXT_PATTERN if nonblank else NO_NUL_PATTERN
+
+
+class AmountFieldExtension(OpenApiSerializerFieldExtension):
+    """An amount (core.parsing.AmountField): a string of the pattern its
+    validation uses, bounds included."""
+
+    target_class = "core.parsing.AmountField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "format": "decimal", "pattern": self.target.pattern}
+
+
+class IdFieldExtension(OpenApiSerializerFieldExtension):
+    """A related row's id (core.parsing.PrimaryKeyRelatedField): a JSON
+    integer from 1 to the largest 64-bit id."""
+
+    target_class = "core.parsing.PrimaryKeyRelatedField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, "type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+
+
+class FilterExtension(DjangoFilterExtension):
+    """django-filter's parameters as core.parsing and django-filter
+    validate them: ids are integers from 1, amounts plain decimals (a string:
+    no exponent), text bounded and without NUL."""
+
+    target_class = "core.filters.FilterBackend"
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        for parameter in parameters:
+            parameter["schema"] = _filter_schema(filter_field, parameter["schema"])
+        return parameters
+
+
+def _filter_schema(filter_field, schema: dict) -> dict:
+    extra = filter_field.extra
+    if isinstance(filter_field, parsing.IdFilter):
+        return {
+            "type": "integer",
+            "format": "int64",
+            "minimum": extra["min_value"],
+            "maximum": extra["max_value"],
+        }
+    if isinstance(filter_field, parsing.NumberFilter):
+        return {"type": "string", "pattern": parsing.DECIMAL_PATTERN}
+    if isinstance(filter_field, django_filters.CharFilter):
+        schema = {**schema, "pattern": NO_NUL_PATTERN}
+        if extra.get("max_length") is not None:
+            schema["maxLength"] = extra["max_length"]
+    return schema

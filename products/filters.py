@@ -2,7 +2,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from core.parsing import MAX_ID, IdFilter, NumberFilter
+from core.parsing import BooleanFilter, IdFilter, NumberFilter
 from products.models import Product
 from products.selectors import product_search
 
@@ -21,13 +21,13 @@ class ProductFilterForm(forms.Form):
 class ProductFilter(django_filters.FilterSet):
     # A plain id, not a model choice: an unknown category is an empty list,
     # and validating the parameter costs no query.
-    category = IdFilter(field_name="category_id", min_value=1, max_value=MAX_ID, label=_("Category id"))
+    category = IdFilter(field_name="category_id", label=_("Category id"))
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, label=_("Name or SKU (contains)")
     )
     min_price = NumberFilter(field_name="price", lookup_expr="gte", label=_("Minimum price"))
     max_price = NumberFilter(field_name="price", lookup_expr="lte", label=_("Maximum price"))
-    is_active = django_filters.BooleanFilter(method="filter_is_active", label=_("Active (staff only)"))
+    is_active = BooleanFilter(method="filter_is_active", label=_("Active (staff only)"))
 
     class Meta:
         model = Product

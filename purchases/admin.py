@@ -1,4 +1,3 @@
-import csv
 import io
 from collections.abc import Iterable, Iterator
 
@@ -23,6 +22,7 @@ from rangefilter.filters import DateRangeFilter
 from core.admin import ModelAdmin
 from core.exceptions import ConflictError
 from core.pagination import CachedCountPaginator
+from core.spreadsheet import spreadsheet_writer
 from purchases import cashback
 from purchases.models import (
     REVIEW_PERMISSION,
@@ -267,20 +267,13 @@ EXPORT_HEADER = (
 )
 EXPORT_CHUNK_SIZE = 2000  # rows fetched from the database at a time
 EXPORT_ROWS_PER_WRITE = 500  # rows sent to the client at a time
-# A spreadsheet runs a cell starting with one of these as a formula ("CSV
-# injection"); such text cells get a leading apostrophe, as spreadsheets do.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[str]:
     """The CSV text of ``header`` and ``rows``, a few hundred rows at a time:
     the header alone first, so the download starts before the query runs."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = spreadsheet_writer(buffer)  # every field quoted, formulas neutralised
     buffer.write("\ufeff")  # UTF-8 byte-order mark: spreadsheets then read accents right
     writer.writerow(header)
     yield buffer.getvalue()
@@ -565,9 +558,11 @@ class PurchaseAdmin(ModelAdmin):
         as CSV, streamed: the rows are read 2,000 at a time and sent as they
         come, so a million of them never sit in memory.
 
-        Machine-readable whatever the language: comma-separated, numbers
-        with a dot for decimals and no grouping, ISO dates (YYYY-MM-DD); the
-        header and the status are in the staff member's language."""
+        Machine-readable whatever the language: comma-separated, every field
+        quoted and no cell able to start a formula (core.spreadsheet),
+        numbers with a dot for decimals and no grouping, ISO dates
+        (YYYY-MM-DD); the header and the status are in the staff member's
+        language."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
@@ -607,15 +602,15 @@ class PurchaseAdmin(ModelAdmin):
             ) in rows.iterator(chunk_size=EXPORT_CHUNK_SIZE):
                 yield (
                     pk,
-                    spreadsheet_safe(code),
+                    code,
                     day.isoformat(),
                     value,
                     statuses.get(status, status),
                     percent,
                     cashback_value,
                     reseller_id,
-                    spreadsheet_safe(name),
-                    spreadsheet_safe(email),
+                    name,
+                    email,
                 )
 
     # --- Review actions ---------------------------------------------------------

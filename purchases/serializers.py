@@ -1,5 +1,4 @@
-from decimal import Decimal
-
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
@@ -8,10 +7,11 @@ from core import parsing
 from core.serializers import RowSerializer, StrictInputSerializer
 from products.models import Product
 from purchases.models import MAX_PURCHASE_VALUE, Purchase, validate_purchase_date
-from purchases.months import current_month, format_month, parse_month
+from purchases.months import INVALID_MONTH_MESSAGE, MONTH_PATTERN, current_month, format_month, parse_month
 from resellers.serializers import CPFField
 
 CODE_HELP = _("1 to 64 letters, digits, '-' or '_'; unique among your purchases.")
+DATE_FROM_2000_PATTERN = r"\A[2-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])\Z"
 
 
 class PurchaseItemInputSerializer(StrictInputSerializer):
@@ -31,11 +31,8 @@ class PurchaseItemOutputSerializer(RowSerializer):
 
 
 def _value_field(**kwargs):
-    return parsing.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
-        max_value=MAX_PURCHASE_VALUE,
+    return parsing.AmountField(
+        maximum=MAX_PURCHASE_VALUE,
         help_text=_('BRL, e.g. "150.00". Computed from the items when omitted.'),
         **kwargs,
     )
@@ -43,9 +40,16 @@ def _value_field(**kwargs):
 
 class _PurchaseInputFields(StrictInputSerializer):
     # The fields a purchase is written with, on create and on update alike.
-    code = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", max_length=64, help_text=CODE_HELP)
+    code = serializers.RegexField(
+        r"\A[A-Za-z0-9_-]{1,64}\Z", max_length=64, trim_whitespace=False, help_text=CODE_HELP
+    )
     value = _value_field(required=False)
-    date = parsing.DateField(validators=[validate_purchase_date])
+    date = parsing.DateField(
+        # The pattern states the year bound in the schema ("format: date"
+        # cannot); validate_purchase_date holds both bounds.
+        validators=[validate_purchase_date, RegexValidator(DATE_FROM_2000_PATTERN)],
+        help_text=_("From 2000-01-01 to today (America/Sao_Paulo)."),
+    )
 
 
 class PurchaseCreateInputSerializer(_PurchaseInputFields):
@@ -136,7 +140,13 @@ class CashbackBalanceOutputSerializer(serializers.Serializer):
 class MonthQueryInputSerializer(serializers.Serializer):
     """?month=YYYY-MM, defaulting to the current month (America/Sao_Paulo)."""
 
-    month = serializers.CharField(required=False, help_text=_("YYYY-MM; default: the current month."))
+    month = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        # The schema's pattern; validate_month reads the month.
+        validators=[RegexValidator(MONTH_PATTERN, INVALID_MONTH_MESSAGE)],
+        help_text=_("YYYY-MM; default: the current month."),
+    )
 
     def validate_month(self, value):
         return parse_month(value)

@@ -1,6 +1,5 @@
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
@@ -351,7 +350,7 @@ class ResellerMeSummaryView(APIView):
             "(`missing` makes the total exceed `threshold`). `next_tier` is null at the top tier."
         ),
         tags=["cashback"],
-        parameters=[OpenApiParameter("month", str, description="YYYY-MM; default: the current month.")],
+        parameters=[MonthQueryInputSerializer],
         responses={200: MonthSummaryOutputSerializer, 400: OpenApiResponse(description="Invalid month")},
         examples=[SUMMARY_EXAMPLE],
     )

@@ -23,7 +23,9 @@ INVALID_CPF_MESSAGE = _(
 
 # Only ASCII digits: "\d" and str.isdigit() accept any Unicode digit, which
 # would let a CPF written in fullwidth digits register again one already taken.
-_ACCEPTED_FORMAT = re.compile(r"[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}|[0-9]{11}")
+# The API publishes it (CPFField): the text exactly, with nothing around it.
+CPF_PATTERN = r"\A(?:[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}|[0-9]{11})\Z"
+_ACCEPTED_FORMAT = re.compile(CPF_PATTERN)
 _ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
 
 

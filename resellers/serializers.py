@@ -1,5 +1,7 @@
+import re
 from functools import cached_property
 
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -15,17 +17,23 @@ EMAIL_CHANGE_NEEDS_PASSWORD_MESSAGE = _("Send the current password to change the
 
 
 class CPFField(serializers.CharField):
-    """Accepts 153.509.460-56 or 15350946056; yields the 11 digits."""
+    """Accepts 153.509.460-56 or 15350946056, exactly (no blanks around);
+    yields the 11 digits."""
 
     default_error_messages = {"invalid_cpf": cpf_codec.INVALID_CPF_MESSAGE}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 14)
         kwargs.setdefault("help_text", _("CPF, as 153.509.460-56 or 15350946056."))
-        super().__init__(**kwargs)
+        # The schema's pattern. It never fails here: to_internal_value checks
+        # the text as sent and yields the 11 digits, which match it.
+        kwargs.setdefault("validators", [RegexValidator(cpf_codec.CPF_PATTERN)])
+        super().__init__(trim_whitespace=False, **kwargs)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
+        if not re.fullmatch(cpf_codec.CPF_PATTERN, value):
+            self.fail("invalid_cpf")
         try:
             return cpf_codec.normalize(value)
         except cpf_codec.InvalidCPF:

@@ -5,7 +5,6 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
-from rest_framework.filters import OrderingFilter
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -13,7 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsReseller, StaffPermissions
 from accounts.throttles import PasswordCheckThrottle, RegistrationAddressThrottle
-from core.filters import FilterBackend
+from core.filters import FilterBackend, OrderingFilter
 from core.parsing import ID_PATTERN
 from resellers.filters import ResellerFilter
 from resellers.selectors import reseller_list

@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.JSONErrorMiddleware",
+    # 405 for a method an API route lacks, before its permissions answer.
+    "core.middleware.MethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -97,6 +97,34 @@ def test_every_non_validation_error_has_detail_and_code(request_kwargs, status, 
     assert body["code"] == (code or "unsupported_media_type")
 
 
+@pytest.mark.parametrize(
+    ("who", "method", "path", "allow"),
+    [
+        # Registration is open, the list is staff's: a reseller got 403.
+        ("reseller", "trace", "/api/v1/resellers/", "GET, POST, HEAD, OPTIONS"),
+        ("anonymous", "trace", "/api/v1/resellers/", "GET, POST, HEAD, OPTIONS"),
+        ("reseller", "delete", "/api/v1/resellers/", "GET, POST, HEAD, OPTIONS"),
+        ("reseller", "post", "/api/v1/analytics/summary/", "GET, HEAD, OPTIONS"),
+        ("anonymous", "put", "/api/v1/auth/me/", "GET, HEAD, OPTIONS"),
+        ("reseller", "trace", "/api/v1/purchases/1/approve/", "POST, OPTIONS"),
+        ("anonymous", "patch", "/api/v1/auth/token/", "POST, OPTIONS"),
+    ],
+)
+def test_a_method_a_route_lacks_is_405_whoever_asks(who, method, path, allow):
+    # What the route supports is not a secret of its permissions: 405 with
+    # the methods it has, before authentication and permissions.
+    client = APIClient() if who == "anonymous" else authenticated_client(ResellerFactory().user)
+    response = client.generic(method.upper(), path)
+    assert response.status_code == 405, response.content
+    assert response.json()["code"] == "method_not_allowed"
+    assert set(response["Allow"].split(", ")) == set(allow.split(", "))
+
+
+def test_a_method_the_route_has_is_still_guarded():
+    response = authenticated_client(ResellerFactory().user).get("/api/v1/resellers/")
+    assert response.status_code == 403
+
+
 def test_an_oversized_body_is_413_with_a_code(settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     response = APIClient().post("/api/v1/auth/token/", {"email": "a" * 200}, format="json")

@@ -2,13 +2,15 @@
 naming it, and writes nothing."""
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
+from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from accounts.models import User
 from accounts.serializers import tokens_for
 from accounts.tests.factories import PASSWORD as RESELLER_PASSWORD
 from conftest import authenticated_client
-from core.serializers import UNKNOWN_FIELD_MESSAGE
+from core.serializers import UNKNOWN_FIELD_MESSAGE, StrictInputSerializer
 from products.models import Category, Product
 from products.tests.factories import CategoryFactory, ProductFactory
 from purchases.models import Purchase
@@ -131,3 +133,97 @@ def test_staff_without_a_profile_is_told_about_the_cpf_not_an_unknown_field(staf
     )
     assert response.status_code == 400
     assert list(response.json()) == ["cpf"]
+
+
+class _Line(StrictInputSerializer):
+    sku = serializers.CharField()
+    note = serializers.CharField(required=False)
+
+
+class _Order(StrictInputSerializer):
+    name = serializers.CharField()
+    first = _Line()
+    lines = _Line(many=True)
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        ({"first": {"note": "x"}}, {"first": {"sku": ["This field is required."]}}),
+        ({"lines": [{"sku": "A"}, {"note": "x"}]}, {"lines": {1: {"sku": ["This field is required."]}}}),
+    ],
+)
+def test_a_partial_update_never_makes_a_nested_object_partial(data, errors):
+    serializer = _Order(data=data, partial=True)
+    with translation.override("en"):
+        assert not serializer.is_valid()
+    assert serializer.errors == errors
+
+
+def test_a_partial_update_leaves_out_top_level_fields_and_keeps_whole_nested_ones():
+    serializer = _Order(data={"lines": [{"sku": "A"}]}, partial=True)
+    assert serializer.is_valid(), serializer.errors
+    assert serializer.validated_data == {"lines": [{"sku": "A"}]}
+
+
+def _wrong_types(value):
+    # JSON values of another type than ``value``'s, the ones DRF's fields
+    # would quietly convert ("1" for 1, 1 for "1" or true, "true" for true).
+    if isinstance(value, bool):
+        return [1, 0, "true", None]
+    if isinstance(value, int):
+        return [str(value), 1.5, True]
+    return [0, 10, 1.5, True, [value], {"value": value}]
+
+
+def _typed_routes(world, reseller):
+    # Every route of ``routes`` with a whole body, and the fields they lack:
+    # items (ids and quantities) and a product's is_active.
+    product, purchase = world["product"], world["purchase"]
+    item = {"product": product.pk, "quantity": 1}
+    return [
+        *routes(world, reseller),
+        ("reseller", "patch", f"/api/v1/purchases/{purchase.pk}/", {"items": [item]}),
+        ("staff", "patch", f"/api/v1/products/{product.pk}/", {"is_active": False}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(17))
+def test_every_body_field_takes_only_its_json_type(
+    index, world, reseller, staff_user, reseller_client, staff_client, api_client, monkeypatch
+):
+    # A few dozen requests from one address and account.
+    for scope in list(api_settings.DEFAULT_THROTTLE_RATES):
+        monkeypatch.setitem(api_settings.DEFAULT_THROTTLE_RATES, scope, "100000/min")
+    who, method, path, body = _typed_routes(world, reseller)[index]
+    client = {"reseller": reseller_client, "staff": staff_client, None: api_client}[who]
+    before = snapshot()
+    for name, value in body.items():
+        if name == "items":
+            cases = [
+                ({**value[0], key: wrong}, key)
+                for key in ("product", "quantity")
+                for wrong in _wrong_types(value[0][key])
+                if wrong is not None
+            ]
+            for wrong_item, key in cases:
+                response = getattr(client, method)(path, {**body, name: [wrong_item]}, format="json")
+                assert response.status_code == 400, (path, wrong_item, response.content)
+                assert list(response.json()[name]["0"]) == [key], (path, wrong_item, response.content)
+            continue
+        for wrong in _wrong_types(value):
+            response = getattr(client, method)(path, {**body, name: wrong}, format="json")
+            assert response.status_code == 400, (path, name, wrong, response.content)
+            assert list(response.json()) == [name], (path, name, wrong, response.content)
+    assert snapshot() == before
+
+
+def test_the_schema_says_a_body_takes_no_other_key():
+    from drf_spectacular.generators import SchemaGenerator
+
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    bodies = {name: schema for name, schema in components.items() if name.endswith("Request")}
+    assert len(bodies) >= 15
+    assert {
+        name for name, schema in bodies.items() if schema.get("additionalProperties") is not False
+    } == set()

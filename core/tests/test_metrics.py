@@ -167,7 +167,7 @@ def test_an_unknown_method_is_counted_as_other():
     Client().generic("BREW", "/api/v1/products/")
     after = scrape()
     name = "django_http_responses_total_by_status_view_method_total"
-    labels = {"view": "product-list", "method": "other", "status": "401"}
+    labels = {"view": "product-list", "method": "other", "status": "405"}
     assert value(after, name, **labels) - value(before, name, **labels) == 1
     assert not [labels for _, labels in after if ("method", "BREW") in labels]
 

@@ -7,7 +7,6 @@ fetched from elsewhere): this module computes every coordinate and every
 label, the template only places them.
 """
 
-import csv
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
@@ -24,6 +23,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from core.spreadsheet import spreadsheet_writer
 from purchases.analytics.reseller_admin import ResellerMonthAdmin
 from purchases.analytics.selectors import MonthFigures, analytics_cached, analytics_monthly_list
 from purchases.models import ANALYTICS_PERMISSION, format_brl, format_month_name
@@ -325,7 +325,7 @@ def analytics_csv_view(request):
         f'attachment; filename="cashback-{format_month(first)}-{format_month(last)}.csv"'
     )
     response.write("\ufeff")
-    writer = csv.writer(response)
+    writer = spreadsheet_writer(response)
     writer.writerow(
         [gettext("Month"), gettext("Purchases"), gettext("Purchase value (R$)"), gettext("Cashback (R$)")]
     )

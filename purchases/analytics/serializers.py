@@ -1,11 +1,21 @@
 """Staff analytics: query parameters in, aggregate figures out."""
 
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import parsing
-from purchases.months import FIRST_MONTH, current_month, format_month, month_span, parse_month, shift_month
+from purchases.months import (
+    FIRST_MONTH,
+    INVALID_MONTH_MESSAGE,
+    MONTH_PATTERN,
+    current_month,
+    format_month,
+    month_span,
+    parse_month,
+    shift_month,
+)
 from purchases.serializers import MonthQueryInputSerializer
 
 ANALYTICS_MAX_MONTHS = 120
@@ -15,7 +25,7 @@ RANGE_ORDER_MESSAGE = _("The first month (from) must not be after the last month
 RANGE_TOO_LONG_MESSAGE = _("Ask for at most %(months)s months at a time.")
 
 
-@extend_schema_field({"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$", "example": "2026-03"})
+@extend_schema_field({"type": "string", "pattern": MONTH_PATTERN, "example": "2026-03"})
 class AnalyticsMonthField(serializers.Field):
     """A month written YYYY-MM (output only)."""
 
@@ -39,6 +49,16 @@ class AnalyticsTopQueryInputSerializer(MonthQueryInputSerializer):
     )
 
 
+def _month_field(**kwargs):
+    return serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        # The schema's pattern; validate_from and validate_to read the month.
+        validators=[RegexValidator(MONTH_PATTERN, INVALID_MONTH_MESSAGE)],
+        **kwargs,
+    )
+
+
 class AnalyticsRangeQueryInputSerializer(serializers.Serializer):
     """?from=YYYY-MM&to=YYYY-MM: ``to`` defaults to the current month and
     ``from`` to 11 months before ``to`` (twelve months in all)."""
@@ -46,8 +66,8 @@ class AnalyticsRangeQueryInputSerializer(serializers.Serializer):
     def get_fields(self):
         # "from" is a Python keyword: the fields cannot be class attributes.
         return {
-            "from": serializers.CharField(required=False, help_text=_("First month, YYYY-MM.")),
-            "to": serializers.CharField(required=False, help_text=_("Last month, YYYY-MM.")),
+            "from": _month_field(help_text=_("First month, YYYY-MM; default: 11 months before `to`.")),
+            "to": _month_field(help_text=_("Last month, YYYY-MM; default: the current month.")),
         }
 
     def validate_from(self, value):

@@ -3,7 +3,7 @@ answer cached briefly (selectors.analytics_cached)."""
 
 from collections.abc import Callable
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,19 +27,6 @@ from purchases.models import ANALYTICS_PERMISSION
 from purchases.months import format_month
 from purchases.serializers import MonthQueryInputSerializer
 
-MONTH_PATTERN = r"^[0-9]{4}-[0-9]{2}$"
-MONTH_PARAMETER = OpenApiParameter(
-    "month",
-    str,
-    pattern=MONTH_PATTERN,
-    description="Month as YYYY-MM (from 2000-01); default: the current month.",
-)
-LIMIT_PARAMETER = OpenApiParameter(
-    "limit",
-    {"type": "integer", "minimum": 1, "maximum": 100},
-    default=10,
-    description="How many rows, 1 to 100; default 10.",
-)
 BAD_QUERY_RESPONSE = OpenApiResponse(
     description="Invalid query parameter; errors are keyed by the parameter name."
 )
@@ -65,7 +52,7 @@ class AnalyticsSummaryView(APIView):
             "the resellers whose total of non-rejected purchases reached that tier."
         ),
         tags=["analytics"],
-        parameters=[MONTH_PARAMETER],
+        parameters=[MonthQueryInputSerializer],
         responses={200: AnalyticsSummaryOutputSerializer, 400: BAD_QUERY_RESPONSE},
         examples=[
             OpenApiExample(
@@ -122,20 +109,7 @@ class AnalyticsMonthlyView(APIView):
             "cashback they earn. Rejected purchases are left out of every figure. At most 120 months."
         ),
         tags=["analytics"],
-        parameters=[
-            OpenApiParameter(
-                "from",
-                str,
-                pattern=MONTH_PATTERN,
-                description="First month, YYYY-MM; default: 11 months before `to`.",
-            ),
-            OpenApiParameter(
-                "to",
-                str,
-                pattern=MONTH_PATTERN,
-                description="Last month, YYYY-MM; default: the current month.",
-            ),
-        ],
+        parameters=[AnalyticsRangeQueryInputSerializer],
         responses={200: AnalyticsMonthlyOutputSerializer, 400: BAD_QUERY_RESPONSE},
         examples=[
             OpenApiExample(
@@ -217,7 +191,7 @@ class AnalyticsTopResellersView(_AnalyticsRankingView):
             "non-rejected purchases in the month are not listed."
         ),
         tags=["analytics"],
-        parameters=[MONTH_PARAMETER, LIMIT_PARAMETER],
+        parameters=[AnalyticsTopQueryInputSerializer],
         responses={200: AnalyticsTopResellersOutputSerializer, 400: BAD_QUERY_RESPONSE},
         examples=[
             OpenApiExample(
@@ -255,7 +229,7 @@ class AnalyticsTopProductsView(_AnalyticsRankingView):
             "recorded in the purchases. Purchases recorded without items do not count here."
         ),
         tags=["analytics"],
-        parameters=[MONTH_PARAMETER, LIMIT_PARAMETER],
+        parameters=[AnalyticsTopQueryInputSerializer],
         responses={200: AnalyticsTopProductsOutputSerializer, 400: BAD_QUERY_RESPONSE},
         examples=[
             OpenApiExample(

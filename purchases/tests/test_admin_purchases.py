@@ -812,6 +812,27 @@ def test_export_neutralises_spreadsheet_formulas(admin_client, make_purchase):
     assert by_code["NF-PLAIN"][9] == "'@evil@example.com"
 
 
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_export_starts_no_cell_with_a_formula_whatever_the_separator(admin_client, make_purchase, separator):
+    # A spreadsheet in pt-BR splits on ";": quoting alone does not stop
+    # "Maria;=1+1;" from becoming three cells there.
+    reseller = ResellerFactory(user__full_name="Maria;=1+1;", user__email="a,=2+2@example.com")
+    make_purchase(reseller, "10.00", date(2026, 3, 1), "-1")
+    make_purchase(reseller, "10.00", date(2026, 3, 2), "NF_2")
+    response = admin_client.get(EXPORT)
+    text = b"".join(response.streaming_content).decode("utf-8").removeprefix("\ufeff")
+    lines = text.splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith('"') and line.endswith('"') for line in lines)  # every field quoted
+    cells = [piece.lstrip(' "') for line in lines for piece in line.split(separator)]
+    assert [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))] == []
+    _header, *rows = csv.reader(io.StringIO(text))
+    assert {(row[1], row[8], row[9]) for row in rows} == {
+        ("'-1", "Maria;'=1+1;", "a,'=2+2@example.com"),
+        ("NF_2", "Maria;'=1+1;", "a,'=2+2@example.com"),
+    }
+
+
 def test_export_reads_a_constant_number_of_queries(
     admin_client, make_purchase, django_assert_max_num_queries
 ):

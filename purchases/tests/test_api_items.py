@@ -185,3 +185,47 @@ def test_list_with_items_keeps_a_constant_query_count(
         response = reseller_client.get(URL, {"page_size": 100})
     assert len(response.json()["results"]) == rows
     assert all(len(row["items"]) == 2 for row in response.json()["results"])
+
+
+REQUIRED = "This field is required."
+NOT_A_LIST = 'Expected a list of items but got type "dict".'
+NOT_AN_OBJECT = "Invalid data. Expected a dictionary, but got list."
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+@pytest.mark.parametrize(
+    ("items", "errors"),
+    [
+        ([{"quantity": 1}], {"0": {"product": [REQUIRED]}}),
+        ([{"product": "lipstick"}], {"0": {"quantity": [REQUIRED]}}),
+        ([{}], {"0": {"product": [REQUIRED], "quantity": [REQUIRED]}}),
+        ([{"product": "lipstick", "quantity": 1}, {"quantity": 2}], {"1": {"product": [REQUIRED]}}),
+    ],
+)
+def test_an_incomplete_item_is_400_naming_what_is_missing(
+    reseller_client, lipstick, perfume, method, items, errors
+):
+    # PATCH changes the purchase's fields it names, but an item it sends is a
+    # whole item: the partial update does not reach inside the list.
+    purchase_id = post(reseller_client, items=[{"product": perfume.id, "quantity": 1}]).json()["id"]
+    items = [{**item, "product": lipstick.id} if "product" in item else item for item in items]
+    body = {"items": items} if method == "patch" else {"code": "NF-1", "date": "2026-03-19", "items": items}
+    response = getattr(reseller_client, method)(f"{URL}{purchase_id}/", body, **EN)
+    assert response.status_code == 400, response.content
+    assert response.json() == {"items": errors}
+    assert list(PurchaseItem.objects.values_list("product_id", "quantity")) == [(perfume.id, 1)]
+
+
+@pytest.mark.parametrize(
+    ("items", "errors"),
+    [
+        ({"product": 1, "quantity": 1}, {"non_field_errors": [NOT_A_LIST]}),
+        ([None], {"0": ["This field may not be null."]}),
+        ([[{"quantity": 1}]], {"0": {"non_field_errors": [NOT_AN_OBJECT]}}),
+    ],
+)
+def test_a_partial_update_with_misshapen_items_is_400(reseller_client, perfume, items, errors):
+    purchase_id = post(reseller_client, items=[{"product": perfume.id, "quantity": 1}]).json()["id"]
+    response = reseller_client.patch(f"{URL}{purchase_id}/", {"items": items}, **EN)
+    assert response.status_code == 400, response.content
+    assert response.json() == {"items": errors}

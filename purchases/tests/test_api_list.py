@@ -141,7 +141,6 @@ def test_pages_beyond_ten_thousand_rows_are_refused(staff_client, reseller_clien
         assert "narrow the filters" in response.json()["page"][0]
         # The deepest page served: rows 9,951 to 10,000 (none here, so 404).
         assert client.get(URL, {"page": 200, "page_size": 50}).status_code == 404
-        assert client.get(URL, {"page": "last", "page_size": 50}).status_code == 200
         assert client.get(URL, {"page": 101}).status_code == 404  # page_size 20: rows 2,001+
 
 

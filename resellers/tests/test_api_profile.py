@@ -144,7 +144,7 @@ def test_staff_list_pagination_and_limits(staff_client):
     assert len(body["results"]) == 2
     assert body["next"]
     assert staff_client.get(LIST, {"page": 99}).status_code == 404
-    assert len(staff_client.get(LIST, {"page_size": 1000}).json()["results"]) == 3
+    assert staff_client.get(LIST, {"page_size": 1000}).status_code == 400  # at most 100
 
 
 @pytest.mark.parametrize("size", [1, 30])

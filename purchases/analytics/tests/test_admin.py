@@ -225,6 +225,8 @@ def test_the_csv_holds_the_tables_months_with_machine_readable_numbers(staff_bro
         ["2026-02", "0", "0.00", "0.00"],
         ["2026-03", "1", "1234.56", "185.18"],
     ]
+    # Every field quoted, as in every CSV the project writes.
+    assert response.content.decode("utf-8-sig").splitlines()[3] == '"2026-03","1","1234.56","185.18"'
 
 
 @pytest.mark.usefixtures("march_and_april")
