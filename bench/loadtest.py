@@ -332,7 +332,7 @@ def prepare_template(args, env: dict, today: date) -> dict:
         admin.execute(f'CREATE DATABASE "{name}"')
     print(
         f"Seeding {name}: {args.resellers:,} resellers, {args.purchases:,} purchases "
-        "(about a minute at full size).",
+        "(a minute or more per million purchases on 2 cores, several when they are busy).",
         flush=True,
     )
     manage(args, env, url, "migrate", "--no-input", "--verbosity", "0")
@@ -739,6 +739,14 @@ class Load:
         ) / 2
 
 
+def mixed_segments(args) -> list[int]:
+    """The mixed run's measured seconds, in segments of about 15 s with a
+    ceiling run between them (at least 5 s each)."""
+    count = max(1, min(args.mixed_duration // 5, round(args.mixed_duration / 15)))
+    base, extra = divmod(args.mixed_duration, count)
+    return [base + (1 if number < extra else 0) for number in range(count)]
+
+
 def lines_for(seconds: int, threads: int) -> int:
     return max(200, math.ceil(MAX_RATE * seconds / threads))
 
@@ -843,9 +851,8 @@ def request_files(args, workdir: Path, dataset, today: date, *, mixed: bool, alo
         }
 
     if mixed:
-        files["mixed"] = random_requests(
-            "mixed", workload.MIX, (("w", args.mixed_warmup), ("m", args.mixed_duration))
-        )
+        segments = [(f"m{number}", seconds) for number, seconds in enumerate(mixed_segments(args))]
+        files["mixed"] = random_requests("mixed", workload.MIX, [("w", args.mixed_warmup), *segments])
     for number, group in enumerate(alone):
         mix = dict.fromkeys(workload.ANALYTICS, 1) if group == "analytics" else {group: 1}
         files[group] = random_requests(f"alone-{number}", mix, phases)
@@ -901,7 +908,7 @@ def main() -> None:
     if not (mixed or alone or best):
         sys.exit(f"No route name contains {args.only!r}.")
     route_runs = len(alone) + len(best)
-    ceilings = 1 + int(mixed) + route_runs
+    ceilings = 1 + (len(mixed_segments(args)) if mixed else 0) + route_runs
     seconds = ceilings * (args.warmup + args.duration) + route_runs * (args.warmup + args.duration)
     seconds += (args.mixed_warmup + args.mixed_duration) if mixed else 0
     print(
@@ -944,7 +951,7 @@ def main() -> None:
         "ceiling", "bench.ceiling:application", cwd=ROOT, args=args, env=app_env, ready_path="/ceiling/"
     )
     load = Load(wrk=wrk, args=args, workdir=workdir, tokens_file=tokens_file)
-    load.planned = ceilings + int(mixed) + route_runs
+    load.planned = ceilings + (len(mixed_segments(args)) if mixed else 0) + route_runs
     results = {"mixed": None, "alone": [], "best": []}
     try:
         for server in (app, ceiling):
@@ -959,15 +966,15 @@ def main() -> None:
 
         load.ceiling(ceiling, files["ceiling"])
         if mixed:
-            summary = load.measure(
-                app,
-                files["mixed"],
-                seconds=args.mixed_duration,
-                warmup=args.mixed_warmup,
-                database=args.database,
-            )
-            load.ceiling(ceiling, files["ceiling"])
-            results["mixed"] = report.mixed_run(summary, ceiling_rps=load.around(), workers=args.workers)
+            segments = []
+            for segment, seconds in enumerate(mixed_segments(args)):
+                # The cache stays as the previous segment left it: one warm-up only.
+                phases = {"w": files["mixed"]["w"], "m": files["mixed"][f"m{segment}"]}
+                warmup = args.mixed_warmup if segment == 0 else 0
+                summary = load.measure(app, phases, seconds=seconds, warmup=warmup, database=args.database)
+                load.ceiling(ceiling, files["ceiling"])
+                segments.append((summary, load.around()))
+            results["mixed"] = report.mixed_run(segments, workers=args.workers)
             whole = results["mixed"]["whole"]
             print(
                 f"[{load.runs - 1:2d}/{load.planned}] mixed workload: "

@@ -12,10 +12,12 @@ Definitions (bench/README.md, "Reading the results"):
 - count from cache: of the list answers that did read data, the share that
   ran no ``SELECT COUNT(*)``;
 - ratio to the ceiling: requests/s / the ceiling's, measured just before and
-  after. In the mixed run a route's share of the capacity is attributed by
-  its server time: ratio = the whole mix's ratio x the mix's mean server time
-  / the route's mean server time, i.e. the rate the server would reach if
-  every request cost what this route's cost in the mix.
+  after. The mixed run is measured in segments with a ceiling run between
+  them; its ratio is the segments' ratios weighted by their seconds. A
+  route's share of the mix's capacity is attributed by its server time:
+  ratio = the whole mix's ratio x the mix's mean server time / the route's
+  mean server time, i.e. the rate the server would reach if every request
+  cost what this route's cost in the mix.
 """
 
 from collections import Counter, defaultdict
@@ -107,11 +109,26 @@ def _wrk(summary: dict) -> dict:
     return {key: value for key, value in summary.items() if key != "records"}
 
 
-def mixed_run(summary: dict, *, ceiling_rps: float, workers: int) -> dict:
-    records = summary["records"]
-    seconds = summary["duration_us"] / 1e6
+def mixed_run(segments: list[tuple[dict, float]], *, workers: int) -> dict:
+    """``segments``: (wrk summary with its records, the ceiling's requests/s
+    around it) of each measured segment, in order. The whole mix's ratio is
+    the segments' ratios weighted by their seconds: each against the
+    ceiling runs on its either side, so a machine whose speed drifts during
+    the minute is followed."""
+    records = [record for summary, _ in segments for record in summary["records"]]
+    seconds = sum(summary["duration_us"] for summary, _ in segments) / 1e6
     whole = figures(records, seconds)
-    whole["ratio"] = round(whole["requests_per_second"] / ceiling_rps, 4)
+    parts = [
+        {
+            "seconds": round(summary["duration_us"] / 1e6, 2),
+            "requests_per_second": round(len(summary["records"]) / (summary["duration_us"] / 1e6), 2),
+            "ceiling_requests_per_second": round(ceiling, 1),
+        }
+        for summary, ceiling in segments
+    ]
+    for part in parts:
+        part["ratio"] = round(part["requests_per_second"] / part["ceiling_requests_per_second"], 4)
+    whole["ratio"] = round(sum(part["ratio"] * part["seconds"] for part in parts) / seconds, 4)
     probed = [record for record in records if record.probe]
     busy = sum(record.probe["t"] for record in probed) / 1e6
     whole["workers_busy"] = round(busy / (workers * seconds), 3)
@@ -138,12 +155,22 @@ def mixed_run(summary: dict, *, ceiling_rps: float, workers: int) -> dict:
             )
             for i, part in enumerate(BREAKDOWN, start=1)
         }
+    wrk = {
+        "requests": sum(summary["requests"] for summary, _ in segments),
+        "errors": {
+            name: sum(summary["errors"][name] for summary, _ in segments) for name in segments[0][0]["errors"]
+        },
+        "wraps": sum(summary["wraps"] for summary, _ in segments),
+        "idle_wait_seconds": [summary["idle_wait_seconds"] for summary, _ in segments],
+    }
     return {
-        "ceiling_requests_per_second": round(ceiling_rps, 1),
+        # The ceiling the whole mix's rate and ratio imply.
+        "ceiling_requests_per_second": round(whole["requests_per_second"] / whole["ratio"], 1),
+        "segments": parts,
         "whole": whole,
         "routes": [attributed(row) for row in routes],
         "breakdown": breakdown,
-        "wrk": _wrk(summary),
+        "wrk": wrk,
     }
 
 
@@ -240,13 +267,19 @@ def _mixed(doc: dict) -> list[str]:
         f"proportion to 1/k), random filters, orderings and pages, staff lists and analytics, the "
         f"catalogue, and 10 % writes, all interleaved on {setup['connections']} connections "
         f"(bench/workload.py); {setup['mixed_warmup']} s of warm-up, then {setup['mixed_duration']} s "
-        "measured.",
+        + (
+            f"measured in {len(doc['segments'])} segments with a ceiling run between them (the segments' "
+            f"ratios: {', '.join(_ratio(part['ratio']) for part in doc['segments'])})."
+            if len(doc["segments"]) > 1
+            else "measured."
+        ),
         "",
         f"Whole mix: **{whole['requests_per_second']:,.1f} requests/s, {whole['ratio']:.3f} of the ceiling** "
-        f"({doc['ceiling_requests_per_second']:,.0f} requests/s around it), p50 "
+        f"(the segments' ratios weighted by their seconds), p50 "
         f"{milliseconds(whole['latency_ms']['p50'])}, p99 {milliseconds(whole['latency_ms']['p99'])}, "
         f"{whole['requests']:,} answers, non-2xx {_statuses(whole)}; the workers spent "
-        f"{whole['workers_busy']:.0%} of the measured time inside the application."
+        # The window's edges (wrk's start and stop) can put it a little over 100 %.
+        f"{min(1.0, whole['workers_busy']):.0%} of the measured time inside the application."
         + (f" **The request files ran out and started again {wraps} times.**" if wraps else ""),
         "",
         "| route | share | requests/s | ratio to ceiling | p50 | p99 | server p50 | server p99 "
