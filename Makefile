@@ -54,10 +54,14 @@ bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # HTTP load test: 1,000,000 purchases on PostgreSQL, production settings under
-# gunicorn, wrk against a bare-Django ceiling; writes bench/RESULTS.md (see
-# bench/README.md). Under 10 minutes, seeding included.
+# gunicorn, wrk against a bare-Django ceiling: the mixed workload, each read
+# route alone, then the same-URL best case. Writes bench/RESULTS.md and
+# bench/results/*.json, then redraws docs/performance.svg and the figures of
+# docs/performance.md from them (see bench/README.md). About 9 minutes with
+# the seeded template reused, a few more when it is seeded.
 loadtest: install
 	$(BIN)/python bench/loadtest.py $(LOADTEST_ARGS)
+	$(BIN)/python bench/chart.py
 
 schema: install
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn > /dev/null
