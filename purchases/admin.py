@@ -1,3 +1,4 @@
+import copy
 import csv
 import io
 from collections.abc import Iterable, Iterator
@@ -6,11 +7,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -144,6 +146,9 @@ PURCHASE_APPROVED_MESSAGE = _("Purchase %(code)s approved.")
 RESELLER_PARAMETER = "reseller__id__exact"
 RESELLER_SUBTITLE = _("Purchases of %(name)s")
 PURCHASE_REJECTED_MESSAGE = _("Purchase %(code)s rejected.")
+NO_PENDING_LEFT_MESSAGE = _("No purchase in validation is left in this list.")
+# The review buttons' "and open the next pending purchase of the list".
+NEXT_PENDING_PARAMETER = "_next_pending"
 
 
 class PurchaseMonthFilter(admin.SimpleListFilter):
@@ -293,6 +298,31 @@ def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[str]
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def _after_in_order(order_by, purchase: Purchase) -> Q | None:
+    """The rows after ``purchase`` in a list ordered by ``order_by`` (plain
+    field names, "-" for descending, ending in the primary key as the
+    changelist's always do), as a keyset condition; None for an order it
+    cannot read."""
+    fields = []
+    for term in order_by:
+        if not isinstance(term, str):
+            return None
+        name = term.lstrip("-")
+        name = "pk" if name in ("pk", "id") else name
+        if "__" in name or not hasattr(purchase, name):
+            return None
+        fields.append((name, term.startswith("-")))
+    if not fields or fields[-1][0] != "pk":
+        return None
+    condition = Q()
+    equal = {}
+    for name, descending in fields:
+        value = getattr(purchase, name)
+        condition |= Q(**equal, **{f"{name}__{'lt' if descending else 'gt'}": value})
+        equal[name] = value
+    return condition
 
 
 class RowsOnlyChangeList:
@@ -478,7 +508,9 @@ class PurchaseAdmin(ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         changelist = super().get_changelist(request, **kwargs)
-        if request.resolver_match and request.resolver_match.url_name == self._url_name("export"):
+        if getattr(request, "rows_only", False) or (
+            request.resolver_match and request.resolver_match.url_name == self._url_name("export")
+        ):
             return type("ExportChangeList", (RowsOnlyChangeList, changelist), {})
         return changelist
 
@@ -504,8 +536,43 @@ class PurchaseAdmin(ModelAdmin):
             raise PermissionDenied
         return self.get_object(request, unquote(object_id))
 
-    def _change_page(self, purchase: Purchase) -> HttpResponseRedirect:
-        return HttpResponseRedirect(self._url("change", quote(purchase.pk)))
+    def _change_page(self, request, purchase: Purchase) -> HttpResponseRedirect:
+        return HttpResponseRedirect(self._with_filters(request, self._url("change", quote(purchase.pk))))
+
+    def _with_filters(self, request, url: str) -> str:
+        # The list's filters, carried as Django carries them (the page's
+        # "_changelist_filters"), so "Fechar" and the breadcrumbs lead back.
+        context = {"opts": self.opts, "preserved_filters": self.get_preserved_filters(request)}
+        return add_preserved_filters(context, url)
+
+    def _after_review(self, request, purchase: Purchase) -> HttpResponseRedirect:
+        """Back to the list the purchase was opened from, with its filters;
+        or, asked for ("and go to the next pending"), to the next purchase in
+        validation of that list, in its order."""
+        if NEXT_PENDING_PARAMETER not in request.POST:
+            return HttpResponseRedirect(self._with_filters(request, self._url("changelist")))
+        following = self._next_pending(request, purchase)
+        if following is None:
+            self.message_user(request, NO_PENDING_LEFT_MESSAGE, messages.INFO)
+            return HttpResponseRedirect(self._with_filters(request, self._url("changelist")))
+        return self._change_page(request, following)
+
+    def _next_pending(self, request, purchase: Purchase) -> Purchase | None:
+        """The first purchase in validation after ``purchase`` in the order
+        of the list it came from (its filters, search and sort), else the
+        first one from the top of that list. One indexed query each."""
+        listing = copy.copy(request)
+        listing.GET = QueryDict(request.GET.get("_changelist_filters", ""))
+        listing.rows_only = True
+        try:
+            changelist = self.get_changelist_instance(listing)
+        except IncorrectLookupParameters:
+            return None
+        pending = changelist.queryset.filter(status=Purchase.Status.VALIDATING).exclude(pk=purchase.pk)
+        after = _after_in_order(pending.query.order_by, purchase)
+        if after is not None and (following := pending.filter(after).first()) is not None:
+            return following
+        return pending.first()
 
     def approve_view(self, request, object_id):
         # A POST from the page's button (admin_view checks its CSRF token): a
@@ -521,7 +588,8 @@ class PurchaseAdmin(ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
         else:
             self.message_user(request, PURCHASE_APPROVED_MESSAGE % {"code": purchase.code}, messages.SUCCESS)
-        return self._change_page(purchase)
+            return self._after_review(request, purchase)
+        return self._change_page(request, purchase)
 
     def reject_view(self, request, object_id):
         """GET asks for the reason; POST rejects with it."""
@@ -532,7 +600,7 @@ class PurchaseAdmin(ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not purchase.is_editable:
             self.message_user(request, ALREADY_REVIEWED_MESSAGE, messages.ERROR)
-            return self._change_page(purchase)
+            return self._change_page(request, purchase)
 
         form = RejectReasonForm(request.POST if request.method == "POST" else None)
         if form.is_valid():
@@ -544,7 +612,8 @@ class PurchaseAdmin(ModelAdmin):
                 self.message_user(
                     request, PURCHASE_REJECTED_MESSAGE % {"code": purchase.code}, messages.SUCCESS
                 )
-            return self._change_page(purchase)
+                return self._after_review(request, purchase)
+            return self._change_page(request, purchase)
 
         context = {
             **self.admin_site.each_context(request),
@@ -553,6 +622,8 @@ class PurchaseAdmin(ModelAdmin):
             "form": form,
             "purchase": purchase,
             "value": format_brl(purchase.value),
+            "preserved_filters": self.get_preserved_filters(request),
+            "next_pending_parameter": NEXT_PENDING_PARAMETER,
             "media": self.media,
         }
         request.current_app = self.admin_site.name

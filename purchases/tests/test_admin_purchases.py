@@ -3,9 +3,11 @@ import io
 import re
 from datetime import date
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib import messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.http import StreamingHttpResponse
@@ -516,11 +518,11 @@ def test_change_page_has_review_buttons_with_the_review_permission(client, march
     assert approve_url(march["NF-VAL"]) in response.content.decode()
 
 
-def test_approve_button_approves_and_returns_to_the_page(admin_client, march, admin_user):
+def test_approve_button_approves_and_returns_to_the_list(admin_client, march, admin_user):
     purchase = march["NF-VAL"]
     response = admin_client.post(approve_url(purchase), **EN)
     assert response.status_code == 302
-    assert response["Location"] == change_url(purchase)
+    assert response["Location"] == CHANGELIST
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.APPROVED
     assert purchase.reviewed_by == admin_user
@@ -617,11 +619,11 @@ def test_rejecting_on_the_page_needs_a_bounded_reason(admin_client, march, reaso
     assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.VALIDATING
 
 
-def test_rejecting_on_the_page_records_the_reason_and_returns_to_the_page(admin_client, march, admin_user):
+def test_rejecting_on_the_page_records_the_reason_and_returns_to_the_list(admin_client, march, admin_user):
     purchase = march["NF-VAL"]
     response = admin_client.post(reject_url(purchase), {"reason": "  Invoice does not match. "}, **EN)
     assert response.status_code == 302
-    assert response["Location"] == change_url(purchase)
+    assert response["Location"] == CHANGELIST
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.REJECTED
     assert purchase.rejection_reason == "Invoice does not match."
@@ -654,6 +656,129 @@ def test_a_purchase_reviewed_meanwhile_is_an_error_message(admin_client, march, 
     assert response.status_code == 302
     assert sent_messages(response) == [(messages.ERROR, str(ALREADY_REVIEWED_MESSAGE))]
     assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.APPROVED
+
+
+# --- Reviewing keeps its place -------------------------------------------------------
+
+FILTERS = "status=validating&month=2026-03"
+PRESERVED = "?" + urlencode({"_changelist_filters": FILTERS})
+
+
+def test_the_review_buttons_carry_the_lists_filters(admin_client, march):
+    purchase = march["NF-VAL"]
+    content = admin_client.get(change_url(purchase) + PRESERVED).content.decode()
+    escaped = PRESERVED.replace("&", "&amp;")
+    assert f'formaction="{approve_url(purchase)}{escaped}"' in content
+    assert f'href="{reject_url(purchase)}{escaped}"' in content
+    assert f'href="{CHANGELIST}?{FILTERS.replace("&", "&amp;")}" class="closelink"' in content
+    assert 'name="_next_pending"' in content
+
+
+def test_the_reject_page_carries_the_lists_filters(admin_client, march):
+    content = admin_client.get(reject_url(march["NF-VAL"]) + PRESERVED).content.decode()
+    assert f'href="{CHANGELIST}?{FILTERS.replace("&", "&amp;")}"' in content
+    assert 'name="_next_pending"' in content
+
+
+@pytest.mark.parametrize("review", ["approve", "reject"])
+def test_after_a_review_the_list_keeps_its_filters(admin_client, march, review):
+    purchase = march["NF-VAL"]
+    url = {"approve": approve_url, "reject": reject_url}[review](purchase)
+    response = admin_client.post(url + PRESERVED, {"reason": "Duplicate."})
+    assert response.status_code == 302
+    assert response["Location"] == f"{CHANGELIST}?{FILTERS}"
+    assert Purchase.objects.get(pk=purchase.pk).status != Purchase.Status.VALIDATING
+
+
+@pytest.fixture
+def queue(make_purchase):
+    """Four purchases in validation in March and one in February; the list
+    is newest first."""
+    reseller = ResellerFactory()
+    return {
+        code: make_purchase(reseller, value, day, code)
+        for code, value, day in [
+            ("Q-1", "40.00", date(2026, 3, 20)),
+            ("Q-2", "10.00", date(2026, 3, 15)),
+            ("Q-3", "30.00", date(2026, 3, 10)),
+            ("Q-4", "20.00", date(2026, 3, 5)),
+            ("Q-FEB", "50.00", date(2026, 2, 5)),
+        ]
+    }
+
+
+def next_pending(client, purchase, filters, review="approve"):
+    url = {"approve": approve_url, "reject": reject_url}[review](purchase)
+    query = "?" + urlencode({"_changelist_filters": filters})
+    return client.post(url + query, {"_next_pending": "1", "reason": "Duplicate."})
+
+
+@pytest.mark.parametrize("review", ["approve", "reject"])
+def test_next_pending_opens_the_following_purchase_of_the_list(admin_client, queue, review):
+    response = next_pending(admin_client, queue["Q-2"], "month=2026-03", review)
+    assert response.status_code == 302
+    query = "?" + urlencode({"_changelist_filters": "month=2026-03"})
+    assert response["Location"] == change_url(queue["Q-3"]) + query
+
+
+def test_next_pending_follows_the_lists_sort(admin_client, queue):
+    # Sorted by value (o=3: the value column), Q-4 (20.00) follows Q-2 (10.00).
+    response = next_pending(admin_client, queue["Q-2"], "month=2026-03&o=3")
+    assert response["Location"].startswith(change_url(queue["Q-4"]))
+
+
+def test_next_pending_skips_reviewed_purchases_and_wraps_to_the_top(admin_client, queue, admin_user):
+    purchase_approve(purchase=queue["Q-4"], reviewer=admin_user)
+    response = next_pending(admin_client, queue["Q-3"], "month=2026-03")
+    assert response["Location"].startswith(change_url(queue["Q-1"]))
+
+
+def test_next_pending_with_none_left_returns_to_the_list_with_a_message(admin_client, queue):
+    response = next_pending(admin_client, queue["Q-FEB"], "month=2026-02")
+    assert response["Location"] == f"{CHANGELIST}?month=2026-02"
+    assert sent_messages(response) == [
+        (messages.SUCCESS, "Compra Q-FEB aprovada."),
+        (messages.INFO, "Não resta nenhuma compra em validação nesta lista."),
+    ]
+
+
+def test_next_pending_with_bad_filters_returns_to_the_list(admin_client, queue):
+    response = next_pending(admin_client, queue["Q-1"], "month=bogus")
+    assert response.status_code == 302
+    assert response["Location"].startswith(CHANGELIST + "?")
+    assert Purchase.objects.get(pk=queue["Q-1"].pk).status == Purchase.Status.APPROVED
+
+
+def history(purchase):
+    return list(
+        LogEntry.objects.filter(object_id=str(purchase.pk)).values_list(
+            "user__email", "action_flag", "change_message"
+        )
+    )
+
+
+def test_reviews_on_the_page_are_in_the_admin_history(admin_client, march, admin_user):
+    admin_client.post(approve_url(march["NF-VAL"]), **EN)
+    assert history(march["NF-VAL"]) == [(admin_user.email, CHANGE, "Aprovada")]
+    # The fixture's reviews went through the services too.
+    assert history(march["NF-REJ"]) == [(admin_user.email, CHANGE, "Reprovada: Invoice missing.")]
+    page = admin_client.get(f"{change_url(march['NF-VAL']).removesuffix('change/')}history/")
+    assert "Aprovada" in page.content.decode()
+    home = admin_client.get("/admin/")
+    assert "NF-VAL" in home.content.decode()  # "Ações recentes"
+
+
+def test_bulk_reviews_are_in_the_admin_history(admin_client, queue, admin_user):
+    admin_client.post(CHANGELIST, action("approve_selected", [queue["Q-1"], queue["Q-2"]]))
+    admin_client.post(CHANGELIST, action("reject_selected", [queue["Q-3"]], apply="yes", reason="Sem nota."))
+    assert history(queue["Q-1"]) == history(queue["Q-2"]) == [(admin_user.email, CHANGE, "Aprovada")]
+    assert history(queue["Q-3"]) == [(admin_user.email, CHANGE, "Reprovada: Sem nota.")]
+    assert history(queue["Q-4"]) == []
+
+
+def test_a_refused_review_leaves_no_history(admin_client, march):
+    admin_client.post(approve_url(march["NF-APR"]))
+    assert len(history(march["NF-APR"])) == 1  # the fixture's approval only
 
 
 # --- Date-range filter --------------------------------------------------------------
