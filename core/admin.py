@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
@@ -126,6 +126,17 @@ class BoundedChangeList(ChangeList):
             return super().get_filters(request)
         except (OverflowError, ValueError) as exc:
             raise IncorrectLookupParameters(exc) from exc
+
+    def get_results(self, request):
+        # A paginator bounded in depth (core.pagination.CachedCountPaginator):
+        # a page beyond the last one it offers is answered with that last
+        # page and the reason, not with the "?e=1" page.
+        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        last = getattr(paginator, "last_page_offered", None)
+        if last is not None and self.page_num > last and not self.show_all:
+            messages.warning(request, paginator.deep_page_message)
+            self.page_num = paginator.num_pages  # the last offered, or the last there is
+        super().get_results(request)
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)

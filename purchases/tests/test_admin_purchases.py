@@ -781,6 +781,76 @@ def test_a_refused_review_leaves_no_history(admin_client, march):
     assert len(history(march["NF-APR"])) == 1  # the fixture's approval only
 
 
+# --- Deep pages ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shallow_bound(monkeypatch, make_purchase):
+    """Ten purchases, pages of two, pages served to six rows deep (three
+    pages) and read ids-first from the second row on: the shape of a million
+    rows, 100 a page, bounded at 10,000, in a few rows."""
+    from core import pagination
+    from purchases.admin import PurchaseAdmin
+
+    monkeypatch.setattr(PurchaseAdmin, "list_per_page", 2)
+    monkeypatch.setattr(pagination.LargeTablePagination, "max_rows", 6)
+    monkeypatch.setattr(pagination, "DEFERRED_JOIN_FROM", 2)
+    reseller = ResellerFactory()
+    return [make_purchase(reseller, "10.00", date(2026, 3, day), f"P-{day:02}") for day in range(1, 11)]
+
+
+def test_the_paginator_offers_no_page_past_the_bound(admin_client, shallow_bound):
+    response = admin_client.get(CHANGELIST)
+    changelist = response.context["cl"]
+    assert changelist.result_count == 10  # the count says how many there are
+    assert changelist.paginator.num_pages == 3
+    content = response.content.decode()
+    assert 'href="?p=3"' in content
+    assert 'href="?p=4"' not in content
+    assert 'href="?p=5"' not in content
+
+
+@pytest.mark.parametrize("page", ["4", "5", "10000"])
+def test_a_page_past_the_bound_asks_to_narrow_the_filters(admin_client, shallow_bound, page):
+    response = admin_client.get(CHANGELIST, {"p": page}, **EN)
+    assert response.status_code == 200
+    assert response.context["cl"].page_num == 3
+    assert codes(response) == ["P-05", "P-06"]  # the last page offered
+    assert sent_messages(response) == [
+        (
+            messages.WARNING,
+            "Pages beyond the first 6 rows are not served: narrow the filters (e.g. month or dates).",
+        )
+    ]
+
+
+def test_a_page_past_the_bound_of_a_short_list_shows_its_last_page(admin_client, shallow_bound):
+    response = admin_client.get(CHANGELIST, {"p": "9", "q": "P-1"})
+    assert response.status_code == 200
+    assert codes(response) == ["P-10"]
+
+
+def test_a_deep_page_reads_the_ids_first_then_the_rows(admin_client, shallow_bound):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST, {"p": "2"})
+    assert codes(response) == ["P-07", "P-08"]
+    selects = [q["sql"] for q in queries.captured_queries if '"purchases_purchase"' in q["sql"]]
+    ids_first = [sql for sql in selects if "OFFSET" in sql]
+    assert len(ids_first) == 1
+    assert ids_first[0].startswith(
+        'SELECT "purchases_purchase"."id" AS "pk" FROM "purchases_purchase" ORDER BY'
+    )
+    assert "JOIN" not in ids_first[0]
+    assert any(" IN (" in sql and "JOIN" in sql for sql in selects)
+
+
+def test_a_first_page_is_read_in_one_query(admin_client, shallow_bound):
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(CHANGELIST)
+    selects = [q["sql"] for q in queries.captured_queries if '"purchases_purchase"."id" IN (' in q["sql"]]
+    assert selects == []
+
+
 # --- Date-range filter --------------------------------------------------------------
 
 
