@@ -20,8 +20,9 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from rangefilter.filters import DateRangeFilter
+from rangefilter.filters import DateRangeFilter, NumericRangeFilter
 
+from accounts.models import User
 from core.admin import ModelAdmin
 from core.exceptions import ConflictError
 from core.pagination import CachedCountPaginator
@@ -139,6 +140,7 @@ REASON_MAX_LENGTH = 500  # as the API's reject route
 # useful; the code search still applies.
 MAX_SEARCHED_RESELLERS = 1000
 DATE_RANGE_REVERSED_MESSAGE = _("The start date must not be after the end date.")
+VALUE_RANGE_REVERSED_MESSAGE = _("The minimum value must not be above the maximum.")
 PURCHASE_APPROVED_MESSAGE = _("Purchase %(code)s approved.")
 # The list of one reseller's purchases (their "see purchases" link): the
 # changelist takes any lookup on its model's own fields (lookup_allowed), and
@@ -209,6 +211,83 @@ class PurchaseDateRangeFilter(DateRangeFilter):
             f"{self.field_path}__lte": self.form.cleaned_data.get(self.lookup_kwarg_lte),
         }
         return queryset.filter(**{lookup: day for lookup, day in bounds.items() if day is not None})
+
+
+class PurchaseReviewerFilter(admin.SimpleListFilter):
+    """Who reviewed the purchase. The choices are the staff accounts (a
+    few rows), not the reviewers found among the purchases (a DISTINCT over
+    a million rows on every list)."""
+
+    title = _("reviewed by")
+    parameter_name = "reviewer"
+
+    def lookups(self, request, model_admin):
+        staff = User.objects.filter(is_staff=True).order_by("full_name", "pk")
+        return [(str(pk), name or email) for pk, name, email in staff.values_list("pk", "full_name", "email")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not (value.isascii() and value.isdigit()):
+            raise IncorrectLookupParameters("Invalid reviewer.")
+        return queryset.filter(reviewed_by_id=int(value))
+
+
+class AmountField(forms.DecimalField):
+    """A money amount as typed in Brazil ("29,90", "1.299,90") or with a
+    decimal dot ("29.90")."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and "," in value:
+            value = value.strip().replace(".", "").replace(",", ".")
+        return super().to_python(value)
+
+
+class PurchaseValueRangeFilter(NumericRangeFilter):
+    """The value between two amounts (both inclusive, either may be left
+    empty), typed as money in the language's format ("29,90") or with a dot,
+    read as Decimal. Input that is not an amount range (not a number, a
+    negative amount, from above to) matches nothing and the filter says why,
+    as the date range does."""
+
+    def _get_form_fields(self):
+        def amount(placeholder):
+            return AmountField(
+                label="",
+                required=False,
+                min_value=0,
+                max_digits=12,
+                decimal_places=2,
+                widget=forms.TextInput(attrs={"placeholder": placeholder, "inputmode": "decimal"}),
+            )
+
+        return {self.lookup_kwarg_gte: amount(_("From")), self.lookup_kwarg_lte: amount(_("To"))}
+
+    def _get_form_class(self):
+        form_class = super()._get_form_class()
+        start_name, end_name = self.lookup_kwarg_gte, self.lookup_kwarg_lte
+
+        def clean(form):
+            cleaned = forms.BaseForm.clean(form)
+            start, end = cleaned.get(start_name), cleaned.get(end_name)
+            if start is not None and end is not None and start > end:
+                raise ValidationError(VALUE_RANGE_REVERSED_MESSAGE, code="reversed_range")
+            return cleaned
+
+        form_class.clean = clean  # a class made for this filter alone
+        return form_class
+
+    def queryset(self, request, queryset):
+        if not self.form.is_bound:
+            return queryset
+        if not self.form.is_valid():
+            return queryset.none()
+        bounds = {
+            f"{self.field_path}__gte": self.form.cleaned_data.get(self.lookup_kwarg_gte),
+            f"{self.field_path}__lte": self.form.cleaned_data.get(self.lookup_kwarg_lte),
+        }
+        return queryset.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
 
 
 class RejectReasonForm(forms.Form):
@@ -355,7 +434,13 @@ class PurchaseAdmin(ModelAdmin):
         "status",
         "cashback_display",
     ]
-    list_filter = ["status", PurchaseMonthFilter, ("date", PurchaseDateRangeFilter)]
+    list_filter = [
+        "status",
+        PurchaseMonthFilter,
+        ("date", PurchaseDateRangeFilter),
+        ("value", PurchaseValueRangeFilter),
+        PurchaseReviewerFilter,
+    ]
     search_fields = ["code"]  # and the reseller's e-mail or CPF: see get_search_results
     search_help_text = PURCHASE_SEARCH_HELP
     ordering = ["-date", "-id"]

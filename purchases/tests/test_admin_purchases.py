@@ -133,12 +133,12 @@ def test_changelist_has_no_n_plus_one(admin_client, django_assert_max_num_querie
     for n in range(49):
         make_purchase(value="10.00", date=date(2026, 3 - n % 3, 1 + n % 20), code=f"NF-{n}")
     # session, user, the month filter's DISTINCT months (from the month
-    # aggregates), one COUNT (the full count is off; then cached), the page
-    # (one query joining reseller and user).
+    # aggregates), the reviewer filter's staff, one COUNT (the full count is
+    # off; then cached), the page (one query joining reseller and user).
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = admin_client.get(CHANGELIST)
     assert len(response.context["cl"].result_list) == 50
-    assert len(one.captured_queries) <= 5
+    assert len(one.captured_queries) <= 6
 
 
 def test_the_changelist_never_counts_per_filter_option(admin_client, make_purchase):
@@ -924,6 +924,93 @@ def test_date_range_filter_keeps_the_query_cheap(admin_client, march, django_ass
         admin_client.get(CHANGELIST, {"date__range__gte": "2026-03-01", "date__range__lte": "2026-03-31"})
 
 
+# --- Value-range and reviewer filters ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"value__range__gte": "200", "value__range__lte": "300"}, ["NF-APR", "NF-REJ"]),
+        ({"value__range__gte": "200,00", "value__range__lte": "300,00"}, ["NF-APR", "NF-REJ"]),
+        ({"value__range__gte": "199,99", "value__range__lte": "200,01"}, ["NF-APR"]),
+        ({"value__range__gte": "300.00"}, ["NF-FEB", "NF-REJ"]),
+        ({"value__range__lte": "1.000,00"}, ["NF-APR", "NF-FEB", "NF-REJ", "NF-VAL"]),
+        ({"value__range__lte": "100"}, ["NF-VAL"]),
+        ({"value__range__gte": "", "value__range__lte": ""}, ["NF-APR", "NF-FEB", "NF-REJ", "NF-VAL"]),
+        ({"value__range__gte": "100", "status": "validating"}, ["NF-FEB", "NF-VAL"]),
+    ],
+)
+def test_value_range_filter(admin_client, march, query, expected):
+    response = admin_client.get(CHANGELIST, query)
+    assert response.status_code == 200
+    assert codes(response) == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"value__range__gte": "abc"},
+        {"value__range__gte": "-5"},
+        {"value__range__lte": "10;5"},
+        {"value__range__gte": "10,123"},
+        {"value__range__gte": "300", "value__range__lte": "200"},
+    ],
+)
+def test_a_bad_value_range_matches_nothing_and_says_why(admin_client, march, query):
+    response = admin_client.get(CHANGELIST, query)
+    assert response.status_code == 200
+    assert codes(response) == []
+    assert 'class="errorlist' in response.content.decode()
+
+
+def test_a_reversed_value_range_names_the_problem(admin_client, march):
+    response = admin_client.get(CHANGELIST, {"value__range__gte": "300", "value__range__lte": "200"})
+    assert "O valor mínimo não pode ser maior que o máximo." in response.content.decode()
+
+
+@pytest.fixture
+def reviewers(march, admin_user):
+    carla = StaffFactory(full_name="Carla Revisora", permissions=["purchases.review_purchase"])
+    purchase_approve(purchase=march["NF-FEB"], reviewer=carla)
+    UserFactory(full_name="Zé Revendedor")  # not staff: never offered
+    return {"admin": admin_user, "carla": carla}
+
+
+def test_reviewer_filter_offers_the_staff(admin_client, reviewers):
+    response = admin_client.get(CHANGELIST)
+    spec = next(
+        spec
+        for spec in response.context["cl"].filter_specs
+        if getattr(spec, "parameter_name", "") == "reviewer"
+    )
+    offered = dict(spec.lookup_choices)
+    assert offered[str(reviewers["carla"].pk)] == "Carla Revisora"
+    assert str(reviewers["admin"].pk) in offered
+    assert "Zé Revendedor" not in offered.values()
+    assert "Por revisado por" in response.content.decode()
+
+
+def test_reviewer_filter_lists_their_reviews(admin_client, reviewers):
+    by_admin = admin_client.get(CHANGELIST, {"reviewer": reviewers["admin"].pk})
+    assert codes(by_admin) == ["NF-APR", "NF-REJ"]
+    by_carla = admin_client.get(CHANGELIST, {"reviewer": reviewers["carla"].pk, "status": "approved"})
+    assert codes(by_carla) == ["NF-FEB"]
+
+
+@pytest.mark.parametrize("value", ["abc", "1x", "\u0661"])
+def test_a_bad_reviewer_is_not_a_server_error(admin_client, reviewers, value):
+    response = admin_client.get(CHANGELIST, {"reviewer": value})
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+def test_the_reviewer_filter_never_reads_the_purchases_for_its_choices(admin_client, reviewers):
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(CHANGELIST)
+    distinct = [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"]]
+    assert not any('"purchases_purchase"' in sql and "reviewed_by" in sql for sql in distinct)
+
+
 # --- CSV export ---------------------------------------------------------------------
 
 EXPORT = CHANGELIST + "export/"
@@ -1016,11 +1103,12 @@ def test_export_reads_a_constant_number_of_queries(
         assert len(read_export(admin_client.get(EXPORT))) == 2
     for n in range(60):
         make_purchase(value="10.00", date=date(2026, 3 - n % 3, 1 + n % 20), code=f"NF-{n}")
-    # session, user, the month filter's months, the rows (one query, read
-    # 2,000 at a time from one cursor); no COUNT and no page of the list.
+    # session, user, the month filter's months, the reviewer filter's staff,
+    # the rows (one query, read 2,000 at a time from one cursor); no COUNT
+    # and no page of the list.
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert len(read_export(admin_client.get(EXPORT))) == 62
-    assert len(one.captured_queries) <= 4
+    assert len(one.captured_queries) <= 5
 
 
 def test_export_reads_the_rows_with_an_iterator(admin_client, march, monkeypatch):
