@@ -218,7 +218,7 @@ class PurchaseReviewerFilter(admin.SimpleListFilter):
     few rows), not the reviewers found among the purchases (a DISTINCT over
     a million rows on every list)."""
 
-    title = _("reviewed by")
+    title = _("reviewer")
     parameter_name = "reviewer"
 
     def lookups(self, request, model_admin):

@@ -370,7 +370,7 @@ def pending_panel(request) -> dict:
     return {
         "pending_count": pending,
         "pending_display": count(pending),
-        "pending_url": _changelist(status=Purchase.Status.VALIDATING),
+        "pending_url": _changelist(status__exact=Purchase.Status.VALIDATING),
     }
 
 

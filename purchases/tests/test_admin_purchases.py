@@ -987,7 +987,7 @@ def test_reviewer_filter_offers_the_staff(admin_client, reviewers):
     assert offered[str(reviewers["carla"].pk)] == "Carla Revisora"
     assert str(reviewers["admin"].pk) in offered
     assert "Zé Revendedor" not in offered.values()
-    assert "Por revisado por" in response.content.decode()
+    assert "Por revisor" in response.content.decode()
 
 
 def test_reviewer_filter_lists_their_reviews(admin_client, reviewers):
