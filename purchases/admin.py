@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.text import capfirst
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter, NumericRangeFilter
 
@@ -262,7 +262,10 @@ class PurchaseValueRangeFilter(NumericRangeFilter):
                 widget=forms.TextInput(attrs={"placeholder": placeholder, "inputmode": "decimal"}),
             )
 
-        return {self.lookup_kwarg_gte: amount(_("From")), self.lookup_kwarg_lte: amount(_("To"))}
+        return {
+            self.lookup_kwarg_gte: amount(pgettext_lazy("value range", "Minimum")),
+            self.lookup_kwarg_lte: amount(pgettext_lazy("value range", "Maximum")),
+        }
 
     def _get_form_class(self):
         form_class = super()._get_form_class()

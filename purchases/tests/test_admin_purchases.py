@@ -965,7 +965,10 @@ def test_a_bad_value_range_matches_nothing_and_says_why(admin_client, march, que
 
 def test_a_reversed_value_range_names_the_problem(admin_client, march):
     response = admin_client.get(CHANGELIST, {"value__range__gte": "300", "value__range__lte": "200"})
-    assert "O valor mínimo não pode ser maior que o máximo." in response.content.decode()
+    content = response.content.decode()
+    assert "O valor mínimo não pode ser maior que o máximo." in content
+    assert 'placeholder="Mínimo"' in content
+    assert 'placeholder="Máximo"' in content
 
 
 @pytest.fixture
