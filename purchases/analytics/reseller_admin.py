@@ -15,20 +15,21 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import DecimalField, F, FilteredRelation, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from purchases import cashback
 from purchases.admin import RESELLER_PARAMETER
-from purchases.models import format_brl, format_month_name, format_percent
-from purchases.months import current_month
-from purchases.selectors import cashback_tiers_get, month_summary_get
+from purchases.models import MonthlyCashback, format_brl, format_month_name, format_percent
+from purchases.months import current_month, format_month, shift_month
+from purchases.selectors import cashback_tiers_get, local_ledger_get, month_summary_get
 from resellers.admin import ResellerAdmin
 
 _MONEY = DecimalField(max_digits=14, decimal_places=2)
 _PERCENT = DecimalField(max_digits=5, decimal_places=2)
+HISTORY_MONTHS = 12  # on a reseller's page
 
 
 def reseller_purchases_url(reseller_id: int) -> str:
@@ -124,13 +125,66 @@ class ResellerMonthAdmin(ResellerAdmin):
             }
         return text
 
+    @admin.display(description=_("last 12 months"))
+    def months_history(self, reseller):
+        """The reseller's last twelve months, newest first, from the month
+        aggregates (one row per month with purchases that count): total,
+        purchases, tier and cashback, each month linking to its purchases."""
+        last = current_month()
+        first = shift_month(last, -(HISTORY_MONTHS - 1))
+        rows = {
+            row.month: row
+            for row in MonthlyCashback.objects.filter(reseller=reseller, month__range=(first, last)).only(
+                "month", "total_value", "purchase_count", "cashback_percent", "cashback_value"
+            )
+        }
+        lines = []
+        for offset in range(HISTORY_MONTHS):
+            month = shift_month(last, -offset)
+            row = rows.get(month)
+            url = f"{reseller_purchases_url(reseller.pk)}&{urlencode({'month': format_month(month)})}"
+            lines.append(
+                (
+                    url,
+                    format_month_name(month),
+                    format_brl(row.total_value if row else cashback.ZERO),
+                    row.purchase_count if row else 0,
+                    format_percent(row.cashback_percent) if row else "—",
+                    format_brl(row.cashback_value if row else cashback.ZERO),
+                )
+            )
+        header = format_html(
+            "<thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>",
+            gettext("Month"),
+            gettext("Total"),
+            gettext("Purchases"),
+            gettext("Tier"),
+            gettext("Cashback"),
+        )
+        body = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td class="reseller-figure">{}</td>'
+            '<td class="reseller-figure">{}</td><td class="reseller-figure">{}</td>'
+            '<td class="reseller-figure">{}</td></tr>',
+            lines,
+        )
+        return format_html('<table class="reseller-months">{}<tbody>{}</tbody></table>', header, body)
+
+    @admin.display(description=_("accumulated cashback"))
+    def accumulated_cashback(self, reseller):
+        """The cashback of the reseller's approved purchases (the local
+        ledger the API's accumulated cashback falls back to)."""
+        return format_brl(local_ledger_get(reseller=reseller))
+
+    _page_fields = ["month_summary", "purchases_link", "accumulated_cashback", "months_history"]
+
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
-        return [*fields, "month_summary", "purchases_link"] if obj else fields
+        return [*fields, *self._page_fields] if obj else fields
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
-        return [*fields, "month_summary", "purchases_link"] if obj else fields
+        return [*fields, *self._page_fields] if obj else fields
 
     def changelist_view(self, request, extra_context=None):
         # Which month the month columns show, under the title.

@@ -379,6 +379,47 @@ def test_change_page_shows_the_month_summary_and_the_purchases_link(admin_client
     assert admin_client.post(change_url(ana_in_march), {"cpf": ana_in_march.cpf_formatted}).status_code == 302
 
 
+def month_rows(html: str) -> list[list[str]]:
+    table = re.search(r'<table class="reseller-months">(.*?)</table>', html, re.S).group(1)
+    body = table.split("<tbody>")[1]
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_change_page_shows_the_last_twelve_months_and_the_accumulated_cashback(
+    admin_client, ana_in_march, staff_user
+):
+    from purchases.models import Purchase
+    from purchases.services import purchase_approve
+
+    purchase_approve(purchase=Purchase.objects.get(reseller=ana_in_march, code="C"), reviewer=staff_user)
+    html = admin_client.get(change_url(ana_in_march)).content.decode()
+    rows = month_rows(html)
+    assert len(rows) == 12
+    assert rows[0] == ["Março de 2026", "R$ 1.234,56", "2", "15%", "R$ 185,18"]  # the rejected one left out
+    assert rows[1] == ["Fevereiro de 2026", "R$ 2.000,00", "1", "20%", "R$ 400,00"]
+    assert rows[2] == ["Janeiro de 2026", "R$ 0,00", "0", "—", "R$ 0,00"]
+    assert rows[11][0] == "Abril de 2025"
+    month_link = f"/admin/purchases/purchase/?reseller__id__exact={ana_in_march.pk}&amp;month=2026-02"
+    assert f'href="{month_link}"' in html
+    # Accumulated: the cashback of approved purchases only (February's).
+    assert re.search(r"Cashback acumulado:.*?R\$ 400,00", html, re.S)
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_the_reseller_page_reads_a_constant_number_of_queries(admin_client, ana_in_march, make_purchase):
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(change_url(ana_in_march))
+    for month in range(1, 13):
+        make_purchase(ana_in_march, "10.00", date(2025, month, 5), f"Y-{month}")
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get(change_url(ana_in_march))
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
 @pytest.mark.usefixtures("frozen_today")
 def test_change_page_of_a_reseller_without_purchases(admin_client, bia):
     html = admin_client.get(change_url(bia), **EN).content.decode()
