@@ -226,3 +226,18 @@ def test_the_admin_home_says_what_needs_doing(
     page.wait_for_selector("#result_list")
     assert "status__exact=validating" in page.url
     assert "Em validação" in page.locator("#changelist-filter .selected").all_inner_texts()[0]
+
+
+def test_a_resellers_page_shows_the_last_twelve_months(
+    live_server, page, log_in_admin, screenshot, staff, year_of_purchases
+):
+    page.set_viewport_size(SCREEN)
+    log_in_admin(page, staff, f"/admin/resellers/reseller/{year_of_purchases.pk}/change/")
+    page.wait_for_selector("table.reseller-months")
+    screenshot(page, "admin-reseller-months.png", full_page=True)
+    rows = page.locator("table.reseller-months tbody tr")
+    assert rows.count() == 12
+    assert "R$" in rows.nth(0).inner_text()
+    table = page.locator("table.reseller-months").bounding_box()
+    assert table["x"] + table["width"] <= SCREEN["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= SCREEN["width"]
