@@ -14,14 +14,17 @@ from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import DecimalField, F, FilteredRelation, Q, Value
 from django.db.models.functions import Coalesce
+from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from purchases import cashback
-from purchases.admin import RESELLER_PARAMETER
+from purchases.admin import RESELLER_PARAMETER, csv_chunks, spreadsheet_safe
 from purchases.models import MonthlyCashback, format_brl, format_month_name, format_percent
 from purchases.months import current_month, format_month, shift_month
 from purchases.selectors import cashback_tiers_get, local_ledger_get, month_summary_get
@@ -49,7 +52,24 @@ def _starting_percent(month) -> Decimal | None:
     return cashback.percent_for_total(cashback.ZERO, tiers)
 
 
+def _cents(value) -> Decimal:
+    # Plain decimals with two places (SQLite hands the month's figures back as floats).
+    return Decimal(str(value)).quantize(cashback.CENT)
+
+
+RESELLER_EXPORT_HEADER = (
+    _("id"),
+    _("name"),
+    _("e-mail"),
+    _("registered on"),
+    _("month total"),
+    _("tier"),
+    _("month cashback"),
+)
+
+
 class ResellerMonthAdmin(ResellerAdmin):
+    actions = ["export_selected"]
     list_display = [
         *ResellerAdmin.list_display,
         "month_total",
@@ -124,6 +144,40 @@ class ResellerMonthAdmin(ResellerAdmin):
                 "percent": format_percent(summary.next_tier.percent),
             }
         return text
+
+    @admin.action(description=_("Export selected resellers as CSV"), permissions=["view"])
+    def export_selected(self, request, queryset):
+        """The selected resellers (every one of the list with "select all")
+        as CSV, streamed, with their current month; never their CPF (LGPD: a
+        spreadsheet travels further than the back office). Text cells that a
+        spreadsheet would run as a formula are neutralised."""
+        header = [capfirst(str(title)) for title in RESELLER_EXPORT_HEADER]
+        rows = queryset.order_by("pk").values_list(
+            "pk",
+            "user__full_name",
+            "user__email",
+            "created_at",
+            "month_total_value",
+            "month_cashback_percent",
+            "month_cashback_value",
+        )
+
+        def lines():
+            for pk, name, email, created_at, total, percent, cashback_value in rows.iterator(chunk_size=2000):
+                yield (
+                    pk,
+                    spreadsheet_safe(name),
+                    spreadsheet_safe(email),
+                    timezone.localdate(created_at).isoformat(),
+                    _cents(total),
+                    "" if percent is None else _cents(percent),
+                    _cents(cashback_value),
+                )
+
+        filename = gettext("resellers-%(date)s.csv") % {"date": timezone.localdate().isoformat()}
+        response = StreamingHttpResponse(csv_chunks(header, lines()), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
     @admin.display(description=_("last 12 months"))
     def months_history(self, reseller):

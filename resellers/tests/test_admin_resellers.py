@@ -440,3 +440,56 @@ def reseller_admin_registered():
     from django.contrib import admin
 
     return admin.site.get_model_admin(Reseller)
+
+
+# --- CSV export ---------------------------------------------------------------
+
+
+def export(client, resellers=(), **extra):
+    data = {"action": "export_selected", "_selected_action": [r.pk for r in resellers], **extra}
+    response = client.post(CHANGELIST, data)
+    assert response.status_code == 200, response.content[:200]
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_export_streams_the_selected_resellers_with_their_month_and_no_cpf(admin_client, ana_in_march, bia):
+    rows = export(admin_client, [ana_in_march])
+    assert rows[0] == [
+        "Id", "Nome", "E-mail", "Cadastrado em", "Total do mês", "Faixa", "Cashback do mês",
+    ]  # fmt: skip
+    assert len(rows) == 2
+    pk, name, email, registered, total, percent, cashback_value = rows[1]
+    assert (pk, name, email) == (str(ana_in_march.pk), ana_in_march.user.full_name, ana_in_march.user.email)
+    assert (total, percent, cashback_value) == ("1234.56", "15.00", "185.18")
+    assert registered == "2026-03-20"
+    text = str(rows)
+    for cpf in (ana_in_march.cpf_formatted, ana_in_march.cpf_formatted.replace(".", "").replace("-", "")):
+        assert cpf not in text
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_export_of_every_reseller_with_select_across(admin_client, ana_in_march, bia):
+    rows = export(admin_client, [ana_in_march], select_across="1")
+    assert sorted(row[0] for row in rows[1:]) == sorted([str(ana_in_march.pk), str(bia.pk)])
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_export_neutralises_spreadsheet_formulas(admin_client):
+    evil = ResellerFactory(user__full_name='=HYPERLINK("http://x")')
+    rows = export(admin_client, [evil])
+    assert rows[1][1] == '\'=HYPERLINK("http://x")'
+
+
+def test_export_needs_the_view_permission(client, bia):
+    client.force_login(StaffFactory(permissions=["resellers.view_reseller"]))
+    assert export(client, [bia])[1][0] == str(bia.pk)
+    client.force_login(StaffFactory(permissions=[]))
+    response = client.post(CHANGELIST, {"action": "export_selected", "_selected_action": [bia.pk]})
+    assert response.status_code == 403
