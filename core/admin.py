@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -33,6 +34,13 @@ class AdminPage:
         return request.user.has_perm(self.permission)
 
 
+@dataclass(frozen=True)
+class IndexPanel:
+    context: Callable[[HttpRequest], dict]
+    template: str
+    permission: str
+
+
 class AdminSite(admin.AdminSite):
     site_header = _("Reseller cashback — back office")
     site_title = _("Reseller cashback")
@@ -44,6 +52,7 @@ class AdminSite(admin.AdminSite):
     def __init__(self, name="admin"):
         super().__init__(name)
         self._pages: list[AdminPage] = []
+        self._panels: list[IndexPanel] = []
 
     def register_view(self, route: str, view, *, name: str, title: str | None, permission: str) -> None:
         """Serve ``view`` at ``admin/<route>`` as ``admin:<name>``, for staff
@@ -52,6 +61,21 @@ class AdminSite(admin.AdminSite):
         list it under "Reports" on the index and in the sidebar of those who
         may open it."""
         self._pages.append(AdminPage(route=route, view=view, name=name, title=title, permission=permission))
+
+    def register_index_panel(self, context, *, template: str, permission: str) -> None:
+        """Show ``template``, rendered with ``context(request)``, at the top of
+        the admin's home page (what needs doing, the month's figures), to
+        staff holding ``permission`` only, in the order registered: an app
+        adds its part of the home page without core knowing the app."""
+        self._panels.append(IndexPanel(context=context, template=template, permission=permission))
+
+    def index(self, request, extra_context=None):
+        panels = [
+            render_to_string(panel.template, panel.context(request), request)
+            for panel in self._panels
+            if request.user.has_perm(panel.permission)
+        ]
+        return super().index(request, {"index_panels": panels, **(extra_context or {})})
 
     def get_app_list(self, request, app_label=None):
         """Django's apps, preceded by the registered pages as a "Reports"
@@ -126,6 +150,17 @@ class BoundedChangeList(ChangeList):
             return super().get_filters(request)
         except (OverflowError, ValueError) as exc:
             raise IncorrectLookupParameters(exc) from exc
+
+    def get_results(self, request):
+        # A paginator bounded in depth (core.pagination.CachedCountPaginator):
+        # a page beyond the last one it offers is answered with that last
+        # page and the reason, not with the "?e=1" page.
+        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        last = getattr(paginator, "last_page_offered", None)
+        if last is not None and self.page_num > last and not self.show_all:
+            messages.warning(request, paginator.deep_page_message)
+            self.page_num = paginator.num_pages  # the last offered, or the last there is
+        super().get_results(request)
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)

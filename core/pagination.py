@@ -8,7 +8,7 @@ the filters (an ``OFFSET`` that deep reads and discards every row before it).
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, Paginator
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -120,8 +120,7 @@ class _LargeTablePaginator(Paginator):
         except (TypeError, ValueError):
             requested = None  # validate_number answers it
         if requested is not None and requested * self.per_page > self.max_rows:
-            message = DEEP_PAGE_MESSAGE % {"rows": number_format(self.max_rows, force_grouping=True)}
-            raise ValidationError({"page": [message]}, code="too_deep")
+            self.refuse_deep_page()
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
@@ -131,6 +130,13 @@ class _LargeTablePaginator(Paginator):
         # then the page's rows are read by id, in the same order.
         ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
         return self._get_page(_rows_in_order(self.object_list, ids), number, self)
+
+    @property
+    def deep_page_message(self) -> str:
+        return DEEP_PAGE_MESSAGE % {"rows": number_format(self.max_rows, force_grouping=True)}
+
+    def refuse_deep_page(self):
+        raise ValidationError({"page": [self.deep_page_message]}, code="too_deep")
 
     def _get_page(self, *args, **kwargs):
         return _BoundedPage(*args, **kwargs)
@@ -162,11 +168,26 @@ class CachedCountLargeTablePagination(LargeTablePagination):
     cached_count = True
 
 
-class CachedCountPaginator(Paginator):
+class CachedCountPaginator(_LargeTablePaginator):
     """For the admin's changelists of large tables, as
     ``CachedCountLargeTablePagination``: paging through (or reloading) a
-    million rows counts them once every few seconds, not on every page."""
+    million rows counts them once every few seconds, not on every page; no
+    page deeper than ``max_rows`` rows is offered (the page links stop
+    there) or served (``BoundedChangeList`` answers a deeper ``?p=`` with
+    the last page offered and a message asking to narrow the filters); deep
+    pages walk the ids alone first."""
+
+    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
+        Paginator.__init__(self, object_list, per_page, orphans, allow_empty_first_page)
+        self.max_rows, self.cached_count = LargeTablePagination.max_rows, True
 
     @cached_property
-    def count(self) -> int:
-        return _counted_once_per_window(self.object_list, lambda: Paginator.count.func(self))
+    def num_pages(self) -> int:
+        return min(Paginator.num_pages.func(self), self.last_page_offered)
+
+    @property
+    def last_page_offered(self) -> int:
+        return max(1, self.max_rows // self.per_page)
+
+    def refuse_deep_page(self):
+        raise EmptyPage(self.deep_page_message)

@@ -1,3 +1,4 @@
+import copy
 import io
 from collections.abc import Iterable, Iterator
 
@@ -5,20 +6,22 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.text import capfirst
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from rangefilter.filters import DateRangeFilter
+from rangefilter.filters import DateRangeFilter, NumericRangeFilter
 
+from accounts.models import User
 from core.admin import ModelAdmin
 from core.exceptions import ConflictError
 from core.pagination import CachedCountPaginator
@@ -137,6 +140,7 @@ REASON_MAX_LENGTH = 500  # as the API's reject route
 # useful; the code search still applies.
 MAX_SEARCHED_RESELLERS = 1000
 DATE_RANGE_REVERSED_MESSAGE = _("The start date must not be after the end date.")
+VALUE_RANGE_REVERSED_MESSAGE = _("The minimum value must not be above the maximum.")
 PURCHASE_APPROVED_MESSAGE = _("Purchase %(code)s approved.")
 # The list of one reseller's purchases (their "see purchases" link): the
 # changelist takes any lookup on its model's own fields (lookup_allowed), and
@@ -144,6 +148,9 @@ PURCHASE_APPROVED_MESSAGE = _("Purchase %(code)s approved.")
 RESELLER_PARAMETER = "reseller__id__exact"
 RESELLER_SUBTITLE = _("Purchases of %(name)s")
 PURCHASE_REJECTED_MESSAGE = _("Purchase %(code)s rejected.")
+NO_PENDING_LEFT_MESSAGE = _("No purchase in validation is left in this list.")
+# The review buttons' "and open the next pending purchase of the list".
+NEXT_PENDING_PARAMETER = "_next_pending"
 
 
 class PurchaseMonthFilter(admin.SimpleListFilter):
@@ -204,6 +211,86 @@ class PurchaseDateRangeFilter(DateRangeFilter):
             f"{self.field_path}__lte": self.form.cleaned_data.get(self.lookup_kwarg_lte),
         }
         return queryset.filter(**{lookup: day for lookup, day in bounds.items() if day is not None})
+
+
+class PurchaseReviewerFilter(admin.SimpleListFilter):
+    """Who reviewed the purchase. The choices are the staff accounts (a
+    few rows), not the reviewers found among the purchases (a DISTINCT over
+    a million rows on every list)."""
+
+    title = _("reviewer")
+    parameter_name = "reviewer"
+
+    def lookups(self, request, model_admin):
+        staff = User.objects.filter(is_staff=True).order_by("full_name", "pk")
+        return [(str(pk), name or email) for pk, name, email in staff.values_list("pk", "full_name", "email")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not (value.isascii() and value.isdigit()):
+            raise IncorrectLookupParameters("Invalid reviewer.")
+        return queryset.filter(reviewed_by_id=int(value))
+
+
+class AmountField(forms.DecimalField):
+    """A money amount as typed in Brazil ("29,90", "1.299,90") or with a
+    decimal dot ("29.90")."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and "," in value:
+            value = value.strip().replace(".", "").replace(",", ".")
+        return super().to_python(value)
+
+
+class PurchaseValueRangeFilter(NumericRangeFilter):
+    """The value between two amounts (both inclusive, either may be left
+    empty), typed as money in the language's format ("29,90") or with a dot,
+    read as Decimal. Input that is not an amount range (not a number, a
+    negative amount, from above to) matches nothing and the filter says why,
+    as the date range does."""
+
+    def _get_form_fields(self):
+        def amount(placeholder):
+            return AmountField(
+                label="",
+                required=False,
+                min_value=0,
+                max_digits=12,
+                decimal_places=2,
+                widget=forms.TextInput(attrs={"placeholder": placeholder, "inputmode": "decimal"}),
+            )
+
+        return {
+            self.lookup_kwarg_gte: amount(pgettext_lazy("value range", "Minimum")),
+            self.lookup_kwarg_lte: amount(pgettext_lazy("value range", "Maximum")),
+        }
+
+    def _get_form_class(self):
+        form_class = super()._get_form_class()
+        start_name, end_name = self.lookup_kwarg_gte, self.lookup_kwarg_lte
+
+        def clean(form):
+            cleaned = forms.BaseForm.clean(form)
+            start, end = cleaned.get(start_name), cleaned.get(end_name)
+            if start is not None and end is not None and start > end:
+                raise ValidationError(VALUE_RANGE_REVERSED_MESSAGE, code="reversed_range")
+            return cleaned
+
+        form_class.clean = clean  # a class made for this filter alone
+        return form_class
+
+    def queryset(self, request, queryset):
+        if not self.form.is_bound:
+            return queryset
+        if not self.form.is_valid():
+            return queryset.none()
+        bounds = {
+            f"{self.field_path}__gte": self.form.cleaned_data.get(self.lookup_kwarg_gte),
+            f"{self.field_path}__lte": self.form.cleaned_data.get(self.lookup_kwarg_lte),
+        }
+        return queryset.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
 
 
 class RejectReasonForm(forms.Form):
@@ -288,6 +375,31 @@ def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[str]
     yield buffer.getvalue()
 
 
+def _after_in_order(order_by, purchase: Purchase) -> Q | None:
+    """The rows after ``purchase`` in a list ordered by ``order_by`` (plain
+    field names, "-" for descending, ending in the primary key as the
+    changelist's always do), as a keyset condition; None for an order it
+    cannot read."""
+    fields = []
+    for term in order_by:
+        if not isinstance(term, str):
+            return None
+        name = term.lstrip("-")
+        name = "pk" if name in ("pk", "id") else name
+        if "__" in name or not hasattr(purchase, name):
+            return None
+        fields.append((name, term.startswith("-")))
+    if not fields or fields[-1][0] != "pk":
+        return None
+    condition = Q()
+    equal = {}
+    for name, descending in fields:
+        value = getattr(purchase, name)
+        condition |= Q(**equal, **{f"{name}__{'lt' if descending else 'gt'}": value})
+        equal[name] = value
+    return condition
+
+
 class RowsOnlyChangeList:
     """A changelist that builds its queryset (filters, search, order) and no
     page: the export reads every row itself, so it needs neither the count
@@ -318,7 +430,13 @@ class PurchaseAdmin(ModelAdmin):
         "status",
         "cashback_display",
     ]
-    list_filter = ["status", PurchaseMonthFilter, ("date", PurchaseDateRangeFilter)]
+    list_filter = [
+        "status",
+        PurchaseMonthFilter,
+        ("date", PurchaseDateRangeFilter),
+        ("value", PurchaseValueRangeFilter),
+        PurchaseReviewerFilter,
+    ]
     search_fields = ["code"]  # and the reseller's e-mail or CPF: see get_search_results
     search_help_text = PURCHASE_SEARCH_HELP
     ordering = ["-date", "-id"]
@@ -471,7 +589,9 @@ class PurchaseAdmin(ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         changelist = super().get_changelist(request, **kwargs)
-        if request.resolver_match and request.resolver_match.url_name == self._url_name("export"):
+        if getattr(request, "rows_only", False) or (
+            request.resolver_match and request.resolver_match.url_name == self._url_name("export")
+        ):
             return type("ExportChangeList", (RowsOnlyChangeList, changelist), {})
         return changelist
 
@@ -497,8 +617,43 @@ class PurchaseAdmin(ModelAdmin):
             raise PermissionDenied
         return self.get_object(request, unquote(object_id))
 
-    def _change_page(self, purchase: Purchase) -> HttpResponseRedirect:
-        return HttpResponseRedirect(self._url("change", quote(purchase.pk)))
+    def _change_page(self, request, purchase: Purchase) -> HttpResponseRedirect:
+        return HttpResponseRedirect(self._with_filters(request, self._url("change", quote(purchase.pk))))
+
+    def _with_filters(self, request, url: str) -> str:
+        # The list's filters, carried as Django carries them (the page's
+        # "_changelist_filters"), so "Fechar" and the breadcrumbs lead back.
+        context = {"opts": self.opts, "preserved_filters": self.get_preserved_filters(request)}
+        return add_preserved_filters(context, url)
+
+    def _after_review(self, request, purchase: Purchase) -> HttpResponseRedirect:
+        """Back to the list the purchase was opened from, with its filters;
+        or, asked for ("and go to the next pending"), to the next purchase in
+        validation of that list, in its order."""
+        if NEXT_PENDING_PARAMETER not in request.POST:
+            return HttpResponseRedirect(self._with_filters(request, self._url("changelist")))
+        following = self._next_pending(request, purchase)
+        if following is None:
+            self.message_user(request, NO_PENDING_LEFT_MESSAGE, messages.INFO)
+            return HttpResponseRedirect(self._with_filters(request, self._url("changelist")))
+        return self._change_page(request, following)
+
+    def _next_pending(self, request, purchase: Purchase) -> Purchase | None:
+        """The first purchase in validation after ``purchase`` in the order
+        of the list it came from (its filters, search and sort), else the
+        first one from the top of that list. One indexed query each."""
+        listing = copy.copy(request)
+        listing.GET = QueryDict(request.GET.get("_changelist_filters", ""))
+        listing.rows_only = True
+        try:
+            changelist = self.get_changelist_instance(listing)
+        except IncorrectLookupParameters:
+            return None
+        pending = changelist.queryset.filter(status=Purchase.Status.VALIDATING).exclude(pk=purchase.pk)
+        after = _after_in_order(pending.query.order_by, purchase)
+        if after is not None and (following := pending.filter(after).first()) is not None:
+            return following
+        return pending.first()
 
     def approve_view(self, request, object_id):
         # A POST from the page's button (admin_view checks its CSRF token): a
@@ -514,7 +669,8 @@ class PurchaseAdmin(ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
         else:
             self.message_user(request, PURCHASE_APPROVED_MESSAGE % {"code": purchase.code}, messages.SUCCESS)
-        return self._change_page(purchase)
+            return self._after_review(request, purchase)
+        return self._change_page(request, purchase)
 
     def reject_view(self, request, object_id):
         """GET asks for the reason; POST rejects with it."""
@@ -525,7 +681,7 @@ class PurchaseAdmin(ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not purchase.is_editable:
             self.message_user(request, ALREADY_REVIEWED_MESSAGE, messages.ERROR)
-            return self._change_page(purchase)
+            return self._change_page(request, purchase)
 
         form = RejectReasonForm(request.POST if request.method == "POST" else None)
         if form.is_valid():
@@ -537,7 +693,8 @@ class PurchaseAdmin(ModelAdmin):
                 self.message_user(
                     request, PURCHASE_REJECTED_MESSAGE % {"code": purchase.code}, messages.SUCCESS
                 )
-            return self._change_page(purchase)
+                return self._after_review(request, purchase)
+            return self._change_page(request, purchase)
 
         context = {
             **self.admin_site.each_context(request),
@@ -546,6 +703,8 @@ class PurchaseAdmin(ModelAdmin):
             "form": form,
             "purchase": purchase,
             "value": format_brl(purchase.value),
+            "preserved_filters": self.get_preserved_filters(request),
+            "next_pending_parameter": NEXT_PENDING_PARAMETER,
             "media": self.media,
         }
         request.current_app = self.admin_site.name

@@ -227,7 +227,9 @@ class Purchase(models.Model):
             models.Index(
                 fields=["created_at", "id"], include=["date", "status"], name="purchases_created_id_cover_idx"
             ),
-            # The status filter in the default order (bench/EXPLAIN.md).
+            # The status filter in the default order (bench/EXPLAIN.md); also the
+            # purchases waiting for a review: their count (the admin's home) and
+            # their list ("?status=validating", the next pending) are range scans.
             models.Index(fields=["status", "date", "id"], name="purchases_status_date_id_idx"),
         ]
 

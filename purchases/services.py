@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import User
 from core import cache
@@ -42,6 +45,9 @@ VALUE_TOO_HIGH_MESSAGE = _("The items add up to more than 1,000,000.00.")
 INACTIVE_PRODUCT_MESSAGE = _("Product %(product)s is not available.")
 DUPLICATE_PRODUCT_MESSAGE = _("Each product may appear only once; adjust the quantity instead.")
 REASON_REQUIRED_MESSAGE = _("A reason is required to reject a purchase.")
+# A review's line in the admin's history ("Histórico", "Ações recentes").
+APPROVED_HISTORY_MESSAGE = pgettext_lazy("admin history", "Approved")
+REJECTED_HISTORY_MESSAGE = pgettext_lazy("admin history", "Rejected: %(reason)s")
 
 # Analytics answers are cached under this namespace (core.cache).
 
@@ -322,6 +328,22 @@ def purchase_delete(*, purchase: Purchase) -> None:
     _purchases_changed(reseller.pk)
 
 
+def _review_logged(*, purchase: Purchase, reviewer: User, message, reason: str = "") -> None:
+    """The review as a line of the admin's history (the purchase's
+    "Histórico" and the reviewer's "Ações recentes"), whether it came from
+    the admin or the API, in the review's transaction. Written in the
+    project's language: the log stores text, not a message to translate."""
+    with translation.override(settings.LANGUAGE_CODE):
+        text = str(message) % {"reason": reason} if reason else str(message)
+    LogEntry.objects.log_actions(
+        user_id=reviewer.pk,
+        queryset=[purchase],
+        action_flag=CHANGE,
+        change_message=text,
+        single_object=True,
+    )
+
+
 @transaction.atomic
 def purchase_approve(*, purchase: Purchase, reviewer: User) -> Purchase:
     # Approval keeps the purchase counted in its month: no tier changes, so
@@ -333,6 +355,7 @@ def purchase_approve(*, purchase: Purchase, reviewer: User) -> Purchase:
     purchase.reviewed_by = reviewer
     purchase.reviewed_at = timezone.now()
     purchase.save(update_fields=["status", "reviewed_by", "reviewed_at", "updated_at"])
+    _review_logged(purchase=purchase, reviewer=reviewer, message=APPROVED_HISTORY_MESSAGE)
     _purchases_changed(purchase.reseller_id)
     return purchase
 
@@ -351,6 +374,7 @@ def purchase_reject(*, purchase: Purchase, reviewer: User, reason: str) -> Purch
     purchase.reviewed_by = reviewer
     purchase.reviewed_at = timezone.now()
     purchase.save(update_fields=["status", "rejection_reason", "reviewed_by", "reviewed_at", "updated_at"])
+    _review_logged(purchase=purchase, reviewer=reviewer, message=REJECTED_HISTORY_MESSAGE, reason=reason)
     # Leaving the month's total can lower the tier of the others.
     monthly_cashback_recalculate(reseller_id=reseller.pk, month=purchase.date)
     _purchases_changed(reseller.pk)

@@ -24,9 +24,17 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from core.spreadsheet import spreadsheet_writer
+from purchases.admin import RESELLER_PARAMETER
 from purchases.analytics.reseller_admin import ResellerMonthAdmin
-from purchases.analytics.selectors import MonthFigures, analytics_cached, analytics_monthly_list
-from purchases.models import ANALYTICS_PERMISSION, format_brl, format_month_name
+from purchases.analytics.selectors import (
+    MonthFigures,
+    analytics_cached,
+    analytics_monthly_list,
+    analytics_pending_count,
+    analytics_tier_mix_list,
+    analytics_top_resellers_list,
+)
+from purchases.models import ANALYTICS_PERMISSION, Purchase, format_brl, format_month_name, format_percent
 from purchases.months import FIRST_MONTH, current_month, format_month, month_span, parse_month, shift_month
 from resellers.models import Reseller
 
@@ -342,6 +350,76 @@ admin.site.register_view(
 )
 admin.site.register_view(
     "analytics/csv/", analytics_csv_view, name="analytics_csv", title=None, permission=ANALYTICS_PERMISSION
+)
+
+VIEW_PURCHASE_PERMISSION = "purchases.view_purchase"
+
+# --- The admin's home page ------------------------------------------------------
+
+TOP_RESELLERS_ON_HOME = 5
+
+
+def _changelist(**params) -> str:
+    return f"{reverse('admin:purchases_purchase_changelist')}?{urlencode(params)}"
+
+
+def pending_panel(request) -> dict:
+    """What waits for a review, linking to that list. Cached until the next
+    purchase write (the analytics namespace's version)."""
+    pending = analytics_cached("admin-home-pending", {}, analytics_pending_count)
+    return {
+        "pending_count": pending,
+        "pending_display": count(pending),
+        "pending_url": _changelist(status__exact=Purchase.Status.VALIDATING),
+    }
+
+
+def month_panel(request) -> dict:
+    """The current month: its totals (non-rejected purchases), how many
+    resellers reached each tier and the top resellers by value, each linking
+    to their purchases of the month. Read from the month aggregates
+    (MonthlyCashback, one row per reseller and month), cached like the
+    API's analytics."""
+    month = current_month()
+
+    def compute():
+        return {
+            "totals": analytics_monthly_list(from_month=month, to_month=month)[0],
+            "tiers": analytics_tier_mix_list(month=month),
+            "top": analytics_top_resellers_list(month=month, limit=TOP_RESELLERS_ON_HOME),
+        }
+
+    figures = analytics_cached("admin-home-month", {"month": format_month(month)}, compute)
+    totals = figures["totals"]
+    return {
+        "month_name": format_month_name(month),
+        "purchase_count": count(totals.purchase_count),
+        "total_value": format_brl(totals.total_value),
+        "cashback_value": format_brl(totals.cashback_value),
+        "month_url": _changelist(month=format_month(month)),
+        "tiers": [
+            {"percent": format_percent(tier.percent), "resellers": count(tier.resellers)}
+            for tier in figures["tiers"]
+        ],
+        "top": [
+            {
+                "name": row.reseller.full_name,
+                "total_value": format_brl(row.total_value),
+                "cashback_value": format_brl(row.cashback_value),
+                "percent": format_percent(row.cashback_percent),
+                "url": _changelist(**{RESELLER_PARAMETER: row.reseller.id, "month": format_month(month)}),
+            }
+            for row in figures["top"]
+        ],
+        "analytics_url": reverse("admin:analytics"),
+    }
+
+
+admin.site.register_index_panel(
+    pending_panel, template="admin/purchases/home_pending.html", permission=VIEW_PURCHASE_PERMISSION
+)
+admin.site.register_index_panel(
+    month_panel, template="admin/purchases/home_month.html", permission=ANALYTICS_PERMISSION
 )
 
 # The resellers' list and page with their current month (see reseller_admin).

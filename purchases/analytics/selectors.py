@@ -121,6 +121,26 @@ def analytics_summary_get(*, month: date) -> AnalyticsSummary:
         aggregates[f"{status}__cashback"] = _sum_money("cashback_value", filter=only)
     totals = Purchase.objects.filter(date__range=(start, _month_last_day(start))).aggregate(**aggregates)
 
+    return AnalyticsSummary(
+        month=start,
+        by_status={
+            status: StatusFigures(
+                purchase_count=totals[f"{status}__count"],
+                total_value=_money(totals[f"{status}__value"]),
+                cashback_value=_money(totals[f"{status}__cashback"]),
+            )
+            for status in Purchase.Status.values
+        },
+        active_resellers=totals["active_resellers"],
+        resellers_per_tier=analytics_tier_mix_list(month=start),
+    )
+
+
+def analytics_tier_mix_list(*, month: date) -> list[TierResellers]:
+    """How many resellers reached each tier of the month's policy, from
+    MonthlyCashback (only resellers with non-rejected purchases; tiers
+    nobody reached show zero), lowest percent first."""
+    start = month_start(month)
     per_percent = {
         _money(row["cashback_percent"]): row["resellers"]
         for row in MonthlyCashback.objects.filter(month=start)
@@ -134,22 +154,13 @@ def analytics_summary_get(*, month: date) -> AnalyticsSummary:
         policy_percents = []
     for percent in policy_percents:
         per_percent.setdefault(percent, 0)
+    return [TierResellers(percent=percent, resellers=count) for percent, count in sorted(per_percent.items())]
 
-    return AnalyticsSummary(
-        month=start,
-        by_status={
-            status: StatusFigures(
-                purchase_count=totals[f"{status}__count"],
-                total_value=_money(totals[f"{status}__value"]),
-                cashback_value=_money(totals[f"{status}__cashback"]),
-            )
-            for status in Purchase.Status.values
-        },
-        active_resellers=totals["active_resellers"],
-        resellers_per_tier=[
-            TierResellers(percent=percent, resellers=count) for percent, count in sorted(per_percent.items())
-        ],
-    )
+
+def analytics_pending_count() -> int:
+    """How many purchases wait for a review (in validation): an index-only
+    count over the partial index of those purchases."""
+    return Purchase.objects.filter(status=Purchase.Status.VALIDATING).count()
 
 
 def analytics_monthly_list(*, from_month: date, to_month: date) -> list[MonthFigures]:

@@ -132,11 +132,53 @@ def test_staff_approves_on_the_purchase_page(live_server, page, log_in_admin, sc
     page.click(".purchase-review input[name=_approve]")
     page.wait_for_selector(".messagelist")
     assert "Compra NF-2026-000000123456-SP aprovada." in page.locator(".messagelist").inner_text()
-    assert page.url.endswith(f"{CHANGELIST}{purchase.pk}/change/")
+    assert page.url.endswith(CHANGELIST)  # back to the list
+    page.goto(f"{live_server.url}{CHANGELIST}{purchase.pk}/change/")
     assert page.locator(".purchase-review").count() == 0  # reviewed: no more buttons
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.APPROVED
     assert purchase.reviewed_by == staff
+
+
+def test_reviewing_keeps_the_lists_place_and_leaves_history(
+    live_server, page, log_in_admin, screenshot, staff, purchases
+):
+    """From the pending purchases of the list: approve and go to the next
+    pending, reject that one and go back to the list; the filter holds all
+    along, and each purchase's "Histórico" shows its review."""
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in_admin(page, staff, f"{CHANGELIST}?status__exact=validating")
+    rows = page.locator("#result_list tbody tr")
+    first_code = rows.nth(0).locator("th a, td a").first.inner_text()
+    second_code = rows.nth(1).locator("th a, td a").first.inner_text()
+    rows.nth(0).locator("th a, td a").first.click()
+    page.wait_for_selector(".purchase-review")
+    assert "_changelist_filters=status__exact%3Dvalidating" in page.url
+
+    page.click(".purchase-review input[name=_next_pending]")
+    page.wait_for_selector(".messagelist")
+    assert f"Compra {first_code} aprovada." in page.locator(".messagelist").inner_text()
+    assert second_code in page.locator("#content").inner_text()  # the next pending, in the list's order
+    assert "_changelist_filters=status__exact%3Dvalidating" in page.url
+    screenshot(page, "admin-purchases-next-pending.png", full_page=True)
+
+    page.click(".purchase-review a.purchase-reject")
+    page.fill("textarea[name=reason]", "Nota fiscal duplicada.")
+    page.click("input[type=submit][value=Reprovar]")
+    page.wait_for_selector(".messagelist")
+    assert page.url.endswith(f"{CHANGELIST}?status__exact=validating")
+    assert page.locator("#changelist-filter .selected").first.inner_text() == "Em validação"
+    screenshot(page, "admin-purchases-after-review.png", full_page=True)
+    assert first_code not in page.locator("#result_list").inner_text()
+
+    reviewed = Purchase.objects.get(code=second_code)
+    page.goto(f"{live_server.url}{CHANGELIST}{reviewed.pk}/history/")
+    history = page.locator("#content").inner_text()
+    assert "Reprovada: Nota fiscal duplicada." in history
+    assert "Ana Revisora" in history or staff.email in history
+    screenshot(page, "admin-purchases-history.png", full_page=True)
+    page.goto(f"{live_server.url}/admin/")
+    assert second_code in page.locator("#recent-actions-module").inner_text()
 
 
 def test_staff_rejects_on_the_purchase_page_with_a_reason(live_server, page, log_in_admin, staff, purchases):

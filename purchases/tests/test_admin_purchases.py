@@ -3,9 +3,11 @@ import io
 import re
 from datetime import date
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib import messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.http import StreamingHttpResponse
@@ -131,12 +133,12 @@ def test_changelist_has_no_n_plus_one(admin_client, django_assert_max_num_querie
     for n in range(49):
         make_purchase(value="10.00", date=date(2026, 3 - n % 3, 1 + n % 20), code=f"NF-{n}")
     # session, user, the month filter's DISTINCT months (from the month
-    # aggregates), one COUNT (the full count is off; then cached), the page
-    # (one query joining reseller and user).
+    # aggregates), the reviewer filter's staff, one COUNT (the full count is
+    # off; then cached), the page (one query joining reseller and user).
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = admin_client.get(CHANGELIST)
     assert len(response.context["cl"].result_list) == 50
-    assert len(one.captured_queries) <= 5
+    assert len(one.captured_queries) <= 6
 
 
 def test_the_changelist_never_counts_per_filter_option(admin_client, make_purchase):
@@ -516,11 +518,11 @@ def test_change_page_has_review_buttons_with_the_review_permission(client, march
     assert approve_url(march["NF-VAL"]) in response.content.decode()
 
 
-def test_approve_button_approves_and_returns_to_the_page(admin_client, march, admin_user):
+def test_approve_button_approves_and_returns_to_the_list(admin_client, march, admin_user):
     purchase = march["NF-VAL"]
     response = admin_client.post(approve_url(purchase), **EN)
     assert response.status_code == 302
-    assert response["Location"] == change_url(purchase)
+    assert response["Location"] == CHANGELIST
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.APPROVED
     assert purchase.reviewed_by == admin_user
@@ -617,11 +619,11 @@ def test_rejecting_on_the_page_needs_a_bounded_reason(admin_client, march, reaso
     assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.VALIDATING
 
 
-def test_rejecting_on_the_page_records_the_reason_and_returns_to_the_page(admin_client, march, admin_user):
+def test_rejecting_on_the_page_records_the_reason_and_returns_to_the_list(admin_client, march, admin_user):
     purchase = march["NF-VAL"]
     response = admin_client.post(reject_url(purchase), {"reason": "  Invoice does not match. "}, **EN)
     assert response.status_code == 302
-    assert response["Location"] == change_url(purchase)
+    assert response["Location"] == CHANGELIST
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.REJECTED
     assert purchase.rejection_reason == "Invoice does not match."
@@ -654,6 +656,199 @@ def test_a_purchase_reviewed_meanwhile_is_an_error_message(admin_client, march, 
     assert response.status_code == 302
     assert sent_messages(response) == [(messages.ERROR, str(ALREADY_REVIEWED_MESSAGE))]
     assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.APPROVED
+
+
+# --- Reviewing keeps its place -------------------------------------------------------
+
+FILTERS = "status=validating&month=2026-03"
+PRESERVED = "?" + urlencode({"_changelist_filters": FILTERS})
+
+
+def test_the_review_buttons_carry_the_lists_filters(admin_client, march):
+    purchase = march["NF-VAL"]
+    content = admin_client.get(change_url(purchase) + PRESERVED).content.decode()
+    escaped = PRESERVED.replace("&", "&amp;")
+    assert f'formaction="{approve_url(purchase)}{escaped}"' in content
+    assert f'href="{reject_url(purchase)}{escaped}"' in content
+    assert f'href="{CHANGELIST}?{FILTERS.replace("&", "&amp;")}" class="closelink"' in content
+    assert 'name="_next_pending"' in content
+
+
+def test_the_reject_page_carries_the_lists_filters(admin_client, march):
+    content = admin_client.get(reject_url(march["NF-VAL"]) + PRESERVED).content.decode()
+    assert f'href="{CHANGELIST}?{FILTERS.replace("&", "&amp;")}"' in content
+    assert 'name="_next_pending"' in content
+
+
+@pytest.mark.parametrize("review", ["approve", "reject"])
+def test_after_a_review_the_list_keeps_its_filters(admin_client, march, review):
+    purchase = march["NF-VAL"]
+    url = {"approve": approve_url, "reject": reject_url}[review](purchase)
+    response = admin_client.post(url + PRESERVED, {"reason": "Duplicate."})
+    assert response.status_code == 302
+    assert response["Location"] == f"{CHANGELIST}?{FILTERS}"
+    assert Purchase.objects.get(pk=purchase.pk).status != Purchase.Status.VALIDATING
+
+
+@pytest.fixture
+def queue(make_purchase):
+    """Four purchases in validation in March and one in February; the list
+    is newest first."""
+    reseller = ResellerFactory()
+    return {
+        code: make_purchase(reseller, value, day, code)
+        for code, value, day in [
+            ("Q-1", "40.00", date(2026, 3, 20)),
+            ("Q-2", "10.00", date(2026, 3, 15)),
+            ("Q-3", "30.00", date(2026, 3, 10)),
+            ("Q-4", "20.00", date(2026, 3, 5)),
+            ("Q-FEB", "50.00", date(2026, 2, 5)),
+        ]
+    }
+
+
+def next_pending(client, purchase, filters, review="approve"):
+    url = {"approve": approve_url, "reject": reject_url}[review](purchase)
+    query = "?" + urlencode({"_changelist_filters": filters})
+    return client.post(url + query, {"_next_pending": "1", "reason": "Duplicate."})
+
+
+@pytest.mark.parametrize("review", ["approve", "reject"])
+def test_next_pending_opens_the_following_purchase_of_the_list(admin_client, queue, review):
+    response = next_pending(admin_client, queue["Q-2"], "month=2026-03", review)
+    assert response.status_code == 302
+    query = "?" + urlencode({"_changelist_filters": "month=2026-03"})
+    assert response["Location"] == change_url(queue["Q-3"]) + query
+
+
+def test_next_pending_follows_the_lists_sort(admin_client, queue):
+    # Sorted by value (o=3: the value column), Q-4 (20.00) follows Q-2 (10.00).
+    response = next_pending(admin_client, queue["Q-2"], "month=2026-03&o=3")
+    assert response["Location"].startswith(change_url(queue["Q-4"]))
+
+
+def test_next_pending_skips_reviewed_purchases_and_wraps_to_the_top(admin_client, queue, admin_user):
+    purchase_approve(purchase=queue["Q-4"], reviewer=admin_user)
+    response = next_pending(admin_client, queue["Q-3"], "month=2026-03")
+    assert response["Location"].startswith(change_url(queue["Q-1"]))
+
+
+def test_next_pending_with_none_left_returns_to_the_list_with_a_message(admin_client, queue):
+    response = next_pending(admin_client, queue["Q-FEB"], "month=2026-02")
+    assert response["Location"] == f"{CHANGELIST}?month=2026-02"
+    assert sent_messages(response) == [
+        (messages.SUCCESS, "Compra Q-FEB aprovada."),
+        (messages.INFO, "Não resta nenhuma compra em validação nesta lista."),
+    ]
+
+
+def test_next_pending_with_bad_filters_returns_to_the_list(admin_client, queue):
+    response = next_pending(admin_client, queue["Q-1"], "month=bogus")
+    assert response.status_code == 302
+    assert response["Location"].startswith(CHANGELIST + "?")
+    assert Purchase.objects.get(pk=queue["Q-1"].pk).status == Purchase.Status.APPROVED
+
+
+def history(purchase):
+    return list(
+        LogEntry.objects.filter(object_id=str(purchase.pk)).values_list(
+            "user__email", "action_flag", "change_message"
+        )
+    )
+
+
+def test_reviews_on_the_page_are_in_the_admin_history(admin_client, march, admin_user):
+    admin_client.post(approve_url(march["NF-VAL"]), **EN)
+    assert history(march["NF-VAL"]) == [(admin_user.email, CHANGE, "Aprovada")]
+    # The fixture's reviews went through the services too.
+    assert history(march["NF-REJ"]) == [(admin_user.email, CHANGE, "Reprovada: Invoice missing.")]
+    page = admin_client.get(f"{change_url(march['NF-VAL']).removesuffix('change/')}history/")
+    assert "Aprovada" in page.content.decode()
+    home = admin_client.get("/admin/")
+    assert "NF-VAL" in home.content.decode()  # "Ações recentes"
+
+
+def test_bulk_reviews_are_in_the_admin_history(admin_client, queue, admin_user):
+    admin_client.post(CHANGELIST, action("approve_selected", [queue["Q-1"], queue["Q-2"]]))
+    admin_client.post(CHANGELIST, action("reject_selected", [queue["Q-3"]], apply="yes", reason="Sem nota."))
+    assert history(queue["Q-1"]) == history(queue["Q-2"]) == [(admin_user.email, CHANGE, "Aprovada")]
+    assert history(queue["Q-3"]) == [(admin_user.email, CHANGE, "Reprovada: Sem nota.")]
+    assert history(queue["Q-4"]) == []
+
+
+def test_a_refused_review_leaves_no_history(admin_client, march):
+    admin_client.post(approve_url(march["NF-APR"]))
+    assert len(history(march["NF-APR"])) == 1  # the fixture's approval only
+
+
+# --- Deep pages ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shallow_bound(monkeypatch, make_purchase):
+    """Ten purchases, pages of two, pages served to six rows deep (three
+    pages) and read ids-first from the second row on: the shape of a million
+    rows, 100 a page, bounded at 10,000, in a few rows."""
+    from core import pagination
+    from purchases.admin import PurchaseAdmin
+
+    monkeypatch.setattr(PurchaseAdmin, "list_per_page", 2)
+    monkeypatch.setattr(pagination.LargeTablePagination, "max_rows", 6)
+    monkeypatch.setattr(pagination, "DEFERRED_JOIN_FROM", 2)
+    reseller = ResellerFactory()
+    return [make_purchase(reseller, "10.00", date(2026, 3, day), f"P-{day:02}") for day in range(1, 11)]
+
+
+def test_the_paginator_offers_no_page_past_the_bound(admin_client, shallow_bound):
+    response = admin_client.get(CHANGELIST)
+    changelist = response.context["cl"]
+    assert changelist.result_count == 10  # the count says how many there are
+    assert changelist.paginator.num_pages == 3
+    content = response.content.decode()
+    assert 'href="?p=3"' in content
+    assert 'href="?p=4"' not in content
+    assert 'href="?p=5"' not in content
+
+
+@pytest.mark.parametrize("page", ["4", "5", "10000"])
+def test_a_page_past_the_bound_asks_to_narrow_the_filters(admin_client, shallow_bound, page):
+    response = admin_client.get(CHANGELIST, {"p": page}, **EN)
+    assert response.status_code == 200
+    assert response.context["cl"].page_num == 3
+    assert codes(response) == ["P-05", "P-06"]  # the last page offered
+    assert sent_messages(response) == [
+        (
+            messages.WARNING,
+            "Pages beyond the first 6 rows are not served: narrow the filters (e.g. month or dates).",
+        )
+    ]
+
+
+def test_a_page_past_the_bound_of_a_short_list_shows_its_last_page(admin_client, shallow_bound):
+    response = admin_client.get(CHANGELIST, {"p": "9", "q": "P-1"})
+    assert response.status_code == 200
+    assert codes(response) == ["P-10"]
+
+
+def test_a_deep_page_reads_the_ids_first_then_the_rows(admin_client, shallow_bound):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST, {"p": "2"})
+    assert codes(response) == ["P-07", "P-08"]
+    selects = [q["sql"] for q in queries.captured_queries if '"purchases_purchase"' in q["sql"]]
+    ids_first = [sql for sql in selects if "OFFSET" in sql]
+    assert len(ids_first) == 1
+    assert ids_first[0].startswith(
+        'SELECT "purchases_purchase"."id" AS "pk" FROM "purchases_purchase" ORDER BY'
+    )
+    assert "JOIN" not in ids_first[0]
+    assert any(" IN (" in sql and "JOIN" in sql for sql in selects)
+
+
+def test_a_first_page_is_read_in_one_query(admin_client, shallow_bound):
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(CHANGELIST)
+    selects = [q["sql"] for q in queries.captured_queries if '"purchases_purchase"."id" IN (' in q["sql"]]
+    assert selects == []
 
 
 # --- Date-range filter --------------------------------------------------------------
@@ -727,6 +922,96 @@ def test_date_range_filter_keeps_the_query_cheap(admin_client, march, django_ass
         admin_client.get(CHANGELIST)
     with django_assert_max_num_queries(len(plain.captured_queries)):
         admin_client.get(CHANGELIST, {"date__range__gte": "2026-03-01", "date__range__lte": "2026-03-31"})
+
+
+# --- Value-range and reviewer filters ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"value__range__gte": "200", "value__range__lte": "300"}, ["NF-APR", "NF-REJ"]),
+        ({"value__range__gte": "200,00", "value__range__lte": "300,00"}, ["NF-APR", "NF-REJ"]),
+        ({"value__range__gte": "199,99", "value__range__lte": "200,01"}, ["NF-APR"]),
+        ({"value__range__gte": "300.00"}, ["NF-FEB", "NF-REJ"]),
+        ({"value__range__lte": "1.000,00"}, ["NF-APR", "NF-FEB", "NF-REJ", "NF-VAL"]),
+        ({"value__range__lte": "100"}, ["NF-VAL"]),
+        ({"value__range__gte": "", "value__range__lte": ""}, ["NF-APR", "NF-FEB", "NF-REJ", "NF-VAL"]),
+        ({"value__range__gte": "100", "status": "validating"}, ["NF-FEB", "NF-VAL"]),
+    ],
+)
+def test_value_range_filter(admin_client, march, query, expected):
+    response = admin_client.get(CHANGELIST, query)
+    assert response.status_code == 200
+    assert codes(response) == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"value__range__gte": "abc"},
+        {"value__range__gte": "-5"},
+        {"value__range__lte": "10;5"},
+        {"value__range__gte": "10,123"},
+        {"value__range__gte": "300", "value__range__lte": "200"},
+    ],
+)
+def test_a_bad_value_range_matches_nothing_and_says_why(admin_client, march, query):
+    response = admin_client.get(CHANGELIST, query)
+    assert response.status_code == 200
+    assert codes(response) == []
+    assert 'class="errorlist' in response.content.decode()
+
+
+def test_a_reversed_value_range_names_the_problem(admin_client, march):
+    response = admin_client.get(CHANGELIST, {"value__range__gte": "300", "value__range__lte": "200"})
+    content = response.content.decode()
+    assert "O valor mínimo não pode ser maior que o máximo." in content
+    assert 'placeholder="Mínimo"' in content
+    assert 'placeholder="Máximo"' in content
+
+
+@pytest.fixture
+def reviewers(march, admin_user):
+    carla = StaffFactory(full_name="Carla Revisora", permissions=["purchases.review_purchase"])
+    purchase_approve(purchase=march["NF-FEB"], reviewer=carla)
+    UserFactory(full_name="Zé Revendedor")  # not staff: never offered
+    return {"admin": admin_user, "carla": carla}
+
+
+def test_reviewer_filter_offers_the_staff(admin_client, reviewers):
+    response = admin_client.get(CHANGELIST)
+    spec = next(
+        spec
+        for spec in response.context["cl"].filter_specs
+        if getattr(spec, "parameter_name", "") == "reviewer"
+    )
+    offered = dict(spec.lookup_choices)
+    assert offered[str(reviewers["carla"].pk)] == "Carla Revisora"
+    assert str(reviewers["admin"].pk) in offered
+    assert "Zé Revendedor" not in offered.values()
+    assert "Por revisor" in response.content.decode()
+
+
+def test_reviewer_filter_lists_their_reviews(admin_client, reviewers):
+    by_admin = admin_client.get(CHANGELIST, {"reviewer": reviewers["admin"].pk})
+    assert codes(by_admin) == ["NF-APR", "NF-REJ"]
+    by_carla = admin_client.get(CHANGELIST, {"reviewer": reviewers["carla"].pk, "status": "approved"})
+    assert codes(by_carla) == ["NF-FEB"]
+
+
+@pytest.mark.parametrize("value", ["abc", "1x", "\u0661"])
+def test_a_bad_reviewer_is_not_a_server_error(admin_client, reviewers, value):
+    response = admin_client.get(CHANGELIST, {"reviewer": value})
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+def test_the_reviewer_filter_never_reads_the_purchases_for_its_choices(admin_client, reviewers):
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(CHANGELIST)
+    distinct = [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"]]
+    assert not any('"purchases_purchase"' in sql and "reviewed_by" in sql for sql in distinct)
 
 
 # --- CSV export ---------------------------------------------------------------------
@@ -842,11 +1127,12 @@ def test_export_reads_a_constant_number_of_queries(
         assert len(read_export(admin_client.get(EXPORT))) == 2
     for n in range(60):
         make_purchase(value="10.00", date=date(2026, 3 - n % 3, 1 + n % 20), code=f"NF-{n}")
-    # session, user, the month filter's months, the rows (one query, read
-    # 2,000 at a time from one cursor); no COUNT and no page of the list.
+    # session, user, the month filter's months, the reviewer filter's staff,
+    # the rows (one query, read 2,000 at a time from one cursor); no COUNT
+    # and no page of the list.
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert len(read_export(admin_client.get(EXPORT))) == 62
-    assert len(one.captured_queries) <= 4
+    assert len(one.captured_queries) <= 5
 
 
 def test_export_reads_the_rows_with_an_iterator(admin_client, march, monkeypatch):

@@ -2,6 +2,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.utils import timezone
 
 from conftest import EN, TODAY, authenticated_client
@@ -450,6 +451,21 @@ def test_reject_needs_a_reason(reseller, staff_client, make_purchase):
     assert response.status_code == 200
     assert (response.json()["status_display"], response.json()["cashback_value"]) == ("Reprovado", "0.00")
     assert response.json()["rejection_reason"] == "Invoice missing"
+
+
+def test_api_reviews_are_in_the_admin_history(reseller, staff_client, staff_user, make_purchase):
+    approved, rejected = make_purchase(reseller, code="H-1"), make_purchase(reseller, code="H-2")
+    staff_client.post(f"{detail(approved)}approve/", **EN)
+    staff_client.post(f"{detail(rejected)}reject/", {"reason": "Nota ilegível"}, **EN)
+    staff_client.post(f"{detail(rejected)}approve/")  # refused (409): no line
+    entries = LogEntry.objects.order_by("pk").values_list(
+        "object_id", "user_id", "action_flag", "change_message", "content_type__model"
+    )
+    # In the project's language whatever the request's.
+    assert list(entries) == [
+        (str(approved.pk), staff_user.pk, CHANGE, "Aprovada", "purchase"),
+        (str(rejected.pk), staff_user.pk, CHANGE, "Reprovada: Nota ilegível", "purchase"),
+    ]
 
 
 def test_review_twice_is_409(reseller, staff_client, make_purchase):

@@ -379,6 +379,47 @@ def test_change_page_shows_the_month_summary_and_the_purchases_link(admin_client
     assert admin_client.post(change_url(ana_in_march), {"cpf": ana_in_march.cpf_formatted}).status_code == 302
 
 
+def month_rows(html: str) -> list[list[str]]:
+    table = re.search(r'<table class="reseller-months">(.*?)</table>', html, re.S).group(1)
+    body = table.split("<tbody>")[1]
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_change_page_shows_the_last_twelve_months_and_the_accumulated_cashback(
+    admin_client, ana_in_march, staff_user
+):
+    from purchases.models import Purchase
+    from purchases.services import purchase_approve
+
+    purchase_approve(purchase=Purchase.objects.get(reseller=ana_in_march, code="C"), reviewer=staff_user)
+    html = admin_client.get(change_url(ana_in_march)).content.decode()
+    rows = month_rows(html)
+    assert len(rows) == 12
+    assert rows[0] == ["Março de 2026", "R$ 1.234,56", "2", "15%", "R$ 185,18"]  # the rejected one left out
+    assert rows[1] == ["Fevereiro de 2026", "R$ 2.000,00", "1", "20%", "R$ 400,00"]
+    assert rows[2] == ["Janeiro de 2026", "R$ 0,00", "0", "—", "R$ 0,00"]
+    assert rows[11][0] == "Abril de 2025"
+    month_link = f"/admin/purchases/purchase/?reseller__id__exact={ana_in_march.pk}&amp;month=2026-02"
+    assert f'href="{month_link}"' in html
+    # Accumulated: the cashback of approved purchases only (February's).
+    assert re.search(r"Cashback acumulado:.*?R\$ 400,00", html, re.S)
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_the_reseller_page_reads_a_constant_number_of_queries(admin_client, ana_in_march, make_purchase):
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(change_url(ana_in_march))
+    for month in range(1, 13):
+        make_purchase(ana_in_march, "10.00", date(2025, month, 5), f"Y-{month}")
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get(change_url(ana_in_march))
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
 @pytest.mark.usefixtures("frozen_today")
 def test_change_page_of_a_reseller_without_purchases(admin_client, bia):
     html = admin_client.get(change_url(bia), **EN).content.decode()
@@ -399,3 +440,56 @@ def reseller_admin_registered():
     from django.contrib import admin
 
     return admin.site.get_model_admin(Reseller)
+
+
+# --- CSV export ---------------------------------------------------------------
+
+
+def export(client, resellers=(), **extra):
+    data = {"action": "export_selected", "_selected_action": [r.pk for r in resellers], **extra}
+    response = client.post(CHANGELIST, data)
+    assert response.status_code == 200, response.content[:200]
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_export_streams_the_selected_resellers_with_their_month_and_no_cpf(admin_client, ana_in_march, bia):
+    rows = export(admin_client, [ana_in_march])
+    assert rows[0] == [
+        "Id", "Nome", "E-mail", "Cadastrado em", "Total do mês", "Faixa", "Cashback do mês",
+    ]  # fmt: skip
+    assert len(rows) == 2
+    pk, name, email, registered, total, percent, cashback_value = rows[1]
+    assert (pk, name, email) == (str(ana_in_march.pk), ana_in_march.user.full_name, ana_in_march.user.email)
+    assert (total, percent, cashback_value) == ("1234.56", "15.00", "185.18")
+    assert registered == "2026-03-20"
+    text = str(rows)
+    for cpf in (ana_in_march.cpf_formatted, ana_in_march.cpf_formatted.replace(".", "").replace("-", "")):
+        assert cpf not in text
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_export_of_every_reseller_with_select_across(admin_client, ana_in_march, bia):
+    rows = export(admin_client, [ana_in_march], select_across="1")
+    assert sorted(row[0] for row in rows[1:]) == sorted([str(ana_in_march.pk), str(bia.pk)])
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_export_neutralises_spreadsheet_formulas(admin_client):
+    evil = ResellerFactory(user__full_name='=HYPERLINK("http://x")')
+    rows = export(admin_client, [evil])
+    assert rows[1][1] == '\'=HYPERLINK("http://x")'
+
+
+def test_export_needs_the_view_permission(client, bia):
+    client.force_login(StaffFactory(permissions=["resellers.view_reseller"]))
+    assert export(client, [bia])[1][0] == str(bia.pk)
+    client.force_login(StaffFactory(permissions=[]))
+    response = client.post(CHANGELIST, {"action": "export_selected", "_selected_action": [bia.pk]})
+    assert response.status_code == 403

@@ -201,3 +201,43 @@ def test_the_index_is_portuguese_and_nothing_is_missing(live_server, page, log_i
     assert page.request.get(f"{live_server.url}{icon}").status == 200
     assert page.goto(f"{live_server.url}/favicon.ico").status == 200
     assert failed == []
+
+
+def test_the_admin_home_says_what_needs_doing(
+    live_server, page, log_in_admin, screenshot, staff, year_of_purchases
+):
+    page.set_viewport_size(SCREEN)
+    log_in_admin(page, staff, "/admin/")
+    page.wait_for_selector(".home-pending")
+    screenshot(page, "admin-home.png", full_page=True)
+    pending = page.locator(".home-pending").inner_text()
+    assert "aguarda" in pending
+    month = page.locator(".home-month").inner_text()
+    assert "até agora" in month
+    assert "revendedores por faixa" in month.lower()  # captions are in capitals
+    assert "Ana Souza" in month
+    assert "R$" in month
+    # The panels sit beside "Ações recentes", not over it.
+    panel = page.locator(".home-month").bounding_box()
+    recent = page.locator("#recent-actions-module").bounding_box()
+    assert panel["x"] + panel["width"] <= recent["x"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= SCREEN["width"]
+    page.click(".home-pending a")
+    page.wait_for_selector("#result_list")
+    assert "status__exact=validating" in page.url
+    assert "Em validação" in page.locator("#changelist-filter .selected").all_inner_texts()[0]
+
+
+def test_a_resellers_page_shows_the_last_twelve_months(
+    live_server, page, log_in_admin, screenshot, staff, year_of_purchases
+):
+    page.set_viewport_size(SCREEN)
+    log_in_admin(page, staff, f"/admin/resellers/reseller/{year_of_purchases.pk}/change/")
+    page.wait_for_selector("table.reseller-months")
+    screenshot(page, "admin-reseller-months.png", full_page=True)
+    rows = page.locator("table.reseller-months tbody tr")
+    assert rows.count() == 12
+    assert "R$" in rows.nth(0).inner_text()
+    table = page.locator("table.reseller-months").bounding_box()
+    assert table["x"] + table["width"] <= SCREEN["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= SCREEN["width"]
