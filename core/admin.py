@@ -12,11 +12,14 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet, PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from core.forms import BrazilianDecimalField
 
 REPORTS_SECTION = _("Reports")
 
@@ -163,7 +166,20 @@ class ActionCheckboxMixin:
         )
 
 
+# Money and percentages typed and shown the Brazilian way ("1.299,90").
+DECIMAL_FORMFIELD_OVERRIDES = {models.DecimalField: {"form_class": BrazilianDecimalField}}
+
+
 class ModelAdmin(BoundedChangeListMixin, ActionCheckboxMixin, admin.ModelAdmin):
     """The base of every admin of the project: Django's, with the bounded
-    changelist and the checkbox written directly. Admins built on another
-    of Django's (the users') add the two mixins to it."""
+    changelist, the checkbox written directly and decimals in the Brazilian
+    form. Admins built on another of Django's (the users') add the two mixins
+    to it."""
+
+    formfield_overrides = DECIMAL_FORMFIELD_OVERRIDES
+
+
+class TabularInline(admin.TabularInline):
+    """The base of the project's inlines: decimals in the Brazilian form."""
+
+    formfield_overrides = DECIMAL_FORMFIELD_OVERRIDES

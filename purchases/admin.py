@@ -20,7 +20,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter
 
-from core.admin import ModelAdmin
+from core.admin import ModelAdmin, TabularInline
 from core.exceptions import ConflictError
 from core.pagination import CachedCountPaginator
 from purchases import cashback
@@ -83,7 +83,7 @@ class CashbackTierFormSet(forms.BaseInlineFormSet):
             raise ValidationError(POLICY_TIERS_MESSAGE, code="invalid_tiers") from exc
 
 
-class CashbackTierInline(admin.TabularInline):
+class CashbackTierInline(TabularInline):
     model = CashbackTier
     formset = CashbackTierFormSet
     extra = 3

@@ -137,3 +137,28 @@ def test_category_admin_refuses_to_delete_a_category_with_products(admin_client)
     )
     assert response.status_code == 200
     assert Category.objects.filter(pk=product.category_id).exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "saved"), [("29,90", "29.90"), ("1.299,90", "1299.90"), ("29.90", "29.90")]
+)
+def test_admin_reads_prices_the_brazilian_way_and_shows_them_so(admin_client, typed, saved):
+    response = admin_client.post(
+        reverse("admin:products_product_add"), product_form(CategoryFactory(), price=typed)
+    )
+    assert response.status_code == 302
+    product = Product.objects.get()
+    assert product.price == Decimal(saved)
+    page = admin_client.get(reverse("admin:products_product_change", args=[product.pk])).content.decode()
+    shown = f"{product.price:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    assert f'name="price" value="{shown}"' in page
+
+
+@pytest.mark.parametrize(("typed", "hint"), [("2.990", "ambíguo"), ("1,2,3", "1.299,90")])
+def test_admin_refuses_ambiguous_or_malformed_prices_with_a_hint(admin_client, typed, hint):
+    response = admin_client.post(
+        reverse("admin:products_product_add"), product_form(CategoryFactory(), price=typed)
+    )
+    assert response.status_code == 200
+    assert hint in str(response.context["adminform"].form.errors["price"])
+    assert not Product.objects.exists()
