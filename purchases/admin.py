@@ -47,10 +47,6 @@ from resellers.permissions import cpf_visible_to
 from resellers.selectors import reseller_get_by_cpf
 
 POLICY_START_MESSAGE = _("A policy starts on the first day of a month after the current one.")
-POLICY_TIERS_MESSAGE = _(
-    "Tiers need increasing positive bounds and exactly one tier without a bound, "
-    "with percentages between 0 and 100."
-)
 
 
 class CashbackPolicyForm(forms.ModelForm):
@@ -80,7 +76,8 @@ class CashbackTierFormSet(forms.BaseInlineFormSet):
         try:
             cashback.validate_tiers(tiers)
         except ValueError as exc:
-            raise ValidationError(POLICY_TIERS_MESSAGE, code="invalid_tiers") from exc
+            # The rule's own message (translated), not a summary of all of them.
+            raise ValidationError(exc.args[0], code="invalid_tiers") from exc
 
 
 class CashbackTierInline(TabularInline):
