@@ -47,10 +47,10 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return super().get_page_size(request)
 
 
-def _counted_once_per_window(object_list, compute) -> int:
+def _counted_once_per_window(object_list, compute, *, refresh: bool = False) -> int:
     """``compute()``, kept for ``LIST_COUNT_CACHE_SECONDS`` under a key made
     from the queryset's SQL (so per filter and per scope), or counted every
-    time when that is 0."""
+    time when that is 0. ``refresh`` counts afresh and keeps that count."""
     seconds = settings.LIST_COUNT_CACHE_SECONDS
     if seconds <= 0 or not hasattr(object_list, "query"):
         return compute()
@@ -58,7 +58,12 @@ def _counted_once_per_window(object_list, compute) -> int:
         sql, params = object_list.query.sql_with_params()
     except EmptyResultSet:
         return 0  # ``none()`` (a filter that can match nothing) has no SQL, nor rows
-    return CachedAnswer("count", sql, params).get_or_set(compute, timeout=seconds)
+    answer = CachedAnswer("count", sql, params)
+    if refresh:
+        count = compute()
+        answer.set(count, timeout=seconds)
+        return count
+    return answer.get_or_set(compute, timeout=seconds)
 
 
 class _LargeTablePaginator(Paginator):
@@ -127,8 +132,13 @@ class CachedCountLargeTablePagination(LargeTablePagination):
 class CachedCountPaginator(Paginator):
     """For the admin's changelists of large tables, as
     ``CachedCountLargeTablePagination``: paging through (or reloading) a
-    million rows counts them once every few seconds, not on every page."""
+    million rows counts them once every few seconds, not on every page.
+    ``fresh_count`` (set by the admin after a bulk action) counts afresh."""
+
+    fresh_count = False
 
     @cached_property
     def count(self) -> int:
-        return _counted_once_per_window(self.object_list, lambda: Paginator.count.func(self))
+        return _counted_once_per_window(
+            self.object_list, lambda: Paginator.count.func(self), refresh=self.fresh_count
+        )

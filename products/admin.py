@@ -39,6 +39,7 @@ class CatalogueAdmin(ModelAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(CatalogueAdmin):
+    feminine_name = True  # "categoria"
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
