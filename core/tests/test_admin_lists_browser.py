@@ -56,7 +56,7 @@ def test_the_resellers_list_fits_1366_without_breaking_values(page, log_in_admin
     page.set_viewport_size({"width": 1366, "height": 768})
     log_in_admin(page, staff, "/admin/resellers/reseller/")
     page.wait_for_selector("#result_list")
-    screenshot(page, "admin-resellers.png")
+    screenshot(page, "admin-resellers-1366.png")
 
     assert overflow(page) == {"results": 0, "page": 0}
     for column in ("field-email", "field-cpf_display", "field-created_on"):
