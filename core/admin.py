@@ -3,6 +3,7 @@ to add a page that belongs to no model (the analytics chart), so that the
 root URLconf needs to know no app's admin pages. Those pages are listed on
 the index and in the sidebar as one more section, "Reports"."""
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -12,12 +13,16 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet, PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db import models
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.safestring import SafeData, mark_safe
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
+
+from core.forms import BrazilianDecimalField
 
 REPORTS_SECTION = _("Reports")
 
@@ -198,7 +203,74 @@ class ActionCheckboxMixin:
         )
 
 
+# Money and percentages typed and shown the Brazilian way ("1.299,90").
+DECIMAL_FORMFIELD_OVERRIDES = {models.DecimalField: {"form_class": BrazilianDecimalField}}
+
+
+FRESH_COUNT_SESSION_KEY = "admin:fresh_count"
+
+
 class ModelAdmin(BoundedChangeListMixin, ActionCheckboxMixin, admin.ModelAdmin):
     """The base of every admin of the project: Django's, with the bounded
-    changelist and the checkbox written directly. Admins built on another
-    of Django's (the users') add the two mixins to it."""
+    changelist, the checkbox written directly and decimals in the Brazilian
+    form. Admins built on another of Django's (the users') add the two mixins
+    to it."""
+
+    formfield_overrides = DECIMAL_FORMFIELD_OVERRIDES
+    # Portuguese nouns have a gender Django's messages ignore ("O política …
+    # foi removido"): True for the models named by a feminine noun.
+    feminine_name = False
+
+    def response_action(self, request, queryset):
+        response = super().response_action(request, queryset)
+        if isinstance(response, HttpResponseRedirect):
+            # The action changed rows: the list it returns to counts them
+            # afresh, not from the few seconds' cache.
+            request.session[FRESH_COUNT_SESSION_KEY] = True
+        return response
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        # Read once per request: the bounded changelist asks for a paginator
+        # twice (to check the page's depth, then to read it).
+        if not hasattr(request, "_admin_fresh_count"):
+            request._admin_fresh_count = request.session.pop(FRESH_COUNT_SESSION_KEY, False)
+        paginator.fresh_count = request._admin_fresh_count
+        return paginator
+
+    def message_user(self, request, message, level=messages.INFO, extra_tags="", fail_silently=False):
+        if get_language().startswith("pt"):
+            message = agree_in_gender(message, feminine=self.feminine_name)
+        super().message_user(request, message, level, extra_tags, fail_silently)
+
+
+# Django's Portuguese messages, written for masculine nouns, as they read for
+# feminine ones; and its bulk deletion's "Removido 3 …" in number and gender.
+_FEMININE = [
+    (re.compile(r"^O(\s+)"), r"A\1"),
+    (re.compile(r"\b(adicionad|alterad|removid)o\b"), r"\1a"),
+    (re.compile(r"\b(editá|alterá)-lo\b"), r"\1-la"),
+    (re.compile(r"\boutro\b"), "outra"),
+]
+_BULK_DELETED = re.compile(r"^Removido (\d+) ")
+
+
+def agree_in_gender(message, *, feminine: bool):
+    text = str(message)
+    if feminine:
+        # Only Django's words: not inside the object's name, between “ and ”.
+        parts = re.split(r"(“[^”]*”)", text)
+        for index in range(0, len(parts), 2):
+            for pattern, replacement in _FEMININE:
+                parts[index] = pattern.sub(replacement, parts[index])
+        text = "".join(parts)
+    if match := _BULK_DELETED.match(text):
+        word = ("Removida" if feminine else "Removido") + ("s" if int(match[1]) > 1 else "")
+        text = f"{word} {text[len('Removido ') :]}"
+    return mark_safe(text) if isinstance(message, SafeData) else text  # noqa: S308 (it was safe)
+
+
+class TabularInline(admin.TabularInline):
+    """The base of the project's inlines: decimals in the Brazilian form."""
+
+    formfield_overrides = DECIMAL_FORMFIELD_OVERRIDES

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.core.signals import request_finished
+from django.db.models.signals import post_migrate
 
 
 class CoreConfig(AppConfig):
@@ -14,6 +15,10 @@ class CoreConfig(AppConfig):
         from core.logging import clear_request_id
 
         request_finished.connect(clear_request_id, dispatch_uid="core.clear_request_id")
+        from core.permission_names import rename_permissions
+
+        # After django.contrib.auth's (listed before core) has created them.
+        post_migrate.connect(rename_permissions, dispatch_uid="core.rename_permissions")
 
 
 class AdminConfig(admin_apps.AdminConfig):

@@ -85,10 +85,10 @@ class PageNumberPagination(pagination.PageNumberPagination):
         return parameters
 
 
-def _counted_once_per_window(object_list, compute) -> int:
+def _counted_once_per_window(object_list, compute, *, refresh: bool = False) -> int:
     """``compute()``, kept for ``LIST_COUNT_CACHE_SECONDS`` under a key made
     from the queryset's SQL (so per filter and per scope), or counted every
-    time when that is 0."""
+    time when that is 0. ``refresh`` counts afresh and keeps that count."""
     seconds = settings.LIST_COUNT_CACHE_SECONDS
     if seconds <= 0 or not hasattr(object_list, "query"):
         return compute()
@@ -96,7 +96,12 @@ def _counted_once_per_window(object_list, compute) -> int:
         sql, params = object_list.query.sql_with_params()
     except EmptyResultSet:
         return 0  # ``none()`` (a filter that can match nothing) has no SQL, nor rows
-    return CachedAnswer("count", sql, params).get_or_set(compute, timeout=seconds)
+    answer = CachedAnswer("count", sql, params)
+    if refresh:
+        count = compute()
+        answer.set(count, timeout=seconds)
+        return count
+    return answer.get_or_set(compute, timeout=seconds)
 
 
 class _LargeTablePaginator(Paginator):
@@ -175,7 +180,10 @@ class CachedCountPaginator(_LargeTablePaginator):
     page deeper than ``max_rows`` rows is offered (the page links stop
     there) or served (``BoundedChangeList`` answers a deeper ``?p=`` with
     the last page offered and a message asking to narrow the filters); deep
-    pages walk the ids alone first."""
+    pages walk the ids alone first. ``fresh_count`` (set by the admin after
+    a bulk action) counts afresh."""
+
+    fresh_count = False
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
         Paginator.__init__(self, object_list, per_page, orphans, allow_empty_first_page)
@@ -191,3 +199,9 @@ class CachedCountPaginator(_LargeTablePaginator):
 
     def refuse_deep_page(self):
         raise EmptyPage(self.deep_page_message)
+
+    @cached_property
+    def count(self) -> int:
+        return _counted_once_per_window(
+            self.object_list, lambda: Paginator.count.func(self), refresh=self.fresh_count
+        )

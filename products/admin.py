@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -38,6 +39,7 @@ class CatalogueAdmin(ModelAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(CatalogueAdmin):
+    feminine_name = True  # "categoria"
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -46,12 +48,17 @@ class CategoryAdmin(CatalogueAdmin):
 @admin.register(Product)
 class ProductAdmin(CatalogueAdmin):
     form = ProductAdminForm
-    list_display = ["sku", "name", "category", "price", "is_active"]
+    list_display = ["sku", "name", "category", "price_display", "is_active"]
     list_filter = ["is_active", "category"]
     search_fields = ["sku", "name"]
     list_select_related = ["category"]
     readonly_fields = ["created_at", "updated_at"]
     actions = ["activate", "deactivate"]
+
+    @admin.display(description=_("price"), ordering="price")
+    def price_display(self, product):
+        # As the input shows it: "R$ 1.299,90".
+        return "R$ " + formats.number_format(product.price, 2, use_l10n=True, force_grouping=True)
 
     @admin.action(description=_("Activate selected products"), permissions=["change"])
     def activate(self, request, queryset):

@@ -1,8 +1,26 @@
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+SKU_FORMAT_MESSAGE = _("Use 1 to 64 unaccented letters (A-Z), digits, '.', '-' or '_'.")
+
+# The one SKU rule, on the field: the admin's forms (through the model's
+# validation) and the API's serializer (through sku_validate) apply it.
+# Either case: SKUs are stored upper-cased (sku_normalize) before it runs.
+validate_sku = RegexValidator(r"\A[A-Za-z0-9._-]{1,64}\Z", message=SKU_FORMAT_MESSAGE, code="invalid_sku")
+
+
+def sku_normalize(value: str) -> str:
+    """SKUs are compared case-insensitively, so they are stored trimmed and
+    upper-cased (the unique index then covers every spelling)."""
+    return (value or "").strip().upper()
+
+
+def category_name_normalize(value: str) -> str:
+    """Runs of spaces collapsed: "Perfumaria  Fina " is "Perfumaria Fina"."""
+    return " ".join((value or "").split())
 
 
 class Category(models.Model):
@@ -18,9 +36,15 @@ class Category(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        # The API's rules, for the admin too: names compared with their
+        # spaces collapsed, slugs in lower case.
+        self.name = category_name_normalize(self.name)
+        self.slug = (self.slug or "").strip().lower()
+
 
 class Product(models.Model):
-    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    sku = models.CharField(_("SKU"), max_length=64, unique=True, validators=[validate_sku])
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     category = models.ForeignKey(
@@ -44,6 +68,9 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sku})"
+
+    def clean(self) -> None:
+        self.sku = sku_normalize(self.sku)
 
 
 class Favorite(models.Model):

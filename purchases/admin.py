@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter, NumericRangeFilter
 
 from accounts.models import User
-from core.admin import ModelAdmin
+from core.admin import ModelAdmin, TabularInline
 from core.exceptions import ConflictError
 from core.pagination import CachedCountPaginator
 from core.spreadsheet import spreadsheet_writer
@@ -50,10 +50,6 @@ from resellers.permissions import cpf_visible_to
 from resellers.selectors import reseller_get_by_cpf
 
 POLICY_START_MESSAGE = _("A policy starts on the first day of a month after the current one.")
-POLICY_TIERS_MESSAGE = _(
-    "Tiers need increasing positive bounds and exactly one tier without a bound, "
-    "with percentages between 0 and 100."
-)
 
 
 class CashbackPolicyForm(forms.ModelForm):
@@ -83,10 +79,11 @@ class CashbackTierFormSet(forms.BaseInlineFormSet):
         try:
             cashback.validate_tiers(tiers)
         except ValueError as exc:
-            raise ValidationError(POLICY_TIERS_MESSAGE, code="invalid_tiers") from exc
+            # The rule's own message (translated), not a summary of all of them.
+            raise ValidationError(exc.args[0], code="invalid_tiers") from exc
 
 
-class CashbackTierInline(admin.TabularInline):
+class CashbackTierInline(TabularInline):
     model = CashbackTier
     formset = CashbackTierFormSet
     extra = 3
@@ -100,6 +97,7 @@ class CashbackPolicyAdmin(ModelAdmin):
 
     form = CashbackPolicyForm
     inlines = [CashbackTierInline]
+    feminine_name = True  # "política"
     list_display = ["starts", "description", "tiers_summary", "in_force"]
     ordering = ["-effective_from"]
     # No bulk delete: policies are few, and those in force may not be
@@ -134,7 +132,9 @@ class CashbackPolicyAdmin(ModelAdmin):
 
 # --- Purchases ------------------------------------------------------------------
 
-PURCHASE_SEARCH_HELP = _("Code, reseller e-mail or the reseller's exact CPF (000.000.000-00 or 00000000000).")
+PURCHASE_SEARCH_HELP = _(
+    "Code, the reseller's name or e-mail, or the reseller's exact CPF (000.000.000-00 or 00000000000)."
+)
 REASON_MAX_LENGTH = 500  # as the API's reject route
 # An e-mail search matching more resellers than this is too broad to be
 # useful; the code search still applies.
@@ -437,7 +437,7 @@ class PurchaseAdmin(ModelAdmin):
         ("value", PurchaseValueRangeFilter),
         PurchaseReviewerFilter,
     ]
-    search_fields = ["code"]  # and the reseller's e-mail or CPF: see get_search_results
+    search_fields = ["code"]  # and the reseller's name, e-mail or CPF: see get_search_results
     search_help_text = PURCHASE_SEARCH_HELP
     ordering = ["-date", "-id"]
     # Built for millions of rows: the orders an index serves (the id breaks
@@ -447,6 +447,7 @@ class PurchaseAdmin(ModelAdmin):
     sortable_by = ["date_display", "value_display"]
     paginator = CachedCountPaginator
     show_full_result_count = False
+    feminine_name = True  # "compra"
     show_facets = admin.ShowFacets.NEVER  # a COUNT per filter option, over every row
     actions = ["approve_selected", "reject_selected"]
     inlines = [PurchaseItemInline]
@@ -534,17 +535,17 @@ class PurchaseAdmin(ModelAdmin):
         return super().get_queryset(request).select_related("reseller__user")
 
     def get_search_results(self, request, queryset, search_term):
-        """Code (contains), the reseller's e-mail (contains) or their exact
-        CPF. The resellers are looked up first, in their own small tables, so
+        """Code (contains), the reseller's name or e-mail (contains) or their
+        exact CPF. The resellers are looked up first, in their own small tables, so
         the purchases are filtered by indexed columns only (the code's
         trigram index, the reseller's) instead of a join OR-ed across tables."""
         term = search_term.strip()
         if not term:
             return queryset, False
         reseller_ids = set(
-            Reseller.objects.filter(user__email__icontains=term).values_list("pk", flat=True)[
-                :MAX_SEARCHED_RESELLERS
-            ]
+            Reseller.objects.filter(
+                Q(user__email__icontains=term) | Q(user__full_name__icontains=term)
+            ).values_list("pk", flat=True)[:MAX_SEARCHED_RESELLERS]
         )
         if (owner := reseller_get_by_cpf(cpf=term)) is not None:
             reseller_ids.add(owner.pk)

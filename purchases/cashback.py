@@ -9,7 +9,10 @@ tiers: total <= 1,000.00 -> 10 %, <= 1,500.00 -> 15 %, above -> 20 %.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from typing import NamedTuple
+
+from django.utils.translation import gettext_lazy as _
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -35,18 +38,31 @@ DEFAULT_TIERS: tuple[Tier, ...] = (
 )
 
 
+TIERS_EMPTY_MESSAGE = _("A cashback policy needs at least one tier.")
+TIERS_OPEN_ENDED_MESSAGE = _("Exactly one tier, the last, must have no upper bound.")
+TIERS_BOUNDS_MESSAGE = _("Tier bounds must be positive and strictly increasing.")
+TIERS_PERCENT_RANGE_MESSAGE = _("Percentages must be between 0 and 100.")
+TIERS_DECREASING_MESSAGE = _(
+    "Percentages must not decrease as the totals rise: each tier pays at least as much as the one below it."
+)
+
+
 def validate_tiers(tiers: Sequence[Tier]) -> None:
     """Tiers must be sorted by bound, strictly increasing, with exactly one
-    open-ended tier, last; percentages between 0 and 100."""
+    open-ended tier, last; percentages between 0 and 100, never lower than
+    the tier below (buying more never earns a smaller percentage). The
+    ValueError's message is one of the translatable constants above."""
     if not tiers:
-        raise ValueError("A cashback policy needs at least one tier.")
+        raise ValueError(TIERS_EMPTY_MESSAGE)
     if tiers[-1].up_to is not None or any(tier.up_to is None for tier in tiers[:-1]):
-        raise ValueError("Exactly one tier, the last, must have no upper bound.")
+        raise ValueError(TIERS_OPEN_ENDED_MESSAGE)
     bounds = [tier.up_to for tier in tiers[:-1]]
     if any(bound <= 0 for bound in bounds) or bounds != sorted(set(bounds)):
-        raise ValueError("Tier bounds must be positive and strictly increasing.")
+        raise ValueError(TIERS_BOUNDS_MESSAGE)
     if any(not (0 <= tier.percent <= 100) for tier in tiers):
-        raise ValueError("Percentages must be between 0 and 100.")
+        raise ValueError(TIERS_PERCENT_RANGE_MESSAGE)
+    if any(higher.percent < lower.percent for lower, higher in pairwise(tiers)):
+        raise ValueError(TIERS_DECREASING_MESSAGE)
 
 
 def percent_for_total(total: Decimal, tiers: Sequence[Tier]) -> Decimal:

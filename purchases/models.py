@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.utils import formats, timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from purchases import cashback
@@ -190,9 +190,9 @@ class Purchase(models.Model):
         verbose_name_plural = _("purchases")
         ordering = ["-date", "-id"]
         permissions = [
-            ("review_purchase", "Can review (approve or reject) purchase"),
+            ("review_purchase", gettext_noop("Can review (approve or reject) purchase")),
             # Analytics has no model of its own: its reads are of purchases.
-            ("view_analytics", "Can view cashback analytics"),
+            ("view_analytics", gettext_noop("Can view cashback analytics")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["reseller", "code"], name="purchases_code_unique_per_reseller"),
@@ -234,7 +234,8 @@ class Purchase(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} ({self.date:%Y-%m-%d})"
+        # The admin's titles and messages: "NF-1 (02/12/2026)" in Portuguese.
+        return f"{self.code} ({formats.date_format(self.date, 'SHORT_DATE_FORMAT')})"
 
     @property
     def is_editable(self) -> bool:

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ModelAdmin
@@ -80,7 +81,8 @@ class ResellerAdmin(ModelAdmin):
 
     @admin.display(description=_("e-mail"), ordering="user__email")
     def email(self, reseller):
-        return reseller.user.email
+        # One line (the admin's CSS), the whole address in the tooltip.
+        return format_html('<span title="{}">{}</span>', reseller.user.email, reseller.user.email)
 
     @admin.display(description=_("CPF"))
     def cpf_display(self, reseller):

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from resellers import cpf as cpf_codec
 
@@ -25,7 +26,7 @@ class Reseller(models.Model):
         verbose_name_plural = _("resellers")
         ordering = ["-created_at", "-id"]
         # Staff without it see resellers but not their CPFs (API and admin).
-        permissions = [("view_reseller_cpf", "Can view reseller CPF")]
+        permissions = [("view_reseller_cpf", gettext_noop("Can view reseller CPF"))]
 
     def __str__(self) -> str:
         return self.user.full_name if self.user_id else f"Reseller #{self.pk}"

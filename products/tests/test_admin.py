@@ -137,3 +137,83 @@ def test_category_admin_refuses_to_delete_a_category_with_products(admin_client)
     )
     assert response.status_code == 200
     assert Category.objects.filter(pk=product.category_id).exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "saved"), [("29,90", "29.90"), ("1.299,90", "1299.90"), ("29.90", "29.90")]
+)
+def test_admin_reads_prices_the_brazilian_way_and_shows_them_so(admin_client, typed, saved):
+    response = admin_client.post(
+        reverse("admin:products_product_add"), product_form(CategoryFactory(), price=typed)
+    )
+    assert response.status_code == 302
+    product = Product.objects.get()
+    assert product.price == Decimal(saved)
+    page = admin_client.get(reverse("admin:products_product_change", args=[product.pk])).content.decode()
+    shown = f"{product.price:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    assert f'name="price" value="{shown}"' in page
+
+
+@pytest.mark.parametrize(("typed", "hint"), [("2.990", "ambíguo"), ("1,2,3", "1.299,90")])
+def test_admin_refuses_ambiguous_or_malformed_prices_with_a_hint(admin_client, typed, hint):
+    response = admin_client.post(
+        reverse("admin:products_product_add"), product_form(CategoryFactory(), price=typed)
+    )
+    assert response.status_code == 200
+    assert hint in str(response.context["adminform"].form.errors["price"])
+    assert not Product.objects.exists()
+
+
+# The SKUs the API refuses, which the admin used to save.
+REFUSED_SKUS = ["sku com espaço", "ÇÃO-01", "<b>x</b>", "X" * 65, "Ç" * 64, "ABC\n1"]
+
+
+@pytest.mark.parametrize("sku", REFUSED_SKUS)
+def test_admin_refuses_the_skus_the_api_refuses_in_portuguese(admin_client, staff_client, sku):
+    category = CategoryFactory()
+    response = admin_client.post(reverse("admin:products_product_add"), product_form(category, sku=sku))
+    assert response.status_code == 200
+    errors = " ".join(response.context["adminform"].form.errors["sku"])
+    assert "letras sem acento" in errors or "caracteres" in errors  # the rule, or the length
+    assert not Product.objects.exists()
+    api = staff_client.post(
+        "/api/v1/products/",
+        {"sku": sku, "name": "Produto", "category": category.pk, "price": "10.00"},
+        format="json",
+    )
+    assert api.status_code == 400
+    assert list(api.json()) == ["sku"]
+
+
+def test_admin_and_api_accept_the_longest_sku():
+    # 64 unaccented letters is the limit for both.
+    category = CategoryFactory()
+    product = ProductFactory.build(sku="a" * 64, category=category)
+    product.full_clean(validate_unique=False)
+    assert product.sku == "A" * 64
+
+
+def test_admin_changing_a_product_with_a_legacy_sku_must_fix_it(admin_client):
+    product = ProductFactory(sku="SKU COM ESPAÇO")  # saved before the rule reached the admin
+    data = product_form(product.category, sku=product.sku, price="10,00")
+    response = admin_client.post(reverse("admin:products_product_change", args=[product.pk]), data)
+    assert response.status_code == 200
+    assert "sku" in response.context["adminform"].form.errors
+
+
+def test_category_admin_collapses_spaces_and_lowercases_the_slug_as_the_api(admin_client):
+    CategoryFactory(name="Perfumaria Fina", slug="perfumaria-fina")
+    url = reverse("admin:products_category_add")
+    response = admin_client.post(url, {"name": "  Perfumaria   Fina ", "slug": "outra"})
+    assert response.status_code == 200
+    assert "name" in response.context["adminform"].form.errors
+    response = admin_client.post(url, {"name": "Maquiagem", "slug": "MAQUIAGEM"})
+    assert response.status_code == 302
+    assert Category.objects.get(name="Maquiagem").slug == "maquiagem"
+
+
+@pytest.mark.parametrize("slug", ["com espaço", "ação", "<b>x</b>"])
+def test_category_admin_refuses_the_slugs_the_api_refuses(admin_client, slug):
+    response = admin_client.post(reverse("admin:products_category_add"), {"name": "Maquiagem", "slug": slug})
+    assert response.status_code == 200
+    assert "slug" in response.context["adminform"].form.errors

@@ -1,4 +1,5 @@
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -80,3 +81,50 @@ def test_policy_changelist(admin_client):
     # The month it starts, by name; no bulk actions (no delete of policies in force).
     assert "Janeiro de 2000" in response.content.decode()
     assert 'name="action"' not in response.content.decode()
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_tiers_are_typed_and_shown_the_brazilian_way(admin_client):
+    response = admin_client.post(ADD, policy_form("2026-04-01", [("1.500,00", "7,5"), ("", "12,25")]))
+    assert response.status_code == 302
+    policy = CashbackPolicy.objects.get(effective_from=date(2026, 4, 1))
+    assert [(t.up_to, t.percent) for t in policy.as_tiers()] == [
+        (Decimal("1500"), Decimal("7.5")),
+        (None, Decimal("12.25")),
+    ]
+    page = admin_client.get(f"/admin/purchases/cashbackpolicy/{policy.pk}/change/").content.decode()
+    assert 'value="1.500,00"' in page
+    assert 'value="7,50"' in page
+    assert 'value="12,25"' in page
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_an_ambiguous_tier_bound_is_refused(admin_client):
+    response = admin_client.post(ADD, policy_form("2026-04-01", [("1.500", "10"), ("", "12")]))
+    assert response.status_code == 200
+    assert "ambíguo" in str(response.context["inline_admin_formsets"][0].formset.errors)
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_a_policy_paying_less_at_a_higher_tier_is_refused_in_portuguese(admin_client):
+    tiers = [("1.500,00", "15"), ("2.000,00", "10"), ("", "20")]
+    response = admin_client.post(ADD, policy_form("2026-04-01", tiers))
+    assert response.status_code == 200
+    errors = response.context["inline_admin_formsets"][0].formset.non_form_errors()
+    assert errors == [
+        "Os percentuais não podem diminuir quando o total sobe: "
+        "cada faixa paga ao menos o percentual da faixa abaixo dela."
+    ]
+    assert CashbackPolicy.objects.count() == 1
+    # Listed in any order, the tiers are read by their bounds.
+    response = admin_client.post(
+        ADD, policy_form("2026-04-01", [("", "20"), ("2.000,00", "10"), ("1.500,00", "15")])
+    )
+    assert response.status_code == 200
+    assert CashbackPolicy.objects.count() == 1
+
+
+@pytest.mark.usefixtures("frozen_today")
+def test_a_policy_with_equal_percentages_is_accepted(admin_client):
+    response = admin_client.post(ADD, policy_form("2026-04-01", [("1.500,00", "15"), ("", "15")]))
+    assert response.status_code == 302

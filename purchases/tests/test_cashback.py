@@ -76,6 +76,17 @@ def test_default_tiers_are_valid():
     cashback.validate_tiers(DEFAULT_TIERS)
 
 
+def test_tiers_may_pay_the_same_percentage():
+    cashback.validate_tiers((Tier(D("1000"), D("10")), Tier(D("2000"), D("10")), Tier(None, D("10"))))
+
+
+def test_a_tier_paying_less_higher_up_is_refused_with_its_own_message():
+    tiers = (Tier(D("1500"), D("15")), Tier(D("2000"), D("10")), Tier(None, D("20")))
+    with pytest.raises(ValueError, match=r".") as caught:
+        cashback.validate_tiers(tiers)
+    assert caught.value.args[0] is cashback.TIERS_DECREASING_MESSAGE
+
+
 @pytest.mark.parametrize(
     "tiers",
     [
@@ -87,6 +98,8 @@ def test_default_tiers_are_valid():
         (Tier(D("0"), D("10")), Tier(None, D("20"))),  # zero bound
         (Tier(D("1000"), D("-1")), Tier(None, D("20"))),
         (Tier(D("1000"), D("10")), Tier(None, D("100.01"))),
+        (Tier(D("1500"), D("15")), Tier(D("2000"), D("10")), Tier(None, D("20"))),  # pays less higher up
+        (Tier(D("1000"), D("10")), Tier(None, D("9.99"))),
     ],
 )
 def test_invalid_tiers_are_refused(tiers):
