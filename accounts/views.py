@@ -133,10 +133,15 @@ class LogoutView(GenericAPIView):
         summary="Log out",
         description=(
             "Blacklist the given refresh token (it must be the caller's own). A token "
-            "already used (refreshed or logged out) answers 401."
+            "already used (refreshed or logged out), expired, or not signed by this server "
+            "answers 401; a value that is not a token at all (malformed) answers 400 on `refresh`."
         ),
         tags=["auth"],
-        responses={204: None, 401: OpenApiResponse(description="Invalid token")},
+        responses={
+            204: None,
+            400: OpenApiResponse(description="`refresh` missing or malformed (not a JWT)"),
+            401: OpenApiResponse(description="Invalid, expired or already used token"),
+        },
     )
     def post(self, request):
         serializer = self.get_serializer(data=request.data)

@@ -96,3 +96,46 @@ def test_an_expired_refresh_token_on_logout_stays_401(user):
     with time_machine.travel(datetime.datetime.now(datetime.UTC) + LATER):
         client = authenticated_client(user)  # an access token of that moment
         assert_401(client.post(LOGOUT, {"refresh": token}, format="json"), "O token expirou.")
+
+
+# --- Logout: a malformed token is the client's mistake (400), not an ended session
+
+
+@pytest.mark.parametrize("token", ["abc", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.x", ""])
+def test_a_malformed_refresh_token_on_logout_is_a_400_on_refresh(user, token):
+    response = authenticated_client(user).post(LOGOUT, {"refresh": token}, format="json")
+    assert response.status_code == 400
+    if token:
+        assert response.json() == {
+            "refresh": [
+                "Isto não é um token (malformado): envie o valor de `refresh` devolvido pelo login "
+                "ou pela última renovação, sem alterações."
+            ]
+        }
+
+
+def test_a_malformed_refresh_token_on_logout_in_english(user):
+    response = authenticated_client(user).post(LOGOUT, {"refresh": "abc"}, format="json", **EN)
+    assert response.status_code == 400
+    assert response.json()["refresh"][0].startswith("This is not a token (malformed)")
+
+
+def test_a_used_refresh_token_on_logout_stays_401(user):
+    token = tokens_for(user)["refresh"]
+    client = authenticated_client(user)
+    assert client.post(LOGOUT, {"refresh": token}, format="json").status_code == 204
+    assert_401(client.post(LOGOUT, {"refresh": token}, format="json"), "O token já foi usado ou revogado.")
+
+
+def test_a_refresh_token_signed_with_another_key_on_logout_stays_401(user):
+    # Well formed, but not ours (e.g. from before a key rotation): an ended session.
+    import jwt
+
+    token = tokens_for(user)["refresh"]
+    forged = jwt.encode(
+        jwt.decode(token, options={"verify_signature": False}),
+        "another-signing-key-of-32-bytes-or-more",
+        algorithm="HS256",
+    )
+    response = authenticated_client(user).post(LOGOUT, {"refresh": forged}, format="json")
+    assert_401(response, "O token é inválido.")
