@@ -86,11 +86,19 @@ class IntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+DECIMAL_COMMA_MESSAGE = _('Use a point as the decimal separator and no thousands separator, e.g. "150.50".')
+
+
 class DecimalField(serializers.DecimalField):
     """An amount in plain ASCII decimal notation ("150.00" or 150.0)."""
 
+    default_error_messages = {"decimal_comma": DECIMAL_COMMA_MESSAGE}
+
     def to_internal_value(self, data):
         text = _number_text(data)
+        if isinstance(data, str) and "," in data:
+            # The Brazilian way ("150,50", "1.299,90"): say what is expected.
+            self.fail("decimal_comma")
         if text is None or not is_ascii_decimal(text):
             self.fail("invalid")
         return super().to_internal_value(text)

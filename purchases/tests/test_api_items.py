@@ -185,3 +185,21 @@ def test_list_with_items_keeps_a_constant_query_count(
         response = reseller_client.get(URL, {"page_size": 100})
     assert len(response.json()["results"]) == rows
     assert all(len(row["items"]) == 2 for row in response.json()["results"])
+
+
+def test_an_unknown_product_says_which_one_at_its_item(reseller_client, lipstick):
+    response = post(
+        reseller_client, items=[{"product": lipstick.id, "quantity": 1}, {"product": 999999, "quantity": 1}]
+    )
+    assert response.status_code == 400
+    # DRF's shape for errors in list items: keyed by the item's index.
+    assert response.json() == {"items": {"1": {"product": ["Produto inexistente ou inativo: 999999."]}}}
+
+
+def test_an_inactive_product_says_which_one_at_its_item(reseller_client):
+    retired = ProductFactory(is_active=False)
+    response = post(reseller_client, items=[{"product": retired.id, "quantity": 1}], headers=EN)
+    assert response.status_code == 400
+    assert response.json() == {
+        "items": {"0": {"product": [f"No such product, or it is inactive: {retired.id}."]}}
+    }
