@@ -87,6 +87,7 @@ def test_the_emailed_link_opens_the_page_with_uid_and_token_filled_in(user, clie
     assert "src=" not in html
     assert "href=" not in html
     assert "no-cache" in response["Cache-Control"]
+    assert "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'" in html
 
 
 def test_the_page_is_in_english_on_request(user, client):
