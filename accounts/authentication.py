@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 
 from accounts.models import User
@@ -112,6 +112,18 @@ class JWTAuthentication(authentication.JWTAuthentication):
         super().__init__(*args, **kwargs)
         # SimpleJWT's lookup and checks, with the profile joined.
         self.user_model = _UsersWithProfile()
+
+    def get_validated_token(self, raw_token):
+        """SimpleJWT's, with the reason a token was refused ("Token is
+        expired") as the answer's ``detail``, rather than its generic text and
+        a list of reasons per token class (one class here: access tokens)."""
+        reasons = []
+        for token_class in api_settings.AUTH_TOKEN_CLASSES:
+            try:
+                return token_class(raw_token)
+            except TokenError as exc:
+                reasons.append(exc.args[0])
+        raise InvalidToken(reasons[0] if len(reasons) == 1 else _("Given token not valid for any token type"))
 
     def get_user(self, validated_token) -> User:
         seconds = settings.AUTH_USER_CACHE_SECONDS

@@ -76,3 +76,36 @@ class AdminSetPasswordForm(SetPasswordForm):
     def save(self, commit=True):
         user_password_set(user=self.user, new_password=self.cleaned_data["new_password1"])
         return self.user
+
+
+PASSWORD_MISMATCH_MESSAGE = SetPasswordForm.error_messages["password_mismatch"]
+
+
+class PasswordResetPageForm(forms.Form):
+    """The reset page's form: the link's uid and token (hidden, from its query
+    string) and the new password twice. The password rules and the link are
+    checked by the service (``user_password_reset_confirm``), as for the API."""
+
+    uid = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    token = forms.CharField(widget=forms.HiddenInput, max_length=128)
+    new_password1 = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+    )
+    new_password2 = forms.CharField(
+        label=_("New password confirmation"),
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned_data = super().clean()
+        first, second = cleaned_data.get("new_password1"), cleaned_data.get("new_password2")
+        if first and second and first != second:
+            self.add_error(
+                "new_password2", forms.ValidationError(PASSWORD_MISMATCH_MESSAGE, code="password_mismatch")
+            )
+        return cleaned_data

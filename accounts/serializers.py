@@ -1,5 +1,6 @@
 import re
 
+import jwt
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
@@ -22,6 +23,10 @@ WRONG_PASSWORD_MESSAGE = _("The current password is not correct.")
 INVALID_CREDENTIALS_MESSAGE = _("Invalid credentials.")
 LOGIN_IDENTIFIER_MESSAGE = _("Send either an e-mail or a CPF, with the password.")
 FOREIGN_TOKEN_MESSAGE = _("Token is invalid or expired")
+MALFORMED_REFRESH_TOKEN_MESSAGE = _(
+    "This is not a token (malformed): send the `refresh` value the login or the last refresh answered, "
+    "unchanged."
+)
 PASSWORD_RESET_REQUESTED_MESSAGE = _(
     "If an active account uses this e-mail address, a message with a link to choose a new "
     "password is on its way. The link works once, for a limited time."
@@ -92,10 +97,24 @@ class TokenRefreshInputSerializer(StrictFieldsMixin, TokenRefreshSerializer):
             return tokens_for(user)
 
 
+def jwt_well_formed(value: str) -> bool:
+    """Whether ``value`` is a JWT at all (three parts, a JSON header and
+    payload), whatever its signature, expiry or type."""
+    try:
+        jwt.decode(value, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return False
+    return True
+
+
 class LogoutInputSerializer(StrictInputSerializer):
     refresh = serializers.CharField()
 
     def validate_refresh(self, value):
+        # Not a token at all, or not a refresh token: the client's mistake
+        # (400), not a session that ended (401).
+        if not jwt_well_formed(value):
+            raise serializers.ValidationError(MALFORMED_REFRESH_TOKEN_MESSAGE, code="malformed_token")
         try:
             token = RefreshToken(value)
         except TokenError as exc:

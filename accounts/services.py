@@ -146,7 +146,14 @@ def user_password_reset_confirm(*, uid: str, token: str, new_password: str) -> U
     return user
 
 
-def _reset_link_user(uid: str) -> User | None:
+def password_reset_link_valid(*, uid: str, token: str) -> bool:
+    """Whether a reset link would still set a password now (the reset page's
+    first look, before the user types one; nothing is locked or changed)."""
+    user = _reset_link_user(uid, lock=False)
+    return user is not None and default_token_generator.check_token(user, token)
+
+
+def _reset_link_user(uid: str, *, lock: bool = True) -> User | None:
     try:
         text = force_str(urlsafe_base64_decode(uid))
     except (TypeError, ValueError):  # not base64, or not UTF-8
@@ -155,7 +162,8 @@ def _reset_link_user(uid: str) -> User | None:
     pk = parse_id(text) if text.isascii() and text.isdigit() else None
     if pk is None:
         return None
-    return User.objects.select_for_update().filter(pk=pk, is_active=True).first()
+    users = User.objects.select_for_update() if lock else User.objects.all()
+    return users.filter(pk=pk, is_active=True).first()
 
 
 def user_email_change_notify(*, user: User, old_email: str, changed_at: datetime.datetime) -> None:

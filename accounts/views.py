@@ -133,10 +133,15 @@ class LogoutView(GenericAPIView):
         summary="Log out",
         description=(
             "Blacklist the given refresh token (it must be the caller's own). A token "
-            "already used (refreshed or logged out) answers 401."
+            "already used (refreshed or logged out), expired, or not signed by this server "
+            "answers 401; a value that is not a token at all (malformed) answers 400 on `refresh`."
         ),
         tags=["auth"],
-        responses={204: None, 401: OpenApiResponse(description="Invalid token")},
+        responses={
+            204: None,
+            400: OpenApiResponse(description="`refresh` missing or malformed (not a JWT)"),
+            401: OpenApiResponse(description="Invalid, expired or already used token"),
+        },
     )
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
@@ -195,8 +200,9 @@ class PasswordResetView(GenericAPIView):
             "address (in the request's language: Portuguese, or English with "
             "`Accept-Language: en`). The answer is the same 202, with the same body, whether "
             "or not an account uses the address, and takes as long either way. The link "
-            "(`PASSWORD_RESET_URL` on `PUBLIC_BASE_URL`, never on the request's host, with the "
-            "`uid` and `token` to send to "
+            "(`PASSWORD_RESET_URL` on `PUBLIC_BASE_URL`, never on the request's host: by default "
+            "this server's page `/conta/redefinir-senha/?uid=…&token=…`, which asks for the new "
+            "password; a consumer app's page, when configured, sends the `uid` and `token` to "
             "`POST /api/v1/auth/password/reset/confirm/`) works once, for one hour at most, and "
             "dies when the password changes. Throttled per client address and per e-mail "
             "address (`PASSWORD_RESET_THROTTLE_RATE`); answers 503 rather than skipping the "

@@ -27,6 +27,8 @@ urlpatterns = [
     # Ahead of the admin: its "forgotten your password?" pages.
     path("admin/password-reset/", include("accounts.admin_urls")),
     path("admin/", admin.site.urls),
+    # Pages for account holders (the password reset e-mail's link).
+    path("conta/", include("accounts.page_urls")),
     path("api/v1/", include(api_v1)),
     # With or without the trailing slash (HealthCheckMiddleware answers GET
     # and HEAD first; other methods reach these and get a 405).

@@ -80,4 +80,6 @@ def error_body(exc: exceptions.APIException, data):
     if not isinstance(code, str):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
-    return {**data, "detail": str(data.get("detail", exc.default_detail)), "code": code}
+    # Those two only: SimpleJWT adds a list of reasons per token class
+    # ("messages"), in no documented shape.
+    return {"detail": str(data.get("detail", exc.default_detail)), "code": code}

@@ -61,7 +61,8 @@ GENERIC_ERROR_CODES = {
 class JSONErrorMiddleware:
     """Turn any non-JSON error page Django produces outside DRF (unknown URLs,
     the debug pages, CSRF failures) into a JSON body, so API clients never get
-    HTML. The admin keeps its own pages."""
+    HTML. The admin and the pages for account holders (``/conta/``) keep
+    their own."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -70,7 +71,7 @@ class JSONErrorMiddleware:
         response = self.get_response(request)
         if (
             response.status_code >= 400
-            and not request.path.startswith("/admin/")
+            and not request.path.startswith(HTML_PATHS)
             and "json" not in response.get("Content-Type", "")
         ):
             error = json_error(response.status_code)
@@ -79,6 +80,10 @@ class JSONErrorMiddleware:
                 error["Allow"] = response["Allow"]
             return error
         return response
+
+
+# Pages, not API: their errors stay HTML.
+HTML_PATHS = ("/admin/", "/conta/")
 
 
 class MethodNotAllowedMiddleware:

@@ -93,11 +93,19 @@ class IntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+DECIMAL_COMMA_MESSAGE = _('Use a point as the decimal separator and no thousands separator, e.g. "150.50".')
+
+
 class DecimalField(serializers.DecimalField):
     """An amount in plain ASCII decimal notation ("150.00" or 150.0)."""
 
+    default_error_messages = {"decimal_comma": DECIMAL_COMMA_MESSAGE}
+
     def to_internal_value(self, data):
         text = _number_text(data)
+        if isinstance(data, str) and "," in data:
+            # The Brazilian way ("150,50", "1.299,90"): say what is expected.
+            self.fail("decimal_comma")
         if text is None or not is_ascii_decimal(text):
             self.fail("invalid")
         return super().to_internal_value(text)
@@ -125,7 +133,10 @@ class AmountField(DecimalField):
     refused: most clients hold it as a binary float, where 0.1 + 0.2 is not
     0.3."""
 
-    default_error_messages = {"invalid_amount": INVALID_AMOUNT_MESSAGE}
+    default_error_messages = {
+        "invalid_amount": INVALID_AMOUNT_MESSAGE,
+        "decimal_comma": DECIMAL_COMMA_MESSAGE,
+    }
 
     def __init__(self, *, maximum: Decimal, **kwargs):
         self.pattern = amount_pattern(maximum)
@@ -135,6 +146,9 @@ class AmountField(DecimalField):
         )
 
     def to_internal_value(self, data):
+        if isinstance(data, str) and "," in data:
+            # The Brazilian way ("150,50", "1.299,90"): say what is expected.
+            self.fail("decimal_comma")
         if not isinstance(data, str) or not self._regex.fullmatch(data):
             self.fail("invalid_amount", maximum=self.max_value)
         return super().to_internal_value(data)

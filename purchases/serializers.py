@@ -14,8 +14,16 @@ CODE_HELP = _("1 to 64 letters, digits, '-' or '_'; unique among your purchases.
 DATE_FROM_2000_PATTERN = r"\A[2-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])\Z"
 
 
+UNKNOWN_PRODUCT_MESSAGE = _("No such product, or it is inactive: {pk_value}.")
+
+
 class PurchaseItemInputSerializer(StrictInputSerializer):
-    product = parsing.PrimaryKeyRelatedField(queryset=Product.objects.all())
+    # Active products only: an unknown and a retired one get the same
+    # message, at the item's index. (The service checks again, under lock.)
+    product = parsing.PrimaryKeyRelatedField(
+        queryset=Product.objects.filter(is_active=True),
+        error_messages={"does_not_exist": UNKNOWN_PRODUCT_MESSAGE},
+    )
     quantity = parsing.IntegerField(min_value=1, max_value=100_000)
 
 

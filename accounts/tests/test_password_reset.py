@@ -125,12 +125,14 @@ def test_the_link_follows_password_reset_url(user, settings):
     assert link["uid"] == urlsafe_base64_encode(force_bytes(user.pk))
 
 
-def test_by_default_the_link_opens_the_confirm_operation_at_the_public_base_url(user, settings):
+def test_by_default_the_link_opens_the_reset_page_at_the_public_base_url(user, settings):
     settings.PUBLIC_BASE_URL = "https://cashback.example.com"
     ask(user.email)
     url = re.search(r"https?://\S+", mail.outbox[0].body).group()
-    assert url.startswith("https://cashback.example.com/api/v1/docs/?uid=")
-    assert url.endswith("#/auth/auth_password_reset_confirm_create")
+    link = link_in(mail.outbox[0])
+    assert (
+        url == f"https://cashback.example.com/conta/redefinir-senha/?uid={link['uid']}&token={link['token']}"
+    )
 
 
 @override_settings(ALLOWED_HOSTS=["api.example.com"], PUBLIC_BASE_URL="https://cashback.example.com")
@@ -138,7 +140,7 @@ def test_the_link_never_follows_the_host_the_request_names(user):
     response = ask(user.email, HTTP_HOST="api.example.com:8443")
     assert response.status_code == 202
     url = re.search(r"https?://\S+", mail.outbox[0].body).group()
-    assert url.startswith("https://cashback.example.com/api/v1/docs/?uid=")
+    assert url.startswith("https://cashback.example.com/conta/redefinir-senha/?uid=")
     assert "api.example.com" not in mail.outbox[0].body
     assert "8443" not in mail.outbox[0].body
 

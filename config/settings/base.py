@@ -211,15 +211,12 @@ def public_base_url(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-# The link e-mailed by POST /api/v1/auth/password/reset/: the page of the
-# resellers' app that asks for the new password and sends it, with {uid} and
-# {token}, to POST /api/v1/auth/password/reset/confirm/. A value starting with
-# "/" is taken relative to PUBLIC_BASE_URL; the default opens that operation
-# in Swagger UI.
-PASSWORD_RESET_URL = env(
-    "PASSWORD_RESET_URL",
-    default="/api/v1/docs/?uid={uid}&token={token}#/auth/auth_password_reset_confirm_create",
-)
+# The link e-mailed by POST /api/v1/auth/password/reset/, with {uid} and
+# {token}. The default is this project's own page (accounts.pages), which
+# asks for the new password; a resellers' app that has its own sets its URL
+# here, and sends them to POST /api/v1/auth/password/reset/confirm/. A value
+# starting with "/" is taken relative to PUBLIC_BASE_URL.
+PASSWORD_RESET_URL = env("PASSWORD_RESET_URL", default="/conta/redefinir-senha/?uid={uid}&token={token}")
 
 # --- E-mail -----------------------------------------------------------------
 # One URL selects and configures the backend (django-environ): consolemail://

@@ -478,3 +478,12 @@ def test_head_and_options_answer(request, client_fixture):
     assert client.head(detail(product.id)).status_code == 200
     assert client.options(LIST).status_code == 200
     assert client.options(detail(product.id)).status_code == 200
+
+
+def test_a_price_with_a_decimal_comma_says_the_expected_format(staff_client):
+    response = staff_client.post(LIST, payload(CategoryFactory(), price="59,90"), format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "price": ['Use ponto como separador decimal, sem separador de milhares, por exemplo "150.50".']
+    }
+    assert not Product.objects.exists()

@@ -229,3 +229,21 @@ def test_a_partial_update_with_misshapen_items_is_400(reseller_client, perfume, 
     response = reseller_client.patch(f"{URL}{purchase_id}/", {"items": items}, **EN)
     assert response.status_code == 400, response.content
     assert response.json() == {"items": errors}
+
+
+def test_an_unknown_product_says_which_one_at_its_item(reseller_client, lipstick):
+    response = post(
+        reseller_client, items=[{"product": lipstick.id, "quantity": 1}, {"product": 999999, "quantity": 1}]
+    )
+    assert response.status_code == 400
+    # DRF's shape for errors in list items: keyed by the item's index.
+    assert response.json() == {"items": {"1": {"product": ["Produto inexistente ou inativo: 999999."]}}}
+
+
+def test_an_inactive_product_says_which_one_at_its_item(reseller_client):
+    retired = ProductFactory(is_active=False)
+    response = post(reseller_client, items=[{"product": retired.id, "quantity": 1}], headers=EN)
+    assert response.status_code == 400
+    assert response.json() == {
+        "items": {"0": {"product": [f"No such product, or it is inactive: {retired.id}."]}}
+    }

@@ -492,3 +492,30 @@ def test_review_unknown_purchase_is_404(staff_client):
 def test_yesterday_is_a_valid_date(reseller_client):
     yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
     assert reseller_client.post(URL, {"code": "Y", "value": "1.00", "date": yesterday}).status_code == 201
+
+
+@pytest.mark.parametrize("value", ["150,50", "1.299,90", "1,5"])
+def test_a_value_with_a_decimal_comma_says_the_expected_format(reseller_client, value):
+    response = reseller_client.post(URL, {"code": "NF-1", "value": value, "date": "2026-03-19"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "value": ['Use ponto como separador decimal, sem separador de milhares, por exemplo "150.50".']
+    }
+    assert not Purchase.objects.exists()
+
+
+def test_a_value_with_a_decimal_comma_in_english(reseller_client):
+    response = reseller_client.post(URL, {"code": "NF-1", "value": "150,50", "date": "2026-03-19"}, **EN)
+    assert response.json() == {
+        "value": ['Use a point as the decimal separator and no thousands separator, e.g. "150.50".']
+    }
+
+
+def test_a_value_that_is_no_number_gets_the_amounts_format(reseller_client):
+    response = reseller_client.post(URL, {"code": "NF-1", "value": "abc", "date": "2026-03-19"})
+    # Not the decimal-comma hint: the amount's own rule, with its bounds.
+    assert response.json() == {
+        "value": [
+            'Informe um valor de 0.01 a 1000000.00 como texto, com no máximo 2 casas decimais, ex.: "150.00".'
+        ]
+    }

@@ -181,7 +181,7 @@ def test_the_message_carries_a_reset_link_that_takes_the_account_back(reseller, 
     settings.PUBLIC_BASE_URL = "https://cashback.example.com"
     message = notice(reseller, change)
     url = re.search(r"https?://\S+", message.body).group()
-    assert url.startswith("https://cashback.example.com/api/v1/docs/?uid=")
+    assert url.startswith("https://cashback.example.com/conta/redefinir-senha/?uid=")
     query = parse_qs(urlsplit(url).query)
     new_password = "0utra-Senha-Forte-2025"
     confirm = APIClient().post(
