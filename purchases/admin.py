@@ -24,6 +24,7 @@ from rangefilter.filters import DateRangeFilter, NumericRangeFilter
 from accounts.models import User
 from core.admin import ModelAdmin, TabularInline
 from core.exceptions import ConflictError
+from core.forms import BrazilianDecimalField
 from core.pagination import CachedCountPaginator
 from core.spreadsheet import spreadsheet_writer
 from purchases import cashback
@@ -179,23 +180,27 @@ class PurchaseMonthFilter(admin.SimpleListFilter):
         return queryset.filter(date__gte=start, date__lt=next_month(start))
 
 
-class PurchaseDateRangeFilter(DateRangeFilter):
-    """django-admin-rangefilter's "from / to" dates (both inclusive, in the
-    language's date format or ISO), filtering the date column by dates: the
-    package's own filter compares a date column with datetimes at the day's
-    edges. Input that is not a date range (not a date, year 0, other
-    digits, from after to) matches nothing and the filter shows why: a list
-    or an export must never be wider than what was asked for."""
+class CheckedRangeMixin:
+    """A django-admin-rangefilter range whose input is not a range (not its
+    type, out of bounds, from after to) matches nothing and the filter's
+    form says why: a list or an export must never be wider than what was
+    asked for. ``reversed_message`` is what a range from after to says."""
+
+    reversed_message = None
 
     def _get_form_class(self):
         form_class = super()._get_form_class()
-        start_name, end_name = self.lookup_kwarg_gte, self.lookup_kwarg_lte
+        start_name, end_name, reversed_message = (
+            self.lookup_kwarg_gte,
+            self.lookup_kwarg_lte,
+            self.reversed_message,
+        )
 
         def clean(form):
             cleaned = forms.BaseForm.clean(form)
             start, end = cleaned.get(start_name), cleaned.get(end_name)
-            if start and end and start > end:
-                raise ValidationError(DATE_RANGE_REVERSED_MESSAGE, code="reversed_range")
+            if start is not None and end is not None and start > end:
+                raise ValidationError(reversed_message, code="reversed_range")
             return cleaned
 
         form_class.clean = clean  # a class made for this filter alone
@@ -210,7 +215,18 @@ class PurchaseDateRangeFilter(DateRangeFilter):
             f"{self.field_path}__gte": self.form.cleaned_data.get(self.lookup_kwarg_gte),
             f"{self.field_path}__lte": self.form.cleaned_data.get(self.lookup_kwarg_lte),
         }
-        return queryset.filter(**{lookup: day for lookup, day in bounds.items() if day is not None})
+        return queryset.filter(**{lookup: bound for lookup, bound in bounds.items() if bound is not None})
+
+
+class PurchaseDateRangeFilter(CheckedRangeMixin, DateRangeFilter):
+    """django-admin-rangefilter's "from / to" dates (both inclusive, in the
+    language's date format or ISO), filtering the date column by dates: the
+    package's own filter compares a date column with datetimes at the day's
+    edges. Input that is not a date range (not a date, year 0, other
+    digits, from after to) matches nothing and the filter shows why: a list
+    or an export must never be wider than what was asked for."""
+
+    reversed_message = DATE_RANGE_REVERSED_MESSAGE
 
 
 class PurchaseReviewerFilter(admin.SimpleListFilter):
@@ -234,17 +250,7 @@ class PurchaseReviewerFilter(admin.SimpleListFilter):
         return queryset.filter(reviewed_by_id=int(value))
 
 
-class AmountField(forms.DecimalField):
-    """A money amount as typed in Brazil ("29,90", "1.299,90") or with a
-    decimal dot ("29.90")."""
-
-    def to_python(self, value):
-        if isinstance(value, str) and "," in value:
-            value = value.strip().replace(".", "").replace(",", ".")
-        return super().to_python(value)
-
-
-class PurchaseValueRangeFilter(NumericRangeFilter):
+class PurchaseValueRangeFilter(CheckedRangeMixin, NumericRangeFilter):
     """The value between two amounts (both inclusive, either may be left
     empty), typed as money in the language's format ("29,90") or with a dot,
     read as Decimal. Input that is not an amount range (not a number, a
@@ -253,7 +259,7 @@ class PurchaseValueRangeFilter(NumericRangeFilter):
 
     def _get_form_fields(self):
         def amount(placeholder):
-            return AmountField(
+            return BrazilianDecimalField(
                 label="",
                 required=False,
                 min_value=0,
@@ -267,30 +273,7 @@ class PurchaseValueRangeFilter(NumericRangeFilter):
             self.lookup_kwarg_lte: amount(pgettext_lazy("value range", "Maximum")),
         }
 
-    def _get_form_class(self):
-        form_class = super()._get_form_class()
-        start_name, end_name = self.lookup_kwarg_gte, self.lookup_kwarg_lte
-
-        def clean(form):
-            cleaned = forms.BaseForm.clean(form)
-            start, end = cleaned.get(start_name), cleaned.get(end_name)
-            if start is not None and end is not None and start > end:
-                raise ValidationError(VALUE_RANGE_REVERSED_MESSAGE, code="reversed_range")
-            return cleaned
-
-        form_class.clean = clean  # a class made for this filter alone
-        return form_class
-
-    def queryset(self, request, queryset):
-        if not self.form.is_bound:
-            return queryset
-        if not self.form.is_valid():
-            return queryset.none()
-        bounds = {
-            f"{self.field_path}__gte": self.form.cleaned_data.get(self.lookup_kwarg_gte),
-            f"{self.field_path}__lte": self.form.cleaned_data.get(self.lookup_kwarg_lte),
-        }
-        return queryset.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
+    reversed_message = VALUE_RANGE_REVERSED_MESSAGE
 
 
 class RejectReasonForm(forms.Form):
