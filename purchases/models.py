@@ -217,6 +217,11 @@ class Purchase(models.Model):
         # an index range scan with a LIMIT, never a sort of the table.
         indexes = [
             models.Index(fields=["reseller", "date", "id"], name="purchases_reseller_date_id_idx"),
+            # A reseller's list in its other orders: a range of their rows, not
+            # a walk of everyone's by value filtering on the reseller (the
+            # busiest reseller's page by value: 34 ms, 22,000 rows read).
+            models.Index(fields=["reseller", "value", "id"], name="purchases_res_value_id_idx"),
+            models.Index(fields=["reseller", "created_at", "id"], name="purchases_res_created_id_idx"),
             models.Index(fields=["date", "id"], name="purchases_date_id_idx"),
             # The other orderings carry the filters' columns (PostgreSQL's
             # INCLUDE): a month or a status ordered by value or creation is
