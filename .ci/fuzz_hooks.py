@@ -37,6 +37,9 @@ STATE = {
         "current_password": "not the account's password",
         "new_password": "Django's password validators",
     },
+    "POST /api/v1/auth/logout/": {
+        "refresh": "not a token at all: a 400 (a real one, used or expired, is a 401)",
+    },
     "POST /api/v1/auth/password/reset/confirm/": {
         "uid": "names no account",
         "token": "not a valid link for that account, expired or used",
