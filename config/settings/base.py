@@ -247,6 +247,16 @@ USE_TZ = True
 # --- Static files (served by WhiteNoise) -----------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Files written by background jobs (exports), served only through the
+    # job's expiring link (core.views): never under a public URL.
+    "jobs": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env("JOB_FILES_DIR", default=str(BASE_DIR / "var" / "job-files"))},
+    },
+}
 
 # --- Request bodies ---------------------------------------------------------
 # Bodies above this size are answered with 413 before they are parsed.
@@ -352,7 +362,11 @@ SPECTACULAR_SETTINGS = {
             }
         }
     },
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "purchases.models.Purchase.Status",
+        "JobStatusEnum": "core.models.Job.Status",
+        "JobKindEnum": "core.models.Job.Kind",
+    },
     # Links from each create to the operations on the created object.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -386,6 +400,56 @@ CASHBACK_API_BREAKER_SECONDS = env.int("CASHBACK_API_BREAKER_SECONDS", default=3
 # it under gunicorn's threads per worker (config/gunicorn.py) so a hang never
 # holds a whole worker. The others get the fallback at once.
 CASHBACK_API_MAX_CALLS_PER_PROCESS = env.int("CASHBACK_API_MAX_CALLS_PER_PROCESS", default=2)
+
+# --- Background work (Celery, RabbitMQ) ---------------------------------------
+# CELERY_BROKER_URL (amqp://user:password@host:5672/vhost) sends tasks to
+# workers (`celery -A config worker`) and periodic work to beat (`celery -A
+# config beat`). Without it every task runs in-process when it is sent (the
+# embedded default: the demo needs nothing installed).
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Task state lives in the database (core.models.Job), not in a result backend.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+# One durable queue. A message is acknowledged when its task ends, not when it
+# starts, and a worker takes one at a time: a worker that dies mid-task leaves
+# the message to the next one, and tasks are written to be run again safely.
+CELERY_TASK_DEFAULT_QUEUE = "cashback"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that sends a task waits at most about a second for a broker that
+# is down; the job stays queued in the database and beat sends it again.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.5,
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Periodic work (beat); each app adds its entries below.
+# Seconds /health/ready waits for the broker.
+HEALTH_BROKER_TIMEOUT = env.float("HEALTH_BROKER_TIMEOUT", default=1.0)
+CELERY_BEAT_SCHEDULE = {
+    "email-resend": {"task": "core.tasks.email_resend", "schedule": 5 * 60.0},
+    "jobs-resend-queued": {"task": "core.tasks.jobs_resend_queued", "schedule": 60.0},
+    "jobs-remove-expired-files": {"task": "core.tasks.jobs_remove_expired_files", "schedule": 15 * 60.0},
+}
+# Seconds a job's task works before handing the rest to a new message: no
+# message stays unacknowledged for long (RabbitMQ's consumer timeout), and a
+# worker that stops loses at most this much work.
+JOB_SLICE_SECONDS = env.float("JOB_SLICE_SECONDS", default=20.0)
+# A queued job no worker has started after this many seconds is sent again.
+JOB_RESEND_AFTER_SECONDS = env.int("JOB_RESEND_AFTER_SECONDS", default=120)
+# How long a job's file (an export) is kept and its link works. The files
+# are written to the "jobs" storage (STORAGES above: JOB_FILES_DIR).
+JOB_FILE_SECONDS = env.int("JOB_FILE_SECONDS", default=24 * 60 * 60)
 
 # --- Cached answers -----------------------------------------------------------
 # Catalogue answers are invalidated on every catalogue change (core.cache),

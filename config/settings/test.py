@@ -1,6 +1,8 @@
 """Test settings: the embedded default, or the real services when
 DATABASE_URL / REDIS_URL are set (CI runs both)."""
 
+import tempfile
+
 from .base import *  # noqa: F403
 from .base import DEMO_AUTO_APPROVED_CPFS, env
 
@@ -38,3 +40,10 @@ AUTH_USER_CACHE_SECONDS = 0
 # Keep the suite's keys apart from anything else in a shared Redis.
 CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="cashback-test")  # noqa: F405
 CACHES["strict"]["KEY_PREFIX"] = CACHES["default"]["KEY_PREFIX"]  # noqa: F405
+
+# Tasks run in-process (no CELERY_BROKER_URL), and their errors fail the test
+# that sent them. The real-worker tests (marked "worker") set their own broker.
+CELERY_TASK_EAGER_PROPAGATES = True
+
+# Job files (exports) outside the checkout.
+STORAGES["jobs"]["OPTIONS"]["location"] = tempfile.mkdtemp(prefix="cashback-test-jobs-")  # noqa: F405
