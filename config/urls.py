@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("products.urls")),
     path("", include("purchases.urls")),
     path("", include("purchases.analytics.urls")),
+    path("", include("core.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

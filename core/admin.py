@@ -23,6 +23,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import BrazilianDecimalField
+from core.models import Job
 
 REPORTS_SECTION = _("Reports")
 
@@ -274,3 +275,122 @@ class TabularInline(admin.TabularInline):
     """The base of the project's inlines: decimals in the Brazilian form."""
 
     formfield_overrides = DECIMAL_FORMFIELD_OVERRIDES
+
+
+# --- Background jobs ------------------------------------------------------------
+
+
+class JobAdmin(ModelAdmin):
+    """The jobs page: what each background job is doing or did, for the staff
+    member who started it (superusers see everyone's). Read-only: jobs are
+    started from the pages they act on (a bulk review, an export).
+    Registered by core.apps.AdminConfig once the site exists (this module
+    defines the site's class, so it cannot register with it on import)."""
+
+    feminine_name = True  # "tarefa"
+    list_display = [
+        "what",
+        "created_by",
+        "created_at",
+        "status",
+        "progress",
+        "failures",
+        "finished_at",
+        "file_link",
+    ]
+    list_filter = ["status", "kind"]
+    list_select_related = ["created_by"]
+    fields = [
+        "what",
+        "status",
+        "progress",
+        "failures",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "result_text",
+        "error",
+        "file_link",
+    ]
+    readonly_fields = fields
+    change_list_template = "admin/core/job/change_list.html"
+    change_form_template = "admin/core/job/change_form.html"
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        return obj is None or request.user.is_superuser or obj.created_by_id == request.user.pk
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(created_by=request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        running = (
+            self.get_queryset(request).filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).exists()
+        )
+        return super().changelist_view(request, {**(extra_context or {}), "jobs_running": running})
+
+    def get_urls(self):
+        download = path(
+            "<uuid:pk>/download/", self.admin_site.admin_view(self.download_view), name="core_job_download"
+        )
+        return [download, *super().get_urls()]
+
+    def download_view(self, request, pk):
+        from core.jobs import job_download_allowed
+        from core.views import job_file_response
+
+        job = self.get_queryset(request).filter(pk=pk).first()
+        if job is None or not request.user.has_perm(job.permission):
+            raise PermissionDenied
+        if not job_download_allowed(job, request.GET.get("token", "")):
+            self.message_user(
+                request, gettext("This link has expired or its file was removed."), messages.ERROR
+            )
+            return HttpResponseRedirect(reverse("admin:core_job_change", args=[job.pk]))
+        return job_file_response(job)
+
+    @admin.display(description=_("job"))
+    def what(self, job: Job) -> str:
+        return job.description or job.get_kind_display()
+
+    @admin.display(description=_("progress"))
+    def progress(self, job: Job) -> str:
+        from django.utils.formats import number_format
+
+        done, total = (
+            number_format(job.done, force_grouping=True),
+            number_format(job.total, force_grouping=True),
+        )
+        return format_html(
+            '<progress value="{}" max="{}"></progress> {} / {}', job.done, max(job.total, 1), done, total
+        )
+
+    @admin.display(description=_("result"))
+    def result_text(self, job: Job) -> str:
+        return job.result.get("summary", "") if isinstance(job.result, dict) else ""
+
+    @admin.display(description=_("file"))
+    def file_link(self, job: Job) -> str:
+        from core.jobs import job_download_url
+
+        url = job_download_url(job)
+        if url is None:
+            return "—"
+        token = url.partition("?token=")[2]
+        link = reverse("admin:core_job_download", args=[job.pk]) + f"?token={token}"
+        return format_html('<a href="{}">{}</a>', link, gettext("Download"))

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.core.signals import request_finished
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
@@ -9,7 +10,7 @@ class CoreConfig(AppConfig):
     errors, middleware, the schema, metrics, health and the admin site."""
 
     name = "core"
-    verbose_name = "Core"
+    verbose_name = _("Background work")
 
     def ready(self) -> None:
         from core.logging import clear_request_id
@@ -19,6 +20,14 @@ class CoreConfig(AppConfig):
 
         # After django.contrib.auth's (listed before core) has created them.
         post_migrate.connect(rename_permissions, dispatch_uid="core.rename_permissions")
+        from django.conf import settings
+
+        if settings.METRICS_ENABLED:
+            from core.metrics import connect_task_signals
+
+            # In every process that runs tasks (workers, and the api when
+            # they run in-process): /metrics counts them by name and outcome.
+            connect_task_signals()
 
 
 class AdminConfig(admin_apps.AdminConfig):
@@ -37,6 +46,10 @@ class AdminConfig(admin_apps.AdminConfig):
         from django.apps import apps
         from django.contrib import admin
 
+        from core.admin import JobAdmin
+        from core.models import Job
+
+        admin.site.register(Job, JobAdmin)
         for app_config in apps.get_app_configs():
             if app_config.label in self.hidden_apps:
                 for model in app_config.get_models():

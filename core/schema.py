@@ -63,6 +63,7 @@ DESCRIPTIONS = {
     "403": "Not allowed for this account",
     "404": "Not found (another reseller's objects included), or no such page",
     "409": "Conflicts with the current state",
+    "410": "Gone: the link has expired or its file was removed",
     "413": "Request body too large (over 1 MiB)",
     "415": "Request body is not JSON, or declares a charset other than UTF-8 (send `charset=utf-8` or none)",
     "429": "Too many requests; `Retry-After` says when to try again",

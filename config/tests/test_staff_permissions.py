@@ -84,6 +84,10 @@ OTHER_OPERATIONS = {
     ("GET", "/api/v1/products/{id}/"),
     ("GET", "/api/v1/categories/"),
     ("GET", "/api/v1/categories/{id}/"),
+    # A staff member's own jobs, while they hold the permission the job's
+    # result needs (core/tests/test_jobs.py).
+    ("GET", "/api/v1/jobs/{id}/"),
+    ("GET", "/api/v1/jobs/{id}/download/"),
 }
 
 STAFF_KEYS = sorted(STAFF_OPERATIONS)

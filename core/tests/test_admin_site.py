@@ -21,6 +21,7 @@ PORTUGUESE_SECTIONS = [
     "Contas",
     "Produtos",
     "Revendedores",
+    "Segundo plano",
 ]
 
 
