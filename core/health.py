@@ -7,13 +7,17 @@ the method and the path they probe with, and count a redirect as a failure.
 import logging
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from kombu import Connection
 
 logger = logging.getLogger(__name__)
+
+STATES = {True: "ok", False: "failed", None: "in-process"}
 
 
 def _answer(request, body: dict, status: int = 200) -> JsonResponse:
@@ -57,16 +61,30 @@ def _cache_ok() -> bool:
     return ok
 
 
+def _broker_ok() -> bool | None:
+    """The broker takes a connection; None without one (jobs run in-process)."""
+    if not settings.CELERY_BROKER_URL:
+        return None
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=settings.HEALTH_BROKER_TIMEOUT) as broker:
+            broker.connect()
+    except Exception as exc:
+        # The type only: the broker's URL (with its password) may be in the message.
+        logger.error("Readiness: broker check failed (%s)", type(exc).__name__)
+        return False
+    return True
+
+
 @never_cache
 @require_safe
 def ready(request):
-    checks = {"database": _database_ok(), "cache": _cache_ok()}
-    healthy = all(checks.values())
+    checks = {"database": _database_ok(), "cache": _cache_ok(), "broker": _broker_ok()}
+    healthy = all(ok is not False for ok in checks.values())
     return _answer(
         request,
         {
             "status": "ok" if healthy else "unavailable",
-            "checks": {name: "ok" if ok else "failed" for name, ok in checks.items()},
+            "checks": {name: STATES[ok] for name, ok in checks.items()},
         },
         200 if healthy else 503,
     )

@@ -26,20 +26,25 @@ numbers (config/gunicorn.py sets PROMETHEUS_MULTIPROC_DIR on start).
 
 import hmac
 import ipaddress
+import logging
 import os
 from time import perf_counter
 
 import django_redis.cache
 from django.conf import settings
+from django.core.cache import cache
 from django.core.cache.backends import locmem
 from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from django.db import connection
+from django.db.models import Count
 from django.http import HttpResponse
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 from rest_framework.throttling import BaseThrottle
 
 from core.cache import breaker_listeners
+
+logger = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
 # Seconds: the API answers in milliseconds, a query or a cache call in less.
@@ -165,14 +170,102 @@ def scrape_allowed(request) -> bool:
 
 def export(request) -> HttpResponse:
     """Every worker's numbers added up under gunicorn; this process's (and
-    its CPU and memory) under runserver."""
+    its CPU and memory) under runserver. Background work is every process's:
+    jobs from the database, tasks from the shared cache."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry = REGISTRY
+        registry = CollectorRegistry()
+        registry.register(_ProcessRegistry())
+    registry.register(BackgroundWorkCollector())
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     return HttpResponse(encoder(registry), content_type=content_type)
+
+
+class _ProcessRegistry:
+    """This process's default registry, as one collector of another."""
+
+    def collect(self):
+        return REGISTRY.collect()
+
+
+# --- Background work --------------------------------------------------------------
+
+TASK_OUTCOMES = ("succeeded", "failed", "retried")
+
+
+def _task_key(name: str, outcome: str) -> str:
+    return f"metrics:tasks:{name}:{outcome}"
+
+
+def count_task(name: str, outcome: str) -> None:
+    """Add one to a task's outcome, in the cache every process shares (a
+    worker's own counters would be invisible to the api's /metrics)."""
+    key = _task_key(name, outcome)
+    try:
+        cache.add(key, 0, timeout=None)
+        cache.incr(key)
+    except Exception:  # a count lost is better than a task failed for it
+        logger.warning("Could not count a task outcome (%s %s).", name, outcome)
+
+
+def _on_task_success(sender=None, **kwargs):
+    count_task(sender.name, "succeeded")
+
+
+def _on_task_failure(sender=None, **kwargs):
+    count_task(sender.name, "failed")
+
+
+def _on_task_retry(sender=None, **kwargs):
+    count_task(sender.name, "retried")
+
+
+def connect_task_signals() -> None:
+    from celery import signals
+
+    signals.task_success.connect(_on_task_success, dispatch_uid="core.metrics.task_success")
+    signals.task_failure.connect(_on_task_failure, dispatch_uid="core.metrics.task_failure")
+    signals.task_retry.connect(_on_task_retry, dispatch_uid="core.metrics.task_retry")
+
+
+class BackgroundWorkCollector:
+    """``cashback_jobs{kind,status}``: the jobs in the database by kind and
+    status; ``cashback_tasks_total{task,outcome}``: Celery tasks run, by
+    name and outcome, whichever process ran them."""
+
+    def collect(self):
+        from celery import current_app
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        from core.models import Job
+
+        jobs = GaugeMetricFamily(
+            "cashback_jobs", "Background jobs by kind and status.", labels=["kind", "status"]
+        )
+        counts = {
+            (row["kind"], row["status"]): row["n"]
+            for row in Job.objects.order_by().values("kind", "status").annotate(n=Count("pk"))
+        }
+        for kind in Job.Kind.values:
+            for status in Job.Status.values:
+                jobs.add_metric([kind, status], counts.get((kind, status), 0))
+        yield jobs
+
+        tasks = CounterMetricFamily(
+            "cashback_tasks", "Celery tasks run, by task name and outcome.", labels=["task", "outcome"]
+        )
+        names = sorted(name for name in current_app.tasks if not name.startswith("celery."))
+        keys = [_task_key(name, outcome) for name in names for outcome in TASK_OUTCOMES]
+        try:
+            values = cache.get_many(keys)
+        except Exception:
+            values = {}
+        for name in names:
+            for outcome in TASK_OUTCOMES:
+                tasks.add_metric([name, outcome], int(values.get(_task_key(name, outcome)) or 0))
+        yield tasks
 
 
 # --- Requests and queries ---------------------------------------------------------

@@ -455,3 +455,27 @@ def test_the_cache_breaker_state_is_exported():
     closed = scrape()
     assert value(closed, "cache_breaker_open", server="cache-test-server:6379") == 0
     assert value(closed, "cache_breaker_opened_total", server="cache-test-server:6379") == 1
+
+
+# --- Background work ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_jobs_by_kind_and_status_and_tasks_by_name_and_outcome(metrics_on):
+    from core import tasks
+    from core.metrics import connect_task_signals
+    from core.models import Job
+
+    connect_task_signals()
+    Job.objects.create(kind=Job.Kind.PURCHASE_EXPORT, task="t", permission="p", status=Job.Status.SUCCEEDED)
+    Job.objects.create(kind=Job.Kind.PURCHASE_EXPORT, task="t", permission="p", status=Job.Status.FAILED)
+    before = scrape()
+    tasks.jobs_resend_queued.apply()
+    tasks.jobs_remove_expired_files.apply()
+    after = scrape()
+    assert value(after, "cashback_jobs", kind="purchase_export", status="succeeded") == 1
+    assert value(after, "cashback_jobs", kind="purchase_export", status="failed") == 1
+    assert value(after, "cashback_jobs", kind="purchase_review", status="queued") == 0
+    name = "core.tasks.jobs_resend_queued"
+    assert grew_by(before, after, "cashback_tasks_total", task=name, outcome="succeeded") == 1
+    assert grew_by(before, after, "cashback_tasks_total", task=name, outcome="failed") == 0

@@ -1,4 +1,5 @@
 import logging
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,7 +36,22 @@ def test_probes_answer_with_a_trailing_slash_too(client, path):
 def test_ready_when_everything_answers(client):
     response = client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "cache": "ok", "broker": "in-process"}
+
+
+@override_settings(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")  # nothing listens there
+def test_ready_is_503_naming_the_broker_when_it_is_down(client):
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "cache": "ok", "broker": "failed"}
+
+
+@pytest.mark.skipif(not os.environ.get("CELERY_BROKER_URL"), reason="needs CELERY_BROKER_URL (a real broker)")
+def test_ready_says_ok_for_a_real_broker(client):
+    with override_settings(CELERY_BROKER_URL=os.environ["CELERY_BROKER_URL"]):
+        response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json()["checks"]["broker"] == "ok"
 
 
 @override_settings(
@@ -50,7 +66,7 @@ def test_ready_when_everything_answers(client):
 def test_ready_is_503_naming_the_cache_when_redis_is_down(client):
     response = client.get("/health/ready")
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "cache": "failed"}
+    assert response.json()["checks"] == {"database": "ok", "cache": "failed", "broker": "in-process"}
     caches["default"].close()
 
 
