@@ -22,7 +22,7 @@ def test_swagger_ui_renders_operations_offline(live_server, page):
     operations = page.locator(".opblock-summary-path").all_inner_texts()
     assert "/api/v1/purchases/" in " ".join(operations)
     assert "/api/v1/auth/token/" in " ".join(operations)
-    assert page.locator(".swagger-ui .info .title").inner_text().startswith("Reseller Cashback API")
+    assert page.locator(".swagger-ui .info .title").inner_text().startswith("API de cashback de revendedores")
     # Its online-validator badge (an image from swagger.io) shows only for a
     # host other than localhost, so this page cannot show it: the setting
     # that turns it off is checked instead.
@@ -33,7 +33,7 @@ def test_redoc_renders_operations_offline(live_server, page):
     page.goto(f"{live_server.url}/api/v1/redoc/")
     page.wait_for_selector("[data-section-id^='operation/']", timeout=20_000)
     page.wait_for_load_state("networkidle")
-    assert page.locator("h1").first.inner_text().startswith("Reseller Cashback API")
+    assert page.locator("h1").first.inner_text().startswith("API de cashback de revendedores")
     operations = page.locator("[data-section-id^='operation/'] h2").all_inner_texts()
     assert len(operations) > 20
     # The sidebar lists them too, and its credit shows without Redocly's logo.
