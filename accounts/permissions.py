@@ -6,6 +6,7 @@ staff view names, per action, the permissions it needs, and
 ``StaffPermissions`` checks them. Being staff alone opens nothing.
 """
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
@@ -67,8 +68,13 @@ class StaffPermissions(BasePermission):
         needed = self.required(view, method)
         if not needed:
             return None
-        names = " and ".join(f"`{name}`" for name in sorted(needed))
-        return f"Staff need the permission{'s' if len(needed) > 1 else ''} {names}."
+        *names, last = (f"`{name}`" for name in sorted(needed))
+        if not names:
+            return gettext("Staff need the permission %(name)s.") % {"name": last}
+        return gettext("Staff need the permissions %(names)s and %(last)s.") % {
+            "names": ", ".join(names),
+            "last": last,
+        }
 
 
 class IsResellerOrStaffPermissions(StaffPermissions):
@@ -84,4 +90,7 @@ class IsResellerOrStaffPermissions(StaffPermissions):
 
     def describe(self, view, method: str) -> str | None:
         staff = super().describe(view, method)
-        return None if staff is None else f"Resellers act on their own purchases. {staff}"
+        if staff is None:
+            return None
+        own = gettext("Resellers act on their own purchases.")
+        return f"{own} {staff}"

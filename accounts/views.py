@@ -1,5 +1,6 @@
 from django.contrib.auth.models import update_last_login
-from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -35,15 +36,9 @@ from accounts.throttles import (
     PasswordResetEmailThrottle,
 )
 
-
-def english(message) -> str:
-    """A message as the schema shows it (its descriptions are in English)."""
-    with translation.override("en"):
-        return str(message)
-
-
 TOKEN_PAIR_EXAMPLE = OpenApiExample(
     "Token pair",
+    summary=_("Token pair"),
     value={"access": "eyJhbGciOiJIUzI1NiIs...", "refresh": "eyJhbGciOiJIUzI1NiIs..."},
     response_only=True,
 )
@@ -66,8 +61,8 @@ class LoginView(GenericAPIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
-        summary="Log in",
-        description=(
+        summary=pgettext_lazy("API operation", "Log in"),
+        description=_(
             "Exchange `{email, password}` or `{cpf, password}` for an access token "
             "(15 minutes) and a refresh token (7 days). Any wrong credential gets the "
             "same 401 answer. Throttled per client address (every attempt) and per account "
@@ -78,18 +73,20 @@ class LoginView(GenericAPIView):
         tags=["auth"],
         responses={
             200: TokenPairOutputSerializer,
-            400: OpenApiResponse(description="Neither or both identifiers sent"),
-            401: OpenApiResponse(description="Invalid credentials"),
-            429: OpenApiResponse(description="Too many attempts"),
+            400: OpenApiResponse(description=_("Neither or both identifiers sent")),
+            401: OpenApiResponse(description=_("Invalid credentials")),
+            429: OpenApiResponse(description=_("Too many attempts")),
         },
         examples=[
             OpenApiExample(
                 "With e-mail",
+                summary=_("With e-mail"),
                 value={"email": "maria@example.com", "password": "s3nha-Forte-2024"},
                 request_only=True,
             ),
             OpenApiExample(
                 "With CPF",
+                summary=_("With CPF"),
                 value={"cpf": "153.509.460-56", "password": "s3nha-Forte-2024"},
                 request_only=True,
             ),
@@ -109,8 +106,8 @@ class RefreshView(TokenRefreshView):
     serializer_class = TokenRefreshInputSerializer
 
     @extend_schema(
-        summary="Refresh the tokens",
-        description=(
+        summary=_("Refresh the tokens"),
+        description=_(
             "Exchange a refresh token for a new access token and a new refresh token. "
             "A refresh token works once: the one sent is blacklisted, and using it again "
             "answers 401 (of concurrent requests with one token, exactly one gets a new pair). "
@@ -118,7 +115,7 @@ class RefreshView(TokenRefreshView):
             "changed, answers 401 too."
         ),
         tags=["auth"],
-        responses={200: TokenPairOutputSerializer, 401: OpenApiResponse(description="Invalid token")},
+        responses={200: TokenPairOutputSerializer, 401: OpenApiResponse(description=_("Invalid token"))},
         examples=[TOKEN_PAIR_EXAMPLE],
         auth=[],
     )
@@ -130,8 +127,8 @@ class LogoutView(GenericAPIView):
     serializer_class = LogoutInputSerializer
 
     @extend_schema(
-        summary="Log out",
-        description=(
+        summary=pgettext_lazy("API operation", "Log out"),
+        description=_(
             "Blacklist the given refresh token (it must be the caller's own). A token "
             "already used (refreshed or logged out), expired, or not signed by this server "
             "answers 401; a value that is not a token at all (malformed) answers 400 on `refresh`."
@@ -139,8 +136,8 @@ class LogoutView(GenericAPIView):
         tags=["auth"],
         responses={
             204: None,
-            400: OpenApiResponse(description="`refresh` missing or malformed (not a JWT)"),
-            401: OpenApiResponse(description="Invalid, expired or already used token"),
+            400: OpenApiResponse(description=_("`refresh` missing or malformed (not a JWT)")),
+            401: OpenApiResponse(description=_("Invalid, expired or already used token")),
         },
     )
     def post(self, request):
@@ -159,8 +156,8 @@ class PasswordChangeView(GenericAPIView):
     throttle_classes = [PasswordChangeThrottle]
 
     @extend_schema(
-        summary="Change the password",
-        description=(
+        summary=_("Change the password"),
+        description=_(
             "Checks the current password and validates the new one with the password rules "
             "(length, similarity to name and e-mail, common passwords, digits only). On success "
             "every session of the account ends: no refresh token issued before the change "
@@ -174,6 +171,7 @@ class PasswordChangeView(GenericAPIView):
         examples=[
             OpenApiExample(
                 "Change",
+                summary=_("Password change"),
                 value={"current_password": "s3nha-Antiga-2024", "new_password": "0utra-Senha-2025"},
                 request_only=True,
             )
@@ -194,8 +192,8 @@ class PasswordResetView(GenericAPIView):
     throttle_classes = [PasswordResetAddressThrottle, PasswordResetEmailThrottle]
 
     @extend_schema(
-        summary="Ask for a password reset link",
-        description=(
+        summary=_("Ask for a password reset link"),
+        description=_(
             "E-mails a link to choose a new password to the active account that uses this "
             "address (in the request's language: Portuguese, or English with "
             "`Accept-Language: en`). The answer is the same 202, with the same body, whether "
@@ -211,13 +209,18 @@ class PasswordResetView(GenericAPIView):
         tags=["auth"],
         responses={
             202: PasswordResetRequestedOutputSerializer,
-            429: OpenApiResponse(description="Too many reset requests from this address or for this e-mail"),
+            429: OpenApiResponse(
+                description=_("Too many reset requests from this address or for this e-mail")
+            ),
         },
         examples=[
-            OpenApiExample("Request", value={"email": "maria@example.com"}, request_only=True),
+            OpenApiExample(
+                "Request", summary=_("Reset request"), value={"email": "maria@example.com"}, request_only=True
+            ),
             OpenApiExample(
                 "Accepted",
-                value={"detail": english(PASSWORD_RESET_REQUESTED_MESSAGE)},
+                summary=_("Request accepted"),
+                value={"detail": PASSWORD_RESET_REQUESTED_MESSAGE},
                 response_only=True,
                 status_codes=["202"],
             ),
@@ -237,8 +240,8 @@ class PasswordResetConfirmView(GenericAPIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        summary="Choose a new password with a reset link",
-        description=(
+        summary=_("Choose a new password with a reset link"),
+        description=_(
             "Sets the new password of the account the link's `uid` and `token` name, after the "
             "password rules (length, similarity to name and e-mail, common passwords, digits "
             "only), and ends every session, as a password change does. "
@@ -252,12 +255,18 @@ class PasswordResetConfirmView(GenericAPIView):
             400: OpenApiResponse(
                 # The shared component (core.schema), to carry the examples.
                 response={"$ref": "#/components/schemas/ValidationError"},
-                description="Invalid or expired link, or a password that breaks the rules",
+                description=_("Invalid or expired link, or a password that breaks the rules"),
                 examples=[
-                    OpenApiExample("Invalid link", value={"token": [english(INVALID_RESET_LINK_MESSAGE)]}),
+                    OpenApiExample(
+                        "Invalid link",
+                        summary=_("Invalid link"),
+                        value={"token": [INVALID_RESET_LINK_MESSAGE]},
+                    ),
                     OpenApiExample(
                         "Weak password",
-                        value={"new_password": ["This password is too common."]},
+                        summary=_("Weak password"),
+                        # Django's own message (its catalogue translates it).
+                        value={"new_password": [_("This password is too common.")]},
                     ),
                 ],
             ),
@@ -265,6 +274,7 @@ class PasswordResetConfirmView(GenericAPIView):
         examples=[
             OpenApiExample(
                 "Confirm",
+                summary=_("New password with the link"),
                 value={
                     "uid": "MTIz",
                     "token": "cf8k2p-6a1f0f4b8e2c9d7a5b3f",

@@ -22,8 +22,11 @@ registration the throttle store).
 import sys
 
 import django_filters
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from drf_spectacular import openapi
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.drainage import get_override
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import permissions, serializers
@@ -34,19 +37,19 @@ from core.serializers import StrictFieldsMixin
 
 ERROR_SCHEMA = {
     "type": "object",
-    "description": "Every error other than a validation error.",
+    "description": _("Every error other than a validation error."),
     "properties": {
-        "detail": {"type": "string", "description": "Human-readable message, in the request's language."},
+        "detail": {"type": "string", "description": _("Human-readable message, in the request's language.")},
         "code": {
             "type": "string",
-            "description": "Stable machine-readable code, e.g. `not_found`, `conflict`, `throttled`.",
+            "description": _("Stable machine-readable code, e.g. `not_found`, `conflict`, `throttled`."),
         },
     },
     "required": ["detail", "code"],
 }
 VALIDATION_ERROR_SCHEMA = {
     "type": "object",
-    "description": (
+    "description": _(
         "Errors keyed by field name (a list of messages, or nested objects for nested fields and "
         "list items); `non_field_errors` for errors of the whole body. A body that is not valid "
         "JSON answers `{detail, code}` instead (code `parse_error`)."
@@ -58,17 +61,24 @@ VALIDATION_ERROR_SCHEMA = {
 }
 
 DESCRIPTIONS = {
-    "400": "Invalid input",
-    "401": "Not authenticated, or the token is invalid or expired",
-    "403": "Not allowed for this account",
-    "404": "Not found (another reseller's objects included), or no such page",
-    "409": "Conflicts with the current state",
-    "410": "Gone: the link has expired or its file was removed",
-    "413": "Request body too large (over 1 MiB)",
-    "415": "Request body is not JSON, or declares a charset other than UTF-8 (send `charset=utf-8` or none)",
-    "429": "Too many requests; `Retry-After` says when to try again",
-    "503": "A service this answer depends on is unavailable; try again shortly",
+    "400": _("Invalid input"),
+    "401": _("Not authenticated, or the token is invalid or expired"),
+    "403": _("Not allowed for this account"),
+    "404": _("Not found (another reseller's objects included), or no such page"),
+    "409": _("Conflicts with the current state"),
+    "410": _("Gone: the link has expired or its file was removed"),
+    "413": _("Request body too large (over 1 MiB)"),
+    "415": _(
+        "Request body is not JSON, or declares a charset other than UTF-8 (send `charset=utf-8` or none)"
+    ),
+    "429": _("Too many requests; `Retry-After` says when to try again"),
+    "503": _("A service this answer depends on is unavailable; try again shortly"),
 }
+
+# drf-spectacular describes an answer without a body in its own words and
+# ships no Brazilian Portuguese catalogue: the project's translates them
+# (this line marks them for makemessages).
+gettext_noop("No response body")
 
 _BROAD_PERMISSIONS = (permissions.AllowAny, permissions.IsAuthenticated)
 
@@ -93,11 +103,25 @@ TEXT_PATTERN = rf"^[^\u0000]*[^\u0000{_blank_characters()}][^\u0000]*$"
 
 
 class AutoSchema(openapi.AutoSchema):
+    """Besides the error answers: the schema's texts are only those written
+    for it, in gettext (the request's language), never a docstring (those
+    are for the code's readers, in English): an operation's description is
+    its ``extend_schema(description=...)``, a serializer component's is its
+    ``extend_schema_serializer(description=...)``, and a path parameter with
+    none of its own takes the view's ``path_parameter_description``."""
+
+    def get_description(self) -> str:
+        return ""
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
         for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path" and not parameter.get("description"):
+                description = getattr(self.view, "path_parameter_description", None)
+                if description:
+                    parameter["description"] = description
             if parameter["in"] == "query" and not parameter.get("required"):
                 # Every optional query parameter of the API (filters,
                 # serializers, pagination, ordering) reads "" as absent.
@@ -126,6 +150,8 @@ class AutoSchema(openapi.AutoSchema):
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
+        if get_override(serializer, "description") is None:
+            schema.pop("description", None)
         if direction == "request":
             for name, field in serializer.fields.items():
                 if isinstance(field, serializers.CharField) and name in schema["properties"]:
@@ -177,7 +203,7 @@ def add_links(result, generator, request, public):
     """drf-spectacular postprocessing hook: OpenAPI links from each create
     operation's 201 answer to the operations on the created object
     (``{id}`` from the answer's ``id``), so clients and the fuzzer's stateful
-    phase can follow them."""
+    phase can follow them; each described by its target's summary."""
     paths = result.get("paths", {})
     for path, operations in paths.items():
         created = operations.get("post", {}).get("responses", {}).get("201")
@@ -191,6 +217,7 @@ def add_links(result, generator, request, public):
                 links[operation["operationId"]] = {
                     "operationId": operation["operationId"],
                     "parameters": {"id": "$response.body#/id"},
+                    "description": operation.get("summary", ""),
                 }
         if links:
             created["links"] = links
@@ -265,6 +292,12 @@ class FilterExtension(DjangoFilterExtension):
         )
         for parameter in parameters:
             parameter["schema"] = _filter_schema(filter_field, parameter["schema"])
+            # A filter whose schema is declared (extend_schema_field) loses
+            # its label on the way: the label is its description. (``_label``
+            # is the label as written; ``label`` would make one up, in
+            # English, from the lookup.)
+            if not parameter.get("description") and filter_field._label:
+                parameter["description"] = filter_field._label
         return parameters
 
 

@@ -2,6 +2,7 @@
 
 from django.core.files.storage import storages
 from django.http import FileResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -14,12 +15,12 @@ from core.exceptions import Gone
 from core.jobs import job_download_allowed, job_download_url, jobs_visible_to
 from core.models import Job
 
+NOT_YOURS = OpenApiResponse(description=_("No such job, or another person's."))
+
 
 class JobOutputSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField(
-        help_text=(
-            "Link do arquivo (exportações concluídas) enquanto ele existe; expira. Nulo nos outros casos."
-        )
+        help_text=_("The file's link (finished exports) while the file exists; it expires. Null otherwise.")
     )
 
     class Meta:
@@ -56,40 +57,40 @@ class JobMixin:
 
 
 class JobView(JobMixin, GenericAPIView):
+    path_parameter_description = _("The job's id.")
     serializer_class = JobOutputSerializer
 
     @extend_schema(
-        summary="Acompanhar uma tarefa (equipe)",
-        description=(
-            "Estado, progresso e resultado de uma tarefa em segundo plano iniciada por quem pergunta "
-            "(exportação ou revisão em lote). `download_url` aparece quando a exportação termina e deixa "
-            "de funcionar quando o arquivo expira (JOB_FILE_SECONDS). Tarefas de outras pessoas: 404."
+        summary=_("Follow a job (staff)"),
+        description=_(
+            "State, progress and result of a background job started by whoever asks (an export or a "
+            "bulk review). `download_url` appears when an export is done and stops working when its "
+            "file expires (JOB_FILE_SECONDS). Other people's jobs: 404."
         ),
         tags=["jobs"],
-        responses={
-            200: JobOutputSerializer,
-            404: OpenApiResponse(description="Tarefa inexistente ou de outra pessoa."),
-        },
+        responses={200: JobOutputSerializer, 404: NOT_YOURS},
     )
     def get(self, request, pk):
         return Response(self.get_serializer(self.get_job()).data)
 
 
 class JobDownloadView(JobMixin, GenericAPIView):
+    path_parameter_description = _("The job's id.")
+
     @extend_schema(
-        summary="Baixar o arquivo de uma tarefa (equipe)",
-        description=(
-            "O arquivo de uma exportação, pelo link de `download_url` (o `token` assinado vem nele). "
-            "Só quem iniciou a tarefa o abre, e só até o arquivo expirar: depois, 410."
+        summary=_("Download a job's file (staff)"),
+        description=_(
+            "An export's file, through the link in `download_url` (which carries the signed `token`). "
+            "Only whoever started the job opens it, and only until the file expires: then 410."
         ),
         tags=["jobs"],
         parameters=[
-            OpenApiParameter("token", OpenApiTypes.STR, required=True, description="Assinatura do link.")
+            OpenApiParameter("token", OpenApiTypes.STR, required=True, description=_("The link's signature."))
         ],
         responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="O arquivo CSV."),
-            404: OpenApiResponse(description="Tarefa inexistente ou de outra pessoa."),
-            410: OpenApiResponse(description="O link expirou ou o arquivo foi removido."),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description=_("The CSV file.")),
+            404: NOT_YOURS,
+            410: OpenApiResponse(description=_("The link has expired or its file was removed.")),
         },
     )
     def get(self, request, pk):

@@ -1,3 +1,5 @@
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -46,6 +48,7 @@ from products.services import (
 
 CATEGORY_EXAMPLE = OpenApiExample(
     "Category",
+    summary=_("Category"),
     value={"id": 3, "name": "Perfumaria", "slug": "perfumaria"},
     response_only=True,
 )
@@ -58,9 +61,12 @@ PRODUCT_EXAMPLE_VALUE = {
     "price": "59.90",
     "is_active": True,
 }
-PRODUCT_EXAMPLE = OpenApiExample("Product", value=PRODUCT_EXAMPLE_VALUE, response_only=True)
+PRODUCT_EXAMPLE = OpenApiExample(
+    "Product", summary=_("Product"), value=PRODUCT_EXAMPLE_VALUE, response_only=True
+)
 PRODUCT_INPUT_EXAMPLE = OpenApiExample(
     "New product",
+    summary=_("New product"),
     value={
         "sku": "perf-0042",
         "name": "Colônia Floral 100 ml",
@@ -72,18 +78,31 @@ PRODUCT_INPUT_EXAMPLE = OpenApiExample(
 )
 DEACTIVATED_EXAMPLE = OpenApiExample(
     "Deactivated instead of deleted",
+    summary=_("Deactivated instead of deleted"),
     value={
-        "detail": str(PRODUCT_DEACTIVATED_MESSAGE),
+        "detail": PRODUCT_DEACTIVATED_MESSAGE,
         "product": {**PRODUCT_EXAMPLE_VALUE, "is_active": False},
     },
     response_only=True,
     status_codes=["200"],
 )
 
-UNAUTHENTICATED = OpenApiResponse(description="Not authenticated")
-NOT_STAFF = OpenApiResponse(description="Not staff, or without the permission this change needs")
-NOT_FOUND = OpenApiResponse(description="Not found (inactive products too, for non-staff)")
-INVALID = OpenApiResponse(description="Invalid fields, keyed by field name")
+UNAUTHENTICATED = OpenApiResponse(description=_("Not authenticated"))
+NOT_STAFF = OpenApiResponse(description=_("Not staff, or without the permission this change needs"))
+NOT_FOUND = OpenApiResponse(description=_("Not found (inactive products too, for non-staff)"))
+INVALID = OpenApiResponse(description=_("Invalid fields, keyed by field name"))
+RESELLERS_ONLY = OpenApiResponse(description=_("Resellers only"))
+UNKNOWN_PRODUCT = OpenApiResponse(description=_("Unknown product"))
+# What every read of the catalogue shares.
+CACHED_READ = _(
+    "Answers are cached and made fresh by any change to the catalogue. The access token "
+    "alone authorises a read: an account deactivated, or staff demoted, reads as before "
+    "until its token expires (15 minutes)."
+)
+STAFF_WRITE = _(
+    "Staff only, with the permission the change needs; every change to the catalogue "
+    "makes the cached reads fresh."
+)
 
 
 class CatalogueReadMixin:
@@ -171,32 +190,48 @@ class CatalogueWriteMixin:
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List products",
-        description=(
-            "Paginated catalogue. Staff see inactive products too and may filter by "
-            "`is_active`; everyone else sees only active products. Answers are cached "
-            "and invalidated on any catalogue change."
+        summary=_("List products"),
+        description=format_lazy(
+            "{} {}",
+            _(
+                "Paginated catalogue, by name unless `ordering` says otherwise. Staff see inactive "
+                "products too and may filter by `is_active`; everyone else sees only active products."
+            ),
+            CACHED_READ,
         ),
         tags=["products"],
         responses={200: ProductOutputSerializer, 400: INVALID, 401: UNAUTHENTICATED},
         examples=[PRODUCT_EXAMPLE],
     ),
     retrieve=extend_schema(
-        summary="Product detail",
+        summary=_("Product detail"),
+        description=format_lazy(
+            "{} {}", _("One product; an inactive one is found by staff only."), CACHED_READ
+        ),
         tags=["products"],
         responses={200: ProductOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
         examples=[PRODUCT_EXAMPLE],
     ),
     create=extend_schema(
-        summary="Create a product (staff)",
+        summary=_("Create a product (staff)"),
+        description=format_lazy(
+            "{} {}",
+            _(
+                "The SKU is stored in upper case and must be unique in any case; the product is "
+                "active unless `is_active` is false, and its description empty when omitted."
+            ),
+            STAFF_WRITE,
+        ),
         tags=["products"],
         request=ProductInputSerializer,
         responses={201: ProductOutputSerializer, 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_STAFF},
         examples=[PRODUCT_INPUT_EXAMPLE, PRODUCT_EXAMPLE],
     ),
     update=extend_schema(
-        summary="Replace a product (staff)",
-        description="An omitted `description` or `is_active` keeps its current value.",
+        summary=_("Replace a product (staff)"),
+        description=format_lazy(
+            "{} {}", _("An omitted `description` or `is_active` keeps its current value."), STAFF_WRITE
+        ),
         tags=["products"],
         request=ProductInputSerializer,
         responses={
@@ -209,7 +244,8 @@ class CatalogueWriteMixin:
         examples=[PRODUCT_INPUT_EXAMPLE, PRODUCT_EXAMPLE],
     ),
     partial_update=extend_schema(
-        summary="Change a product (staff)",
+        summary=_("Change a product (staff)"),
+        description=format_lazy("{} {}", _("Changes only the fields sent."), STAFF_WRITE),
         tags=["products"],
         request=ProductInputSerializer(partial=True),
         responses={
@@ -220,21 +256,23 @@ class CatalogueWriteMixin:
             404: NOT_FOUND,
         },
         examples=[
-            OpenApiExample("New price", value={"price": "64.90"}, request_only=True),
-            OpenApiExample("Reactivate", value={"is_active": True}, request_only=True),
+            OpenApiExample("New price", summary=_("New price"), value={"price": "64.90"}, request_only=True),
+            OpenApiExample(
+                "Reactivate", summary=_("Reactivate"), value={"is_active": True}, request_only=True
+            ),
             PRODUCT_EXAMPLE,
         ],
     ),
     destroy=extend_schema(
-        summary="Delete a product (staff)",
-        description=(
+        summary=_("Delete a product (staff)"),
+        description=_(
             "Deletes the product (204). A product referenced by purchases is kept for "
             "their history and deactivated instead (200, with the product)."
         ),
         tags=["products"],
         responses={
             200: ProductDeactivatedOutputSerializer,
-            204: OpenApiResponse(description="Deleted"),
+            204: OpenApiResponse(description=_("Deleted")),
             401: UNAUTHENTICATED,
             403: NOT_STAFF,
             404: NOT_FOUND,
@@ -262,6 +300,7 @@ class ProductViewSet(
     ordering_fields = ["name", "price", "created_at"]
     ordering = ["name"]
     lookup_value_regex = ID_PATTERN
+    path_parameter_description = _("The product's id.")
 
     def get_queryset(self):
         return product_list(user=self.request.user)
@@ -282,29 +321,39 @@ class ProductViewSet(
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List categories",
+        summary=_("List categories"),
+        description=format_lazy("{} {}", _("Every category, by name, paginated."), CACHED_READ),
         tags=["categories"],
         responses={200: CategoryOutputSerializer, 401: UNAUTHENTICATED},
         examples=[CATEGORY_EXAMPLE],
     ),
     retrieve=extend_schema(
-        summary="Category detail",
+        summary=_("Category detail"),
+        description=format_lazy("{} {}", _("One category."), CACHED_READ),
         tags=["categories"],
         responses={200: CategoryOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
         examples=[CATEGORY_EXAMPLE],
     ),
     create=extend_schema(
-        summary="Create a category (staff)",
+        summary=_("Create a category (staff)"),
+        description=format_lazy(
+            "{} {}", _("The slug is made from the name when omitted; both must be unique."), STAFF_WRITE
+        ),
         tags=["categories"],
         request=CategoryInputSerializer,
         responses={201: CategoryOutputSerializer, 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_STAFF},
         examples=[
-            OpenApiExample("New category", value={"name": "Perfumaria"}, request_only=True),
+            OpenApiExample(
+                "New category", summary=_("New category"), value={"name": "Perfumaria"}, request_only=True
+            ),
             CATEGORY_EXAMPLE,
         ],
     ),
     update=extend_schema(
-        summary="Replace a category (staff)",
+        summary=_("Replace a category (staff)"),
+        description=format_lazy(
+            "{} {}", _("The slug is made from the name when omitted; both must be unique."), STAFF_WRITE
+        ),
         tags=["categories"],
         request=CategoryInputSerializer,
         responses={
@@ -317,7 +366,8 @@ class ProductViewSet(
         examples=[CATEGORY_EXAMPLE],
     ),
     partial_update=extend_schema(
-        summary="Change a category (staff)",
+        summary=_("Change a category (staff)"),
+        description=format_lazy("{} {}", _("Changes only the fields sent."), STAFF_WRITE),
         tags=["categories"],
         request=CategoryInputSerializer(partial=True),
         responses={
@@ -330,15 +380,17 @@ class ProductViewSet(
         examples=[CATEGORY_EXAMPLE],
     ),
     destroy=extend_schema(
-        summary="Delete a category (staff)",
-        description="Only an empty category can be deleted; one with products answers 409.",
+        summary=_("Delete a category (staff)"),
+        description=format_lazy(
+            "{} {}", _("Only an empty category can be deleted; one with products answers 409."), STAFF_WRITE
+        ),
         tags=["categories"],
         responses={
-            204: OpenApiResponse(description="Deleted"),
+            204: OpenApiResponse(description=_("Deleted")),
             401: UNAUTHENTICATED,
             403: NOT_STAFF,
             404: NOT_FOUND,
-            409: OpenApiResponse(description="The category still has products"),
+            409: OpenApiResponse(description=_("The category still has products")),
         },
     ),
 )
@@ -359,6 +411,7 @@ class CategoryViewSet(
     }
     filter_backends = []
     lookup_value_regex = ID_PATTERN
+    path_parameter_description = _("The category's id.")
 
     def get_queryset(self):
         return category_list()
@@ -383,13 +436,13 @@ class FavoriteListView(generics.ListAPIView):
         return favorite_list(reseller=self.request.user.reseller)
 
     @extend_schema(
-        summary="List own favourite products",
-        description="Newest favourite first. Products deactivated since are left out.",
+        summary=_("List own favourite products"),
+        description=_("Newest favourite first. Products deactivated since are left out."),
         tags=["favorites"],
         responses={
             200: ProductOutputSerializer,
             401: UNAUTHENTICATED,
-            403: OpenApiResponse(description="Resellers only"),
+            403: RESELLERS_ONLY,
         },
         examples=[PRODUCT_EXAMPLE],
     )
@@ -399,7 +452,9 @@ class FavoriteListView(generics.ListAPIView):
         return self.get_paginated_response(ProductOutputSerializer(products, many=True).data)
 
 
-PRODUCT_ID_PARAMETER = OpenApiParameter("product_id", int, OpenApiParameter.PATH, description="Product id.")
+PRODUCT_ID_PARAMETER = OpenApiParameter(
+    "product_id", int, OpenApiParameter.PATH, description=_("The product's id.")
+)
 
 
 def _check_id(product_id: int) -> None:
@@ -413,8 +468,8 @@ class FavoriteDetailView(APIView):
     permission_classes = [IsReseller]
 
     @extend_schema(
-        summary="Add a favourite product",
-        description=(
+        summary=_("Add a favourite product"),
+        description=_(
             "Idempotent: 201 when the product becomes a favourite, 200 when it already "
             "was one; both answer with the product."
         ),
@@ -424,10 +479,10 @@ class FavoriteDetailView(APIView):
         responses={
             200: ProductOutputSerializer,
             201: ProductOutputSerializer,
-            400: OpenApiResponse(description="The product is inactive"),
+            400: OpenApiResponse(description=_("The product is inactive")),
             401: UNAUTHENTICATED,
-            403: OpenApiResponse(description="Resellers only"),
-            404: OpenApiResponse(description="Unknown product"),
+            403: RESELLERS_ONLY,
+            404: UNKNOWN_PRODUCT,
         },
         examples=[PRODUCT_EXAMPLE],
     )
@@ -443,16 +498,18 @@ class FavoriteDetailView(APIView):
         )
 
     @extend_schema(
-        summary="Remove a favourite product",
-        description="Idempotent: 204 whether or not the product was a favourite; 404 for an unknown product.",
+        summary=_("Remove a favourite product"),
+        description=_(
+            "Idempotent: 204 whether or not the product was a favourite; 404 for an unknown product."
+        ),
         tags=["favorites"],
         parameters=[PRODUCT_ID_PARAMETER],
         request=None,
         responses={
-            204: OpenApiResponse(description="Not a favourite (any more)"),
+            204: OpenApiResponse(description=_("Not a favourite (any more)")),
             401: UNAUTHENTICATED,
-            403: OpenApiResponse(description="Resellers only"),
-            404: OpenApiResponse(description="Unknown product"),
+            403: RESELLERS_ONLY,
+            404: UNKNOWN_PRODUCT,
         },
     )
     def delete(self, request, product_id: int):

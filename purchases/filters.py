@@ -42,14 +42,20 @@ class PurchaseFilterForm(forms.Form):
 
 
 class PurchaseFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Purchase.Status.choices)
+    status = django_filters.ChoiceFilter(choices=Purchase.Status.choices, label=_("The purchase's status"))
     month = MonthFilter(label=_("Month (YYYY-MM)"))
-    date_from = DateFilter(field_name="date", lookup_expr="gte")
-    date_to = DateFilter(field_name="date", lookup_expr="lte")
+    date_from = DateFilter(
+        field_name="date", lookup_expr="gte", label=_("Purchases dated on or after (YYYY-MM-DD)")
+    )
+    date_to = DateFilter(
+        field_name="date", lookup_expr="lte", label=_("Purchases dated on or before (YYYY-MM-DD)")
+    )
     # An id without a query: one that names no reseller matches nothing, and
     # a reseller's list holds only their own purchases anyway.
     reseller = IdFilter(field_name="reseller_id", label=_("Reseller id"))
-    search = django_filters.CharFilter(field_name="code", lookup_expr="icontains", max_length=64)
+    search = django_filters.CharFilter(
+        field_name="code", lookup_expr="icontains", max_length=64, label=_("Code (contains, in any case)")
+    )
 
     class Meta:
         model = Purchase

@@ -140,7 +140,10 @@ class MonthSummaryOutputSerializer(serializers.Serializer):
 
 class CashbackBalanceOutputSerializer(serializers.Serializer):
     credit = serializers.DecimalField(max_digits=14, decimal_places=2)
-    source = serializers.ChoiceField(choices=["external", "local"])
+    source = serializers.ChoiceField(
+        choices=[("external", _("The brand's cashback API")), ("local", _("The local ledger"))],
+        help_text=_("Where the credit comes from."),
+    )
     stale = serializers.BooleanField()
     fetched_at = serializers.DateTimeField()
 

@@ -1,3 +1,5 @@
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -16,6 +18,7 @@ from core.filters import FilterBackend, StableOrderingFilter
 from core.pagination import CachedCountLargeTablePagination, LargeTablePagination
 from core.parsing import ID_PATTERN
 from purchases.filters import PurchaseFilter
+from purchases.models import Purchase
 from purchases.selectors import (
     local_ledger_get,
     month_summary_get,
@@ -49,6 +52,7 @@ from resellers.selectors import reseller_list
 
 CASHBACK_EXAMPLE = OpenApiExample(
     "External",
+    summary=_("From the brand's cashback API"),
     value={
         "credit": "1234.56",
         "source": "external",
@@ -59,6 +63,7 @@ CASHBACK_EXAMPLE = OpenApiExample(
 )
 SUMMARY_EXAMPLE = OpenApiExample(
     "Summary",
+    summary=_("Summary"),
     value={
         "month": "2026-03",
         "total_value": "900.00",
@@ -70,7 +75,13 @@ SUMMARY_EXAMPLE = OpenApiExample(
     response_only=True,
 )
 
-CONFLICT_RESPONSE = OpenApiResponse(description="The purchase is no longer in validation")
+CONFLICT_RESPONSE = OpenApiResponse(description=_("The purchase is no longer in validation"))
+ONLY_IN_VALIDATION = _("Only while `validating`; otherwise 409 and nothing changes.")
+CASHBACK_SOURCES = _(
+    "From the brand's cashback API when it answers (cached for a few minutes); otherwise the "
+    "local ledger (cashback of approved purchases). `source` says which, and `stale` is true "
+    "when a cached external value is served after a failure."
+)
 # A purchase as the caller sees it: its owner's view, or the staff's with
 # whose it is and who reviewed it.
 PURCHASE_OUTPUT = PolymorphicProxySerializer(
@@ -80,13 +91,14 @@ PURCHASE_OUTPUT = PolymorphicProxySerializer(
 )
 PURCHASE_EXAMPLE = OpenApiExample(
     "Purchase",
+    summary=_("Purchase"),
     value={
         "id": 42,
         "code": "NF-2026-0001",
         "value": "1200.00",
         "date": "2026-03-15",
         "status": "validating",
-        "status_display": "Em validação",
+        "status_display": Purchase.Status.VALIDATING.label,
         "cashback_percent": "15.00",
         "cashback_value": "180.00",
         "reviewed_at": None,
@@ -100,16 +112,19 @@ PURCHASE_EXAMPLE = OpenApiExample(
 CREATE_EXAMPLES = [
     OpenApiExample(
         "By value",
+        summary=_("By value"),
         value={"code": "NF-2026-0001", "value": "1200.00", "date": "2026-03-15"},
         request_only=True,
     ),
     OpenApiExample(
         "With items (value computed)",
+        summary=_("With items (value computed)"),
         value={"code": "NF-2026-0002", "date": "2026-03-15", "items": [{"product": 1, "quantity": 3}]},
         request_only=True,
     ),
     OpenApiExample(
         "By staff, for a reseller",
+        summary=_("By staff, for a reseller"),
         value={"code": "NF-2026-0003", "value": "99.90", "date": "2026-03-15", "cpf": "153.509.460-56"},
         request_only=True,
     ),
@@ -124,12 +139,12 @@ def _items(validated_items):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List purchases",
-        description=(
+        summary=_("List purchases"),
+        description=_(
             "Resellers see their own purchases, staff see everyone's (with the reseller). "
             "Each purchase carries the cashback percent of its month and its cashback value. "
             "Pages beyond the first 10,000 rows answer 400: narrow the filters (e.g. `month`). "
-            "The staff's `count` may be up to a few seconds old (LIST_COUNT_CACHE_SECONDS); "
+            "The staff's `count` may be up to a few seconds old (`LIST_COUNT_CACHE_SECONDS`); "
             "a reseller's is exact. Staff rows are `StaffPurchaseOutput`: with `reseller` and "
             "`reviewed_by`."
         ),
@@ -144,7 +159,12 @@ def _items(validated_items):
         },
     ),
     retrieve=extend_schema(
-        summary="Purchase detail",
+        summary=_("Purchase detail"),
+        description=_(
+            "One purchase, with the cashback percent of its month and its cashback value. "
+            "Another reseller's purchase is not found (404). Staff get `StaffPurchaseOutput`: "
+            "with `reseller` and `reviewed_by`."
+        ),
         tags=["purchases"],
         responses={200: PURCHASE_OUTPUT},
         examples=[PURCHASE_EXAMPLE],
@@ -174,6 +194,7 @@ class PurchaseViewSet(
     ordering_fields = ["date", "value", "created_at"]
     ordering = ["-date", "-id"]
     lookup_value_regex = ID_PATTERN
+    path_parameter_description = _("The purchase's id.")
 
     @property
     def pagination_class(self):
@@ -212,8 +233,8 @@ class PurchaseViewSet(
         return Response(self.get_serializer(row).data, status=status_code)
 
     @extend_schema(
-        summary="Record a purchase",
-        description=(
+        summary=_("Record a purchase"),
+        description=_(
             "Status starts as `validating` (`approved` for CPFs in the auto-approve list). "
             "With `items`, unit prices come from the catalogue and `value` must equal their "
             "sum or is computed when omitted."
@@ -222,8 +243,8 @@ class PurchaseViewSet(
         request=PurchaseCreateInputSerializer,
         responses={
             201: PURCHASE_OUTPUT,
-            400: OpenApiResponse(description="Invalid fields, duplicate code or unknown CPF"),
-            403: OpenApiResponse(description="A reseller sent another reseller's CPF"),
+            400: OpenApiResponse(description=_("Invalid fields, duplicate code or unknown CPF")),
+            403: OpenApiResponse(description=_("A reseller sent another reseller's CPF")),
         },
         examples=[*CREATE_EXAMPLES, PURCHASE_EXAMPLE],
     )
@@ -257,8 +278,10 @@ class PurchaseViewSet(
         return self._answer(purchase.pk)
 
     @extend_schema(
-        summary="Replace a purchase",
-        description="Only while `validating`; otherwise 409 and nothing changes. Status is not writable.",
+        summary=_("Replace a purchase"),
+        description=format_lazy(
+            "{} {}", ONLY_IN_VALIDATION, _("Every field is sent again; the status is not writable.")
+        ),
         tags=["purchases"],
         request=PurchaseUpdateInputSerializer,
         responses={200: PURCHASE_OUTPUT, 409: CONFLICT_RESPONSE},
@@ -267,19 +290,23 @@ class PurchaseViewSet(
         return self._update(request, partial=False)
 
     @extend_schema(
-        summary="Change a purchase",
-        description="Only while `validating`; otherwise 409 and nothing changes. Status is not writable.",
+        summary=_("Change a purchase"),
+        description=format_lazy(
+            "{} {}", ONLY_IN_VALIDATION, _("Only the fields sent change; the status is not writable.")
+        ),
         tags=["purchases"],
         request=PurchaseUpdateInputSerializer,
         responses={200: PURCHASE_OUTPUT, 409: CONFLICT_RESPONSE},
-        examples=[OpenApiExample("New value", value={"value": "250.00"}, request_only=True)],
+        examples=[
+            OpenApiExample("New value", summary=_("New value"), value={"value": "250.00"}, request_only=True)
+        ],
     )
     def partial_update(self, request, pk=None):
         return self._update(request, partial=True)
 
     @extend_schema(
-        summary="Delete a purchase",
-        description="Only while `validating`; otherwise 409 and nothing changes.",
+        summary=_("Delete a purchase"),
+        description=ONLY_IN_VALIDATION,
         tags=["purchases"],
         responses={204: None, 409: CONFLICT_RESPONSE},
     )
@@ -288,7 +315,11 @@ class PurchaseViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        summary="Approve a purchase (staff)",
+        summary=_("Approve a purchase (staff)"),
+        description=_(
+            "From `validating` to `approved`, recording who reviewed it and when; a purchase "
+            "already reviewed answers 409 and nothing changes. Answers with the purchase."
+        ),
         tags=["purchases"],
         request=None,
         responses={200: StaffPurchaseOutputSerializer, 409: CONFLICT_RESPONSE},
@@ -299,12 +330,22 @@ class PurchaseViewSet(
         return self._answer(purchase.pk)
 
     @extend_schema(
-        summary="Reject a purchase (staff)",
+        summary=_("Reject a purchase (staff)"),
+        description=_(
+            "From `validating` to `rejected`, with the reason (`reason`, shown to the reseller as "
+            "`rejection_reason`), recording who reviewed it and when; a purchase already reviewed "
+            "answers 409 and nothing changes. A rejected purchase earns no cashback."
+        ),
         tags=["purchases"],
         request=PurchaseRejectInputSerializer,
         responses={200: StaffPurchaseOutputSerializer, 409: CONFLICT_RESPONSE},
         examples=[
-            OpenApiExample("Reason", value={"reason": "Invoice does not match the value."}, request_only=True)
+            OpenApiExample(
+                "Reason",
+                summary=_("Reason"),
+                value={"reason": _("The invoice does not match the value.")},
+                request_only=True,
+            )
         ],
     )
     @action(detail=True, methods=["post"])
@@ -325,12 +366,8 @@ class ResellerMeCashbackView(APIView):
     permission_classes = [IsReseller]
 
     @extend_schema(
-        summary="Own accumulated cashback",
-        description=(
-            "From the brand's cashback API when it answers (cached for a few minutes); "
-            "otherwise the local ledger (cashback of approved purchases). `source` says "
-            "which, and `stale` is true when a cached external value is served after a failure."
-        ),
+        summary=_("Own accumulated cashback"),
+        description=CASHBACK_SOURCES,
         tags=["cashback"],
         responses={200: CashbackBalanceOutputSerializer},
         examples=[CASHBACK_EXAMPLE],
@@ -343,15 +380,15 @@ class ResellerMeSummaryView(APIView):
     permission_classes = [IsReseller]
 
     @extend_schema(
-        summary="Own month summary and next tier",
-        description=(
+        summary=_("Own month summary and next tier"),
+        description=_(
             "Total and count of the month's non-rejected purchases, the cashback percent "
             "they reached and earn, and the next tier with the amount still missing "
             "(`missing` makes the total exceed `threshold`). `next_tier` is null at the top tier."
         ),
         tags=["cashback"],
         parameters=[MonthQueryInputSerializer],
-        responses={200: MonthSummaryOutputSerializer, 400: OpenApiResponse(description="Invalid month")},
+        responses={200: MonthSummaryOutputSerializer, 400: OpenApiResponse(description=_("Invalid month"))},
         examples=[SUMMARY_EXAMPLE],
     )
     def get(self, request):
@@ -365,12 +402,14 @@ class ResellerCashbackView(GenericAPIView):
     permission_classes = [StaffPermissions]
     staff_permissions = {"get": ["resellers.view_reseller"]}
     lookup_value_regex = ID_PATTERN
+    path_parameter_description = _("The reseller's id.")
 
     def get_queryset(self):
         return reseller_list()
 
     @extend_schema(
-        summary="A reseller's accumulated cashback (staff)",
+        summary=_("A reseller's accumulated cashback (staff)"),
+        description=format_lazy("{} {}", _("As the reseller sees it."), CASHBACK_SOURCES),
         tags=["cashback"],
         responses={200: CashbackBalanceOutputSerializer},
         examples=[CASHBACK_EXAMPLE],

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -27,6 +28,7 @@ from resellers.services import reseller_profile_update, reseller_register
 
 REGISTER_EXAMPLE = OpenApiExample(
     "Registration",
+    summary=_("Registration"),
     value={
         "full_name": "Maria da Silva",
         "cpf": "153.509.460-56",
@@ -37,6 +39,7 @@ REGISTER_EXAMPLE = OpenApiExample(
 )
 RESELLER_EXAMPLE = OpenApiExample(
     "Reseller",
+    summary=_("Reseller"),
     value={
         "id": 1,
         "full_name": "Maria da Silva",
@@ -54,7 +57,11 @@ class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        summary="Who am I",
+        summary=_("Who am I"),
+        description=_(
+            "The authenticated account: its e-mail, name, whether it is staff, and its reseller "
+            "profile (null for an account without one, as staff accounts are)."
+        ),
         tags=["auth"],
         responses={200: MeOutputSerializer},
     )
@@ -63,8 +70,23 @@ class MeView(APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List resellers (staff)", tags=["resellers"]),
-    retrieve=extend_schema(summary="Reseller detail (staff)", tags=["resellers"]),
+    list=extend_schema(
+        summary=_("List resellers (staff)"),
+        description=_(
+            "Every reseller, paginated, newest first unless `ordering` says otherwise; `search` "
+            "finds them by name or e-mail (contains) or by exact CPF. The CPF shows only to staff "
+            "holding the permission `resellers.view_reseller_cpf` (null otherwise)."
+        ),
+        tags=["resellers"],
+    ),
+    retrieve=extend_schema(
+        summary=_("Reseller detail (staff)"),
+        description=_(
+            "One reseller. The CPF shows only to staff holding the permission "
+            "`resellers.view_reseller_cpf` (null otherwise)."
+        ),
+        tags=["resellers"],
+    ),
 )
 class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     # The reseller collection: staff list and detail, and public registration
@@ -80,6 +102,7 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = ResellerFilter
     ordering_fields = ["created_at", "user__full_name"]
     lookup_value_regex = ID_PATTERN
+    path_parameter_description = _("The reseller's id.")
 
     # Registration is open to anyone and reads no credentials at all, so a
     # stale Authorization header cannot block it.
@@ -112,14 +135,14 @@ class ResellerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return super().get_authenticators()
 
     @extend_schema(
-        summary="Register as a reseller",
-        description=(
+        summary=_("Register as a reseller"),
+        description=_(
             "Public. Creates the login and the reseller profile. The CPF is accepted "
             "as 153.509.460-56 or 15350946056 and validated with its check digits."
         ),
         tags=["resellers"],
         request=ResellerRegisterInputSerializer,
-        responses={201: ResellerOutputSerializer, 400: OpenApiResponse(description="Invalid fields")},
+        responses={201: ResellerOutputSerializer, 400: OpenApiResponse(description=_("Invalid fields"))},
         examples=[REGISTER_EXAMPLE, RESELLER_EXAMPLE],
         auth=[],
     )
@@ -136,7 +159,8 @@ class ResellerMeView(GenericAPIView):
     serializer_class = ResellerOutputSerializer
 
     @extend_schema(
-        summary="Own reseller profile",
+        summary=_("Own reseller profile"),
+        description=_("The reseller profile of the authenticated account: name, CPF, e-mail, since when."),
         tags=["resellers"],
         responses={200: ResellerOutputSerializer},
         examples=[RESELLER_EXAMPLE],
@@ -151,8 +175,8 @@ class ResellerMeView(GenericAPIView):
         return super().get_throttles()
 
     @extend_schema(
-        summary="Change own name or e-mail",
-        description=(
+        summary=_("Change own name or e-mail"),
+        description=_(
             "Changes `full_name` and/or `email`. A new e-mail address needs the account's "
             "`current_password` (400 on `current_password` when it is missing or wrong; the "
             "same address in another case is no change and needs none). A request that sends "
@@ -162,14 +186,20 @@ class ResellerMeView(GenericAPIView):
         ),
         tags=["resellers"],
         request=ResellerUpdateInputSerializer,
-        responses={200: ResellerOutputSerializer, 400: OpenApiResponse(description="Invalid fields")},
+        responses={200: ResellerOutputSerializer, 400: OpenApiResponse(description=_("Invalid fields"))},
         examples=[
             OpenApiExample(
                 "Change e-mail",
+                summary=_("Change e-mail"),
                 value={"email": "maria.silva@example.com", "current_password": "s3nha-Forte-2024"},
                 request_only=True,
             ),
-            OpenApiExample("Change name", value={"full_name": "Maria da Silva Souza"}, request_only=True),
+            OpenApiExample(
+                "Change name",
+                summary=_("Change name"),
+                value={"full_name": "Maria da Silva Souza"},
+                request_only=True,
+            ),
             RESELLER_EXAMPLE,
         ],
     )

@@ -336,12 +336,66 @@ CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 # --- OpenAPI (drf-spectacular, assets from the sidecar: works offline) ------
 _SYSTEM_FONTS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Reseller Cashback API",
-    "DESCRIPTION": (
+    # The schema's texts are gettext: Brazilian Portuguese, English with
+    # Accept-Language: en or ?lang=en (docs/api.md).
+    "TITLE": _("Reseller Cashback API"),
+    "DESCRIPTION": _(
         "Resellers register the purchases they make from the brand and earn "
         "cashback (10 / 15 / 20 % by monthly volume). Authenticate with "
-        "`POST /api/v1/auth/token/` and send `Authorization: Bearer <access>`."
+        "`POST /api/v1/auth/token/` and send `Authorization: Bearer <access>`. "
+        "The texts of this schema follow the request's language: Brazilian Portuguese "
+        "by default, English with `Accept-Language: en` (or `?lang=en`)."
     ),
+    # Tag names are identifiers (generated clients name modules after them);
+    # x-displayName is what ReDoc, and Swagger UI through
+    # core/templates/drf_spectacular/swagger_ui.html, show.
+    "TAGS": [
+        {
+            "name": "auth",
+            "x-displayName": _("Authentication"),
+            "description": _("Log in, tokens, log out and passwords."),
+        },
+        {
+            "name": "resellers",
+            "x-displayName": _("Resellers"),
+            "description": _("Registration, the reseller's own profile and, for staff, every reseller."),
+        },
+        {
+            "name": "cashback",
+            "x-displayName": _("Cashback"),
+            "description": _("Accumulated cashback, and the month's figures with the next tier."),
+        },
+        {
+            "name": "purchases",
+            "x-displayName": _("Purchases"),
+            "description": _("The purchases resellers record, and their review by staff."),
+        },
+        {
+            "name": "products",
+            "x-displayName": _("Products"),
+            "description": _("The product catalogue, which staff keep."),
+        },
+        {
+            "name": "categories",
+            "x-displayName": _("Categories"),
+            "description": _("The catalogue's categories, which staff keep."),
+        },
+        {
+            "name": "favorites",
+            "x-displayName": _("Favourites"),
+            "description": _("A reseller's favourite products."),
+        },
+        {
+            "name": "analytics",
+            "x-displayName": _("Analytics"),
+            "description": _("Figures for staff: the month, month by month, rankings."),
+        },
+        {
+            "name": "jobs",
+            "x-displayName": _("Jobs"),
+            "description": _("Background work staff started (exports, bulk reviews): progress and files."),
+        },
+    ],
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",

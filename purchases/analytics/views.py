@@ -3,6 +3,8 @@ answer cached briefly (selectors.analytics_cached)."""
 
 from collections.abc import Callable
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,12 +30,20 @@ from purchases.months import format_month
 from purchases.serializers import MonthQueryInputSerializer
 
 BAD_QUERY_RESPONSE = OpenApiResponse(
-    description="Invalid query parameter; errors are keyed by the parameter name."
+    description=_("Invalid query parameter; errors are keyed by the parameter name.")
 )
-STAFF_ONLY = (
+STAFF_ONLY = _(
     "Staff with the permission `purchases.view_analytics`. Cached briefly; any purchase change makes "
     "the next answer fresh."
 )
+
+
+def _staff_only(description):
+    """``description`` after who may call and how fresh the answer is (lazy:
+    in the language the schema is asked in)."""
+    return format_lazy("{} {}", STAFF_ONLY, description)
+
+
 # The permission the admin's analytics page needs too.
 ANALYTICS_PERMISSIONS = {"get": [ANALYTICS_PERMISSION]}
 
@@ -43,13 +53,15 @@ class AnalyticsSummaryView(APIView):
     staff_permissions = ANALYTICS_PERMISSIONS
 
     @extend_schema(
-        summary="Month summary (staff)",
-        description=(
-            f"{STAFF_ONLY} Count, value and cashback of the month's purchases in each status "
-            "(all three always present, zeros included; rejected purchases carry no cashback). "
-            "`active_resellers` counts the distinct resellers with at least one purchase in the "
-            "month, in any status. `resellers_per_tier` counts, per percent of the month's policy, "
-            "the resellers whose total of non-rejected purchases reached that tier."
+        summary=_("Month summary (staff)"),
+        description=_staff_only(
+            _(
+                "Count, value and cashback of the month's purchases in each status "
+                "(all three always present, zeros included; rejected purchases carry no cashback). "
+                "`active_resellers` counts the distinct resellers with at least one purchase in the "
+                "month, in any status. `resellers_per_tier` counts, per percent of the month's policy, "
+                "the resellers whose total of non-rejected purchases reached that tier."
+            )
         ),
         tags=["analytics"],
         parameters=[MonthQueryInputSerializer],
@@ -57,6 +69,7 @@ class AnalyticsSummaryView(APIView):
         examples=[
             OpenApiExample(
                 "March",
+                summary=_("March"),
                 value={
                     "month": "2026-03",
                     "by_status": {
@@ -101,12 +114,14 @@ class AnalyticsMonthlyView(APIView):
     staff_permissions = ANALYTICS_PERMISSIONS
 
     @extend_schema(
-        summary="Month by month (staff)",
-        description=(
-            f"{STAFF_ONLY} One row per calendar month from `from` to `to`, both included, oldest "
-            "first; months without purchases appear with zeros. Each row counts the month's "
-            "non-rejected purchases (validating and approved): their number, their value and the "
-            "cashback they earn. Rejected purchases are left out of every figure. At most 120 months."
+        summary=_("Month by month (staff)"),
+        description=_staff_only(
+            _(
+                "One row per calendar month from `from` to `to`, both included, oldest "
+                "first; months without purchases appear with zeros. Each row counts the month's "
+                "non-rejected purchases (validating and approved): their number, their value and the "
+                "cashback they earn. Rejected purchases are left out of every figure. At most 120 months."
+            )
         ),
         tags=["analytics"],
         parameters=[AnalyticsRangeQueryInputSerializer],
@@ -114,6 +129,7 @@ class AnalyticsMonthlyView(APIView):
         examples=[
             OpenApiExample(
                 "Two months",
+                summary=_("Two months"),
                 value={
                     "from": "2026-02",
                     "to": "2026-03",
@@ -183,12 +199,14 @@ class AnalyticsTopResellersView(_AnalyticsRankingView):
     output_serializer = AnalyticsTopResellersOutputSerializer
 
     @extend_schema(
-        summary="Top resellers of a month (staff)",
-        description=(
-            f"{STAFF_ONLY} Resellers ranked by the month's total of non-rejected purchases "
-            "(highest first, ties by reseller id), with the number of those purchases, the "
-            "cashback percent the total reached and the cashback earned. Resellers without "
-            "non-rejected purchases in the month are not listed."
+        summary=_("Top resellers of a month (staff)"),
+        description=_staff_only(
+            _(
+                "Resellers ranked by the month's total of non-rejected purchases "
+                "(highest first, ties by reseller id), with the number of those purchases, the "
+                "cashback percent the total reached and the cashback earned. Resellers without "
+                "non-rejected purchases in the month are not listed."
+            )
         ),
         tags=["analytics"],
         parameters=[AnalyticsTopQueryInputSerializer],
@@ -196,6 +214,7 @@ class AnalyticsTopResellersView(_AnalyticsRankingView):
         examples=[
             OpenApiExample(
                 "Ranking",
+                summary=_("Ranking"),
                 value={
                     "month": "2026-03",
                     "results": [
@@ -222,11 +241,13 @@ class AnalyticsTopProductsView(_AnalyticsRankingView):
     output_serializer = AnalyticsTopProductsOutputSerializer
 
     @extend_schema(
-        summary="Best-selling products of a month (staff)",
-        description=(
-            f"{STAFF_ONLY} Products ranked by units sold in the month's non-rejected purchases "
-            "(ties by value, then product id), with the value of those units at the unit prices "
-            "recorded in the purchases. Purchases recorded without items do not count here."
+        summary=_("Best-selling products of a month (staff)"),
+        description=_staff_only(
+            _(
+                "Products ranked by units sold in the month's non-rejected purchases "
+                "(ties by value, then product id), with the value of those units at the unit prices "
+                "recorded in the purchases. Purchases recorded without items do not count here."
+            )
         ),
         tags=["analytics"],
         parameters=[AnalyticsTopQueryInputSerializer],
@@ -234,6 +255,7 @@ class AnalyticsTopProductsView(_AnalyticsRankingView):
         examples=[
             OpenApiExample(
                 "Ranking",
+                summary=_("Ranking"),
                 value={
                     "month": "2026-03",
                     "results": [
