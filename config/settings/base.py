@@ -118,6 +118,40 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # database restart answers 503 and the worker reconnects for the next.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_HEALTH_CHECKS", default=False)
 
+# Pooled connections (PostgreSQL): DATABASE_POOL=true keeps each process's
+# connections in psycopg's pool (Django's native one), as many as a worker
+# has threads (GUNICORN_THREADS, config/gunicorn.py) unless
+# DATABASE_POOL_MAX_SIZE says otherwise: fewer and a busy thread waits up to
+# DATABASE_POOL_TIMEOUT seconds, then answers 503. Django refuses a pool
+# with persistent connections: CONN_MAX_AGE is 0 with it (a request hands its
+# connection back to the pool when it ends, instead of closing it).
+DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
+# Behind PgBouncer (or another pooler) in transaction mode: no prepared
+# statements (the pooler hands each transaction to any server connection),
+# and server-side cursors only inside transactions (core.postgresql): a
+# QuerySet.iterator() outside one reads its rows at once instead.
+DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
+_postgresql = DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+if _postgresql and DATABASE_POOL:
+    if env.int("DATABASE_CONN_MAX_AGE", default=0):
+        raise ImproperlyConfigured(
+            "DATABASE_POOL: unset DATABASE_CONN_MAX_AGE (a pool's connections are handed back after "
+            "each request: CONN_MAX_AGE is 0 with it)."
+        )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=env.int("GUNICORN_THREADS", default=4)),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
+    }
+if _postgresql and DATABASE_PGBOUNCER:
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    if DATABASES["default"]["ENGINE"] == "core.postgresql":
+        DATABASES["default"]["TRANSACTION_POOLING"] = True
+    else:
+        # Django's own engine knows no better than none at all.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
 # --- Cache ------------------------------------------------------------------
 # No REDIS_URL: per-process local memory. With REDIS_URL every process shares
 # one cache (throttling, catalogue answers, the cashback client's state).
