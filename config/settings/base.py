@@ -5,6 +5,7 @@ the single ``env`` object below; ``local``, ``test`` and ``production`` only
 change defaults and hardening.
 """
 
+import copy
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -151,6 +152,49 @@ if _postgresql and DATABASE_PGBOUNCER:
     else:
         # Django's own engine knows no better than none at all.
         DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+# Read replicas (PostgreSQL hot standbys), none by default:
+# DATABASE_REPLICA_URLS=postgres://...@replica1/db,postgres://...@replica2/db
+# adds them as "replica1", "replica2"..., with the primary's engine and
+# options. Only the read-heavy paths read from them (core.routing says
+# which, and when they go to the primary instead).
+DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
+# Seconds a replica may lag before reads leave it (measured on the replica
+# every DATABASE_REPLICA_CHECK_SECONDS, per process).
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=5.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=2.0)
+# After a write, how long the user's reads wait for a replica that has
+# replayed it (else the primary answers); past it the lag bound keeps them
+# fresh, so keep it above DATABASE_REPLICA_MAX_LAG_SECONDS plus a check.
+DATABASE_REPLICA_PIN_SECONDS = env.float("DATABASE_REPLICA_PIN_SECONDS", default=10.0)
+# How long a replica that failed is left alone.
+DATABASE_REPLICA_DOWN_SECONDS = env.float("DATABASE_REPLICA_DOWN_SECONDS", default=10.0)
+# Seconds to wait for a replica's connection (libpq's connect_timeout; and
+# the pool's wait, with DATABASE_POOL).
+DATABASE_REPLICA_CONNECT_TIMEOUT = env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2)
+DATABASE_REPLICAS: list[str] = []
+if DATABASE_REPLICA_URLS and not _postgresql:
+    raise ImproperlyConfigured("DATABASE_REPLICA_URLS: read replicas need PostgreSQL (DATABASE_URL).")
+for _index, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    _replica = env.db_url_config(_url)
+    _options = {**copy.deepcopy(DATABASES["default"].get("OPTIONS", {})), **_replica.get("OPTIONS", {})}
+    _options["connect_timeout"] = DATABASE_REPLICA_CONNECT_TIMEOUT
+    if "pool" in _options:
+        _options["pool"]["timeout"] = min(_options["pool"]["timeout"], DATABASE_REPLICA_CONNECT_TIMEOUT)
+    _alias = f"replica{_index}"
+    DATABASES[_alias] = {
+        **{key: value for key, value in DATABASES["default"].items() if key not in ("NAME", "OPTIONS")},
+        **{key: _replica[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT") if key in _replica},
+        "OPTIONS": _options,
+        # The test database is the primary's (a standby replicates it).
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_REPLICAS.append(_alias)
+if DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["core.routing.ReplicaRouter"]
+    # Pins the signed-in user to the primary after a write (core.routing).
+    _authentication = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    MIDDLEWARE.insert(_authentication + 1, "core.routing.ReadYourWritesMiddleware")
 
 # --- Cache ------------------------------------------------------------------
 # No REDIS_URL: per-process local memory. With REDIS_URL every process shares

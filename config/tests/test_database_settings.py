@@ -1,5 +1,5 @@
-"""The database settings an operator turns on: the native connection
-pool, PgBouncer (config/settings/base.py "Database"), each read
+"""The database settings an operator turns on: read replicas, the native
+connection pool, PgBouncer (config/settings/base.py "Database"), each read
 by a fresh interpreter; and what PgBouncer mode changes in the engine."""
 
 import json
@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from core.tests.settings_process import import_settings
 
 PRIMARY_URL = "postgres://app:secret@db.internal:5432/cashback"
+REPLICA_URL = "postgres://reader:other@replica.internal:5433/cashback?sslmode=require"
 
 PROGRAM = """
 import json, os
@@ -18,6 +19,7 @@ from django.conf import settings
 print(json.dumps({
     "databases": settings.DATABASES,
     "routers": settings.DATABASE_ROUTERS,
+    "replicas": settings.DATABASE_REPLICAS,
     "middleware": settings.MIDDLEWARE,
 }, default=str))
 """
@@ -43,13 +45,51 @@ def test_by_default_one_database_no_pool_no_router():
     assert found["databases"]["default"]["CONN_MAX_AGE"] == 60
     assert "pool" not in found["databases"]["default"].get("OPTIONS", {})
     assert found["routers"] == []
+    assert found["replicas"] == []
+    assert "core.routing.ReadYourWritesMiddleware" not in found["middleware"]
+
+
+def test_replicas_get_the_primarys_engine_and_options_and_mirror_its_test_database():
+    found = database_settings(
+        DATABASE_URL=PRIMARY_URL,
+        DATABASE_REPLICA_URLS=f"{REPLICA_URL},postgres://reader@replica2.internal/cashback",
+        DATABASE_REPLICA_CONNECT_TIMEOUT="3",
+    )
+    databases = found["databases"]
+    assert found["replicas"] == ["replica1", "replica2"]
+    assert found["routers"] == ["core.routing.ReplicaRouter"]
+    replica = databases["replica1"]
+    assert replica["ENGINE"] == databases["default"]["ENGINE"] == "core.postgresql"
+    assert (replica["HOST"], replica["PORT"], replica["USER"], replica["NAME"]) == (
+        "replica.internal",
+        5433,
+        "reader",
+        "cashback",
+    )
+    assert replica["OPTIONS"] == {"sslmode": "require", "connect_timeout": 3}
+    assert replica["TEST"] == {"MIRROR": "default"}
+    assert databases["replica2"]["HOST"] == "replica2.internal"
+    middleware = found["middleware"]
+    authentication = middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    assert middleware[authentication + 1] == "core.routing.ReadYourWritesMiddleware"
+
+
+def test_replicas_need_postgresql():
+    assert "read replicas need PostgreSQL" in refusal(DATABASE_REPLICA_URLS=REPLICA_URL)
 
 
 def test_the_pool_is_sized_to_the_gunicorn_threads_without_persistent_connections():
-    found = database_settings(DATABASE_URL=PRIMARY_URL, DATABASE_POOL="true", GUNICORN_THREADS="6")
+    found = database_settings(
+        DATABASE_URL=PRIMARY_URL,
+        DATABASE_POOL="true",
+        GUNICORN_THREADS="6",
+        DATABASE_REPLICA_URLS=REPLICA_URL,
+    )
     default = found["databases"]["default"]
     assert default["CONN_MAX_AGE"] == 0
     assert default["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 6, "timeout": 3.0}
+    # A replica that does not answer is given up on sooner.
+    assert found["databases"]["replica1"]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 6, "timeout": 2}
 
 
 def test_the_pool_refuses_persistent_connections():

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import StaffPermissions
+from core.routing import ReplicaReadsMixin
 from purchases.analytics.selectors import (
     analytics_cached,
     analytics_monthly_list,
@@ -38,7 +39,7 @@ STAFF_ONLY = (
 ANALYTICS_PERMISSIONS = {"get": [ANALYTICS_PERMISSION]}
 
 
-class AnalyticsSummaryView(APIView):
+class AnalyticsSummaryView(ReplicaReadsMixin, APIView):
     permission_classes = [StaffPermissions]
     staff_permissions = ANALYTICS_PERMISSIONS
 
@@ -96,7 +97,7 @@ class AnalyticsSummaryView(APIView):
         )
 
 
-class AnalyticsMonthlyView(APIView):
+class AnalyticsMonthlyView(ReplicaReadsMixin, APIView):
     permission_classes = [StaffPermissions]
     staff_permissions = ANALYTICS_PERMISSIONS
 
@@ -152,7 +153,7 @@ class AnalyticsMonthlyView(APIView):
         )
 
 
-class _AnalyticsRankingView(APIView):
+class _AnalyticsRankingView(ReplicaReadsMixin, APIView):
     """A month's ranking (`?month=&limit=`): subclasses name the cache
     endpoint, the selector and the output serializer."""
 
