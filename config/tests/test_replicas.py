@@ -51,6 +51,12 @@ def counting(alias):
     return counter, connections[alias].execute_wrapper(counter)
 
 
+def _query(alias: str, sql: str):
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
 def wait_for_replay(timeout: float = 20.0) -> float:
     """Until the standby has replayed everything the primary has written
     (its connection retried: the test database may not be there yet)."""
@@ -180,6 +186,10 @@ def test_a_replica_lagging_beyond_the_bound_is_left_for_the_primary(reseller, ma
     client.get(reverse("purchase-list"))
     time.sleep(0.3)
     make_purchase(reseller)  # not through the API: nobody is pinned
+    # The standby has the write's WAL, and waits to replay it.
+    target = routing.primary_lsn()
+    while _query(REPLICA, "SELECT (pg_last_wal_receive_lsn() - '0/0'::pg_lsn)::bigint") < target:
+        time.sleep(0.005)
     primary, on_primary = counting("default")
     with on_primary:
         assert client.get(reverse("purchase-list")).json()["count"] == 1
