@@ -68,15 +68,19 @@ def cache_down():
 
 @pytest.fixture(autouse=True)
 def fresh_breakers():
-    """Circuit breakers keep per-process state: each test starts closed."""
+    """Circuit breakers (and what is known of the read replicas) keep
+    per-process state: each test starts afresh."""
     from core.cache import reset_cache_breakers
+    from core.routing import reset_health
     from resellers import cashback_client
 
     cashback_client.reset_breaker()
     reset_cache_breakers()
+    reset_health()
     yield
     cashback_client.reset_breaker()
     reset_cache_breakers()
+    reset_health()
 
 
 @pytest.fixture
@@ -261,6 +265,13 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if item.get_closest_marker("redis"):
                 item.add_marker(skip_redis)
+    if not settings.DATABASE_REPLICAS:
+        skip_scale = pytest.mark.skip(
+            reason="needs a primary and a standby (DATABASE_REPLICA_URLS; .ci/scale)"
+        )
+        for item in items:
+            if item.get_closest_marker("scale"):
+                item.add_marker(skip_scale)
     if connection.vendor == "postgresql":
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")

@@ -18,7 +18,7 @@ from accounts.throttles import (
     ThrottleUnavailable,
     login_allowed,
 )
-from core.admin import ActionCheckboxMixin, BoundedChangeListMixin
+from core.admin import ActionCheckboxMixin, BoundedChangeListMixin, ReplicaReadsAdminMixin
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
@@ -63,7 +63,7 @@ class UserEditForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(BoundedChangeListMixin, ActionCheckboxMixin, BaseUserAdmin):
+class UserAdmin(ReplicaReadsAdminMixin, BoundedChangeListMixin, ActionCheckboxMixin, BaseUserAdmin):
     form = UserEditForm
     actions = ["deactivate_users"]
 
@@ -114,5 +114,5 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupAdmin(BoundedChangeListMixin, ActionCheckboxMixin, BaseGroupAdmin):
+class GroupAdmin(ReplicaReadsAdminMixin, BoundedChangeListMixin, ActionCheckboxMixin, BaseGroupAdmin):
     pass

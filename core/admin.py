@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import BrazilianDecimalField
 from core.models import Job
+from core.routing import replica_view
 
 REPORTS_SECTION = _("Reports")
 
@@ -188,6 +189,16 @@ class BoundedChangeListMixin:
         return BoundedChangeList
 
 
+class ReplicaReadsAdminMixin:
+    """The changelist's GETs read from a replica when there are any
+    (core.routing: after the staff member's own writes, from the primary
+    until a replica has them). Who is signed in is read before, on the
+    primary."""
+
+    def changelist_view(self, request, extra_context=None):
+        return replica_view(super().changelist_view)(request, extra_context)
+
+
 class ActionCheckboxMixin:
     """The changelist's selection checkbox, written as Django's
     ``action_checkbox`` writes it but without rendering the widget's
@@ -211,11 +222,11 @@ DECIMAL_FORMFIELD_OVERRIDES = {models.DecimalField: {"form_class": BrazilianDeci
 FRESH_COUNT_SESSION_KEY = "admin:fresh_count"
 
 
-class ModelAdmin(BoundedChangeListMixin, ActionCheckboxMixin, admin.ModelAdmin):
-    """The base of every admin of the project: Django's, with the bounded
-    changelist, the checkbox written directly and decimals in the Brazilian
-    form. Admins built on another of Django's (the users') add the two mixins
-    to it."""
+class ModelAdmin(ReplicaReadsAdminMixin, BoundedChangeListMixin, ActionCheckboxMixin, admin.ModelAdmin):
+    """The base of every admin of the project: Django's, with the
+    changelist read from a replica (when there are any) and bounded, the
+    checkbox written directly and decimals in the Brazilian form. Admins
+    built on another of Django's (the users') add the three mixins to it."""
 
     formfield_overrides = DECIMAL_FORMFIELD_OVERRIDES
     # Portuguese nouns have a gender Django's messages ignore ("O política …

@@ -21,7 +21,9 @@ import redis
 import redis.exceptions
 from django.conf import settings
 from django.core.cache import cache, caches
-from django.db import transaction
+from django.db import DatabaseError, transaction
+
+from core import routing
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,12 @@ def _version_key(namespace: str) -> str:
     return f"{namespace}:version"
 
 
+def _lsn_key(namespace: str) -> str:
+    # With read replicas: the primary's WAL position at the namespace's
+    # latest bump (core.routing).
+    return f"{namespace}:lsn"
+
+
 def get_version(namespace: str) -> int:
     version = cache.get(_version_key(namespace))
     if version is None:
@@ -59,10 +67,18 @@ def get_version(namespace: str) -> int:
     return int(version)
 
 
-def _bump(namespace: str) -> None:
+def _bump(namespace: str, lsn: int | None = None) -> None:
     # The strict alias raises when the store is down, where the default one
     # would silently do nothing and leave every old answer reachable.
     strict = caches["strict"]
+    if routing.enabled():
+        # Before the version: whoever reads the new version reads this too.
+        # A position not known is no position: the next answers are then
+        # computed on the primary, until a bump records one.
+        if lsn is None:
+            strict.delete(_lsn_key(namespace))
+        else:
+            set_at_least(_lsn_key(namespace), lsn, timeout=None)
     key = _version_key(namespace)
     try:
         strict.incr(key)
@@ -76,13 +92,18 @@ def bump_version(namespace: str) -> None:
     """Make every cached answer of the namespace unreachable. If the store
     does not answer, the bump is retried in the background until it lands
     or every answer cached before it has expired anyway, so a brief outage
-    cannot leave a stale answer served for its whole TTL."""
+    cannot leave a stale answer served for its whole TTL.
+
+    With read replicas, the primary's position is recorded with the bump:
+    an answer is stored under the new version only if computed on the
+    primary or on a replica that has replayed that far (``_get_or_set``)."""
+    lsn = _primary_lsn() if routing.enabled() else None
     try:
-        _bump(namespace)
+        _bump(namespace, lsn)
     except Exception as exc:
         retrying = retry_in_background(
             f"cache version bump of {namespace!r}",
-            lambda: _bump(namespace),
+            lambda: _bump(namespace, lsn),
             give_up_after=max(
                 settings.PRODUCTS_CACHE_SECONDS,
                 settings.ANALYTICS_CACHE_SECONDS,
@@ -90,6 +111,43 @@ def bump_version(namespace: str) -> None:
         )
         if retrying:
             logger.warning("Cache version bump of %r failed (%s); retrying.", namespace, type(exc).__name__)
+
+
+def _primary_lsn() -> int | None:
+    try:
+        return routing.primary_lsn()
+    except DatabaseError:
+        return None  # not known: see _bump
+
+
+_SET_AT_LEAST = """
+local value = ARGV[1]
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) and tonumber(current) >= tonumber(value) then value = current end
+if ARGV[2] == '0' then
+  redis.call('SET', KEYS[1], value)
+else
+  redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+end
+return 1
+"""
+_local_lock = threading.Lock()
+
+
+def set_at_least(key: str, value: int, *, timeout: float | None) -> None:
+    """Set the integer ``key`` to ``value`` unless it holds a larger one,
+    in one step (concurrent writers keep the largest), its expiry renewed
+    to ``timeout`` seconds (None: none). Through the strict alias: raises
+    when the store does not answer."""
+    strict = caches["strict"]
+    client = getattr(strict, "client", None)
+    if client is not None and hasattr(client, "get_client"):
+        milliseconds = 0 if timeout is None else max(1, int(timeout * 1000))
+        client.get_client(write=True).eval(_SET_AT_LEAST, 1, client.make_key(key), int(value), milliseconds)
+        return
+    with _local_lock:  # one process's memory
+        current = strict.get(key)
+        strict.set(key, value if current is None else max(int(current), value), timeout=timeout)
 
 
 # --- Cache writes that must land, retried in the background -------------------
@@ -237,10 +295,17 @@ class VersionedAnswer:
         digest = hashlib.sha256(text.encode()).hexdigest()[:32]
         self.key = f"{namespaces[0]}:answer:{digest}"
         self.versions: tuple[int, ...] | None = None
+        # With read replicas: how far a replica must have replayed to
+        # compute the answer (None: unknown, the primary computes it).
+        self.lsn: int | None = None
 
     def get(self):
         version_keys = [_version_key(namespace) for namespace in self.namespaces]
-        found = cache.get_many([*version_keys, self.key])
+        lsn_keys = [_lsn_key(namespace) for namespace in self.namespaces] if routing.enabled() else []
+        found = cache.get_many([*version_keys, *lsn_keys, self.key])
+        if lsn_keys:
+            positions = [found.get(key) for key in lsn_keys]
+            self.lsn = None if None in positions else max(int(position) for position in positions)
         versions = tuple(
             int(found.get(key) or get_version(namespace))
             for key, namespace in zip(version_keys, self.namespaces, strict=True)
@@ -267,7 +332,11 @@ def _get_or_set(answer, compute, timeout: int):
         return compute()
     data = answer.get()
     if data is None:
-        data = compute()
+        if isinstance(answer, VersionedAnswer):
+            with routing.caught_up_to(answer.lsn):
+                data = compute()
+        else:
+            data = compute()
         answer.set(data, timeout=timeout)
     return data
 

@@ -9,7 +9,6 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -22,10 +21,12 @@ from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter, NumericRangeFilter
 
 from accounts.models import User
+from core import routing
 from core.admin import ModelAdmin, TabularInline
 from core.exceptions import ConflictError
 from core.forms import BrazilianDecimalField
 from core.pagination import CachedCountPaginator
+from core.routing import replica_view
 from core.spreadsheet import spreadsheet_writer
 from purchases import cashback
 from purchases.models import (
@@ -565,7 +566,7 @@ class PurchaseAdmin(ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view  # staff only, never cached, CSRF-checked
         own = [
-            path("export/", wrap(self.export_view), name=self._url_name("export")),
+            path("export/", wrap(replica_view(self.export_view)), name=self._url_name("export")),
             path("<path:object_id>/approve/", wrap(self.approve_view), name=self._url_name("approve")),
             path("<path:object_id>/reject/", wrap(self.reject_view), name=self._url_name("reject")),
         ]
@@ -715,7 +716,10 @@ class PurchaseAdmin(ModelAdmin):
         # The language is read now: the rows are written after this returns.
         header = [capfirst(str(title)) for title in EXPORT_HEADER]
         statuses = {value: str(label) for value, label in Purchase.Status.choices}
+        # Bound now to the database the view reads from (a replica, or the
+        # primary): the rows are read after this returns.
         rows = changelist.queryset.values_list(*EXPORT_FIELDS)
+        rows = rows.using(rows.db)
         filename = gettext("purchases-%(date)s.csv") % {"date": timezone.localdate().isoformat()}
         response = StreamingHttpResponse(
             csv_chunks(header, self._export_rows(rows, statuses)), content_type="text/csv; charset=utf-8"
@@ -725,36 +729,35 @@ class PurchaseAdmin(ModelAdmin):
 
     @staticmethod
     def _export_rows(rows, statuses: dict[str, str]) -> Iterator[tuple]:
-        # In a transaction: on PostgreSQL the iterator's server-side cursor is
-        # then a plain one, which hands rows out as the scan finds them. In
-        # autocommit Django declares it WITH HOLD, which computes the whole
-        # result before the first row.
-        # (Nested in another, it needs no savepoint: it only reads.)
-        with transaction.atomic(using=rows.db, savepoint=False):
-            for (
+        # In a transaction (routing.stream): on PostgreSQL the iterator's
+        # server-side cursor is then a plain one, which hands rows out as
+        # the scan finds them. In autocommit Django declares it WITH HOLD,
+        # which computes the whole result before the first row (and which a
+        # transaction pooler cannot keep).
+        for (
+            pk,
+            code,
+            day,
+            value,
+            status,
+            percent,
+            cashback_value,
+            reseller_id,
+            name,
+            email,
+        ) in routing.stream(rows, chunk_size=EXPORT_CHUNK_SIZE):
+            yield (
                 pk,
                 code,
-                day,
+                day.isoformat(),
                 value,
-                status,
+                statuses.get(status, status),
                 percent,
                 cashback_value,
                 reseller_id,
                 name,
                 email,
-            ) in rows.iterator(chunk_size=EXPORT_CHUNK_SIZE):
-                yield (
-                    pk,
-                    code,
-                    day.isoformat(),
-                    value,
-                    statuses.get(status, status),
-                    percent,
-                    cashback_value,
-                    reseller_id,
-                    name,
-                    email,
-                )
+            )
 
     # --- Review actions ---------------------------------------------------------
 

@@ -17,6 +17,7 @@ from accounts.permissions import IsReseller, IsResellerOrStaffPermissions, Staff
 from core.filters import FilterBackend, StableOrderingFilter
 from core.pagination import CachedCountLargeTablePagination, LargeTablePagination
 from core.parsing import ID_PATTERN
+from core.routing import ReplicaReadsMixin
 from purchases.filters import PurchaseFilter
 from purchases.models import Purchase
 from purchases.selectors import (
@@ -171,6 +172,7 @@ def _items(validated_items):
     ),
 )
 class PurchaseViewSet(
+    ReplicaReadsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
@@ -376,7 +378,7 @@ class ResellerMeCashbackView(APIView):
         return Response(_balance(request.user.reseller))
 
 
-class ResellerMeSummaryView(APIView):
+class ResellerMeSummaryView(ReplicaReadsMixin, APIView):
     permission_classes = [IsReseller]
 
     @extend_schema(

@@ -5,6 +5,7 @@ the single ``env`` object below; ``local``, ``test`` and ``production`` only
 change defaults and hardening.
 """
 
+import copy
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -117,6 +118,83 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # of every request. Without it, each worker's first request after a
     # database restart answers 503 and the worker reconnects for the next.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_HEALTH_CHECKS", default=False)
+
+# Pooled connections (PostgreSQL): DATABASE_POOL=true keeps each process's
+# connections in psycopg's pool (Django's native one), as many as a worker
+# has threads (GUNICORN_THREADS, config/gunicorn.py) unless
+# DATABASE_POOL_MAX_SIZE says otherwise: fewer and a busy thread waits up to
+# DATABASE_POOL_TIMEOUT seconds, then answers 503. Django refuses a pool
+# with persistent connections: CONN_MAX_AGE is 0 with it (a request hands its
+# connection back to the pool when it ends, instead of closing it).
+DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
+# Behind PgBouncer (or another pooler) in transaction mode: no prepared
+# statements (the pooler hands each transaction to any server connection),
+# and server-side cursors only inside transactions (core.postgresql): a
+# QuerySet.iterator() outside one reads its rows at once instead.
+DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
+_postgresql = DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+if _postgresql and DATABASE_POOL:
+    if env.int("DATABASE_CONN_MAX_AGE", default=0):
+        raise ImproperlyConfigured(
+            "DATABASE_POOL: unset DATABASE_CONN_MAX_AGE (a pool's connections are handed back after "
+            "each request: CONN_MAX_AGE is 0 with it)."
+        )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=env.int("GUNICORN_THREADS", default=4)),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
+    }
+if _postgresql and DATABASE_PGBOUNCER:
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    if DATABASES["default"]["ENGINE"] == "core.postgresql":
+        DATABASES["default"]["TRANSACTION_POOLING"] = True
+    else:
+        # Django's own engine knows no better than none at all.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+# Read replicas (PostgreSQL hot standbys), none by default:
+# DATABASE_REPLICA_URLS=postgres://...@replica1/db,postgres://...@replica2/db
+# adds them as "replica1", "replica2"..., with the primary's engine and
+# options. Only the read-heavy paths read from them (core.routing says
+# which, and when they go to the primary instead).
+DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
+# Seconds a replica may lag before reads leave it (measured on the replica
+# every DATABASE_REPLICA_CHECK_SECONDS, per process).
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=5.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=2.0)
+# After a write, how long the user's reads wait for a replica that has
+# replayed it (else the primary answers); past it the lag bound keeps them
+# fresh, so keep it above DATABASE_REPLICA_MAX_LAG_SECONDS plus a check.
+DATABASE_REPLICA_PIN_SECONDS = env.float("DATABASE_REPLICA_PIN_SECONDS", default=10.0)
+# How long a replica that failed is left alone.
+DATABASE_REPLICA_DOWN_SECONDS = env.float("DATABASE_REPLICA_DOWN_SECONDS", default=10.0)
+# Seconds to wait for a replica's connection (libpq's connect_timeout; and
+# the pool's wait, with DATABASE_POOL).
+DATABASE_REPLICA_CONNECT_TIMEOUT = env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2)
+DATABASE_REPLICAS: list[str] = []
+if DATABASE_REPLICA_URLS and not _postgresql:
+    raise ImproperlyConfigured("DATABASE_REPLICA_URLS: read replicas need PostgreSQL (DATABASE_URL).")
+for _index, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    _replica = env.db_url_config(_url)
+    _options = {**copy.deepcopy(DATABASES["default"].get("OPTIONS", {})), **_replica.get("OPTIONS", {})}
+    _options["connect_timeout"] = DATABASE_REPLICA_CONNECT_TIMEOUT
+    if "pool" in _options:
+        _options["pool"]["timeout"] = min(_options["pool"]["timeout"], DATABASE_REPLICA_CONNECT_TIMEOUT)
+    _alias = f"replica{_index}"
+    DATABASES[_alias] = {
+        **{key: value for key, value in DATABASES["default"].items() if key not in ("NAME", "OPTIONS")},
+        **{key: _replica[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT") if key in _replica},
+        "OPTIONS": _options,
+        # The test database is the primary's (a standby replicates it).
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_REPLICAS.append(_alias)
+if DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["core.routing.ReplicaRouter"]
+    # Pins the signed-in user to the primary after a write (core.routing).
+    _authentication = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    MIDDLEWARE.insert(_authentication + 1, "core.routing.ReadYourWritesMiddleware")
 
 # --- Cache ------------------------------------------------------------------
 # No REDIS_URL: per-process local memory. With REDIS_URL every process shares

@@ -60,3 +60,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
         params = super().get_connection_params()
         params["context"] = adapters_template(settings.USE_TZ, self.timezone)
         return params
+
+    def chunked_cursor(self):
+        """A server-side cursor for ``QuerySet.iterator()``, except outside a
+        transaction behind a transaction pooler (DATABASE_PGBOUNCER): there
+        Django would declare it WITH HOLD in one transaction and fetch from
+        it in the next, which the pooler may hand to another server
+        connection that has no such cursor. A plain cursor reads the rows
+        at once instead: iterate inside ``transaction.atomic()`` to stream
+        them."""
+        if self.settings_dict.get("TRANSACTION_POOLING") and self.get_autocommit():
+            return self.cursor()
+        return super().chunked_cursor()

@@ -23,6 +23,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from core.routing import replica_view
 from core.spreadsheet import spreadsheet_writer
 from purchases.admin import RESELLER_PARAMETER
 from purchases.analytics.reseller_admin import ResellerMonthAdmin
@@ -345,11 +346,20 @@ def analytics_csv_view(request):
 # Staff with the analytics permission, the API's analytics routes' (the site
 # wraps them in admin_view: others go to the admin login; staff without it
 # get a 403 and no link).
+# Both read from a replica when there are any (core.routing).
 admin.site.register_view(
-    "analytics/", analytics_view, name="analytics", title=PAGE_TITLE, permission=ANALYTICS_PERMISSION
+    "analytics/",
+    replica_view(analytics_view),
+    name="analytics",
+    title=PAGE_TITLE,
+    permission=ANALYTICS_PERMISSION,
 )
 admin.site.register_view(
-    "analytics/csv/", analytics_csv_view, name="analytics_csv", title=None, permission=ANALYTICS_PERMISSION
+    "analytics/csv/",
+    replica_view(analytics_csv_view),
+    name="analytics_csv",
+    title=None,
+    permission=ANALYTICS_PERMISSION,
 )
 
 VIEW_PURCHASE_PERMISSION = "purchases.view_purchase"

@@ -23,6 +23,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core import routing
 from purchases import cashback
 from purchases.admin import RESELLER_PARAMETER, csv_chunks
 from purchases.models import MonthlyCashback, format_brl, format_month_name, format_percent
@@ -163,7 +164,11 @@ class ResellerMonthAdmin(ResellerAdmin):
         )
 
         def lines():
-            for pk, name, email, created_at, total, percent, cashback_value in rows.iterator(chunk_size=2000):
+            # In a transaction (routing.stream): streamed, also behind a
+            # transaction pooler.
+            for pk, name, email, created_at, total, percent, cashback_value in routing.stream(
+                rows, chunk_size=2000
+            ):
                 yield (
                     pk,
                     name,

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import StaffPermissions
+from core.routing import ReplicaReadsMixin
 from purchases.analytics.selectors import (
     analytics_cached,
     analytics_monthly_list,
@@ -48,7 +49,7 @@ def _staff_only(description):
 ANALYTICS_PERMISSIONS = {"get": [ANALYTICS_PERMISSION]}
 
 
-class AnalyticsSummaryView(APIView):
+class AnalyticsSummaryView(ReplicaReadsMixin, APIView):
     permission_classes = [StaffPermissions]
     staff_permissions = ANALYTICS_PERMISSIONS
 
@@ -109,7 +110,7 @@ class AnalyticsSummaryView(APIView):
         )
 
 
-class AnalyticsMonthlyView(APIView):
+class AnalyticsMonthlyView(ReplicaReadsMixin, APIView):
     permission_classes = [StaffPermissions]
     staff_permissions = ANALYTICS_PERMISSIONS
 
@@ -168,7 +169,7 @@ class AnalyticsMonthlyView(APIView):
         )
 
 
-class _AnalyticsRankingView(APIView):
+class _AnalyticsRankingView(ReplicaReadsMixin, APIView):
     """A month's ranking (`?month=&limit=`): subclasses name the cache
     endpoint, the selector and the output serializer."""
 

@@ -13,6 +13,7 @@ import unicodedata
 from collections import defaultdict
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
@@ -33,12 +34,15 @@ class Command(BaseCommand):
         by_cpf: dict[str, list[int]] = defaultdict(list)
         non_ascii: list[int] = []
         queryset = Reseller.objects.order_by("pk").only("pk", "cpf_encrypted")
-        for reseller in queryset.iterator(chunk_size=batch_size):
-            stored = cpf_codec.decrypt(reseller.cpf_encrypted)
-            folded = ascii_digits(stored)
-            if folded != stored:
-                non_ascii.append(reseller.pk)
-            by_cpf[folded].append(reseller.pk)
+        # In a transaction: the rows are streamed (a server-side cursor), also
+        # behind a transaction pooler.
+        with transaction.atomic():
+            for reseller in queryset.iterator(chunk_size=batch_size):
+                stored = cpf_codec.decrypt(reseller.cpf_encrypted)
+                folded = ascii_digits(stored)
+                if folded != stored:
+                    non_ascii.append(reseller.pk)
+                by_cpf[folded].append(reseller.pk)
         duplicates = [ids for ids in by_cpf.values() if len(ids) > 1]
 
         for pk in non_ascii:
