@@ -190,6 +190,7 @@ def test_the_index_is_portuguese_and_nothing_is_missing(live_server, page, log_i
         "contas",
         "produtos",
         "revendedores",
+        "segundo plano",
     ]
     english = ["Reports", "Back office", "Token", "Accounts", "Authentication", "View site"]
     body = page.locator("body").inner_text()
