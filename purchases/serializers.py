@@ -140,9 +140,20 @@ class MonthSummaryOutputSerializer(serializers.Serializer):
 
 class CashbackBalanceOutputSerializer(serializers.Serializer):
     credit = serializers.DecimalField(max_digits=14, decimal_places=2)
-    source = serializers.ChoiceField(choices=["external", "local"])
-    stale = serializers.BooleanField()
-    fetched_at = serializers.DateTimeField()
+    source = serializers.ChoiceField(
+        choices=["external", "local"],
+        help_text=_(
+            "external: the brand's credit, as last stored; local: the cashback of approved purchases."
+        ),
+    )
+    stale = serializers.BooleanField(
+        help_text=_(
+            "True when the brand's credit is older than a few minutes (a refresh is pending or failed)."
+        )
+    )
+    fetched_at = serializers.DateTimeField(
+        help_text=_("When the brand gave the credit (for the local ledger: when it was computed).")
+    )
 
 
 class MonthQueryInputSerializer(serializers.Serializer):

@@ -43,10 +43,17 @@ from purchases.services import (
     purchase_reject,
     purchase_update,
 )
-from resellers.cashback_client import cashback_balance
+from resellers.credit import cashback_balance
 from resellers.models import Reseller
 from resellers.selectors import reseller_list
 
+CASHBACK_DESCRIPTION = (
+    "The brand's cashback API is never called during the request: the answer is the credit "
+    "a background refresh stored (`source: external`, `fetched_at` saying when the brand gave "
+    "it), or the local ledger, the cashback of approved purchases (`source: local`), while "
+    "none is stored. `stale` is true when the stored credit is older than a few minutes: a "
+    "refresh has been asked for (or failed), and a later request shows its result."
+)
 CASHBACK_EXAMPLE = OpenApiExample(
     "External",
     value={
@@ -326,11 +333,7 @@ class ResellerMeCashbackView(APIView):
 
     @extend_schema(
         summary="Own accumulated cashback",
-        description=(
-            "From the brand's cashback API when it answers (cached for a few minutes); "
-            "otherwise the local ledger (cashback of approved purchases). `source` says "
-            "which, and `stale` is true when a cached external value is served after a failure."
-        ),
+        description=CASHBACK_DESCRIPTION,
         tags=["cashback"],
         responses={200: CashbackBalanceOutputSerializer},
         examples=[CASHBACK_EXAMPLE],
@@ -371,6 +374,7 @@ class ResellerCashbackView(GenericAPIView):
 
     @extend_schema(
         summary="A reseller's accumulated cashback (staff)",
+        description=CASHBACK_DESCRIPTION,
         tags=["cashback"],
         responses={200: CashbackBalanceOutputSerializer},
         examples=[CASHBACK_EXAMPLE],
@@ -381,8 +385,6 @@ class ResellerCashbackView(GenericAPIView):
 
 def _balance(reseller: Reseller) -> dict:
     balance = cashback_balance(
-        cpf=reseller.cpf,
-        cpf_index=reseller.cpf_index,
-        local_ledger=lambda: local_ledger_get(reseller=reseller),
+        reseller_id=reseller.pk, local_ledger=lambda: local_ledger_get(reseller=reseller)
     )
     return CashbackBalanceOutputSerializer(balance).data
