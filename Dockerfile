@@ -48,7 +48,7 @@ COPY . .
 # collected at build time and served by WhiteNoise. The values below exist
 # only so the production settings load for this step; they are not kept.
 # Bytecode is compiled here because the app user cannot write /app at run time.
-RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost ALLOW_LOCAL_CACHE=true \
+RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost ALLOW_LOCAL_CACHE=true ALLOW_IN_PROCESS_JOBS=true \
     CPF_ENCRYPTION_KEYS=collectstatic-only CPF_BLIND_INDEX_KEY=collectstatic-only \
     PUBLIC_BASE_URL=http://localhost \
     DJANGO_SETTINGS_MODULE=config.settings.production \

@@ -100,9 +100,10 @@ SECRETS = {
     "CPF_ENCRYPTION_KEYS": "bmQD2eQ8bvmITRj7Vly_arLCubDqhWp7xEkEFXiIed8=",
     "CPF_BLIND_INDEX_KEY": "y" * 32,
     "PUBLIC_BASE_URL": "https://api.example.com",
+    "CELERY_BROKER_URL": "amqp://cashback:secret@rabbitmq:5672/cashback",
 }
 PRINT_CACHE_BACKEND = "import config.settings.production as s; print(s.CACHES['default']['BACKEND'])"
-_UNSET = ("REDIS_URL", "ALLOW_LOCAL_CACHE", "DATABASE_URL", *SECRETS)
+_UNSET = ("REDIS_URL", "ALLOW_LOCAL_CACHE", "ALLOW_IN_PROCESS_JOBS", "DATABASE_URL", *SECRETS)
 
 
 def load_production_settings(**env: str) -> subprocess.CompletedProcess:
@@ -174,6 +175,24 @@ def test_production_accepts_the_single_process_flag_instead_of_redis():
     result = load_production_settings(**SECRETS, ALLOW_LOCAL_CACHE="true")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache"
+
+
+def test_production_refuses_to_start_without_a_broker():
+    secrets = {key: value for key, value in SECRETS.items() if key != "CELERY_BROKER_URL"}
+    result = load_production_settings(**secrets, REDIS_URL="redis://127.0.0.1:6379/0")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Set the CELERY_BROKER_URL environment variable" in result.stderr
+
+
+def test_production_runs_jobs_in_process_only_when_told_to():
+    secrets = {key: value for key, value in SECRETS.items() if key != "CELERY_BROKER_URL"}
+    result = import_settings(
+        "import config.settings.production as s; print(s.CELERY_TASK_ALWAYS_EAGER)",
+        unset=_UNSET,
+        env={**secrets, "REDIS_URL": "redis://127.0.0.1:6379/0", "ALLOW_IN_PROCESS_JOBS": "true"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
 
 
 # --- The image's healthcheck command ------------------------------------------------

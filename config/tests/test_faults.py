@@ -205,6 +205,7 @@ PRODUCTION_ENV = {
     "CPF_BLIND_INDEX_KEY": "k",
     "PUBLIC_BASE_URL": "https://api.example.com",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "CELERY_BROKER_URL": "amqp://cashback:secret@rabbitmq:5672/cashback",
 }
 
 
