@@ -441,9 +441,12 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
-# Periodic work (beat); each app adds its entries below.
 # Seconds /health/ready waits for the broker.
 HEALTH_BROKER_TIMEOUT = env.float("HEALTH_BROKER_TIMEOUT", default=1.0)
+# Beat writes its schedule file after every task it sends (each minute at
+# least): the container's healthcheck reads the file's age.
+CELERY_BEAT_SYNC_EVERY = 1
+# Periodic work (beat); each app adds its entries below.
 CELERY_BEAT_SCHEDULE = {
     "email-resend": {"task": "core.tasks.email_resend", "schedule": 5 * 60.0},
     "jobs-resend-queued": {"task": "core.tasks.jobs_resend_queued", "schedule": 60.0},

@@ -3,7 +3,9 @@ Host header, production settings that refuse to start half-configured, CORS
 headers a browser client needs, and the container's healthcheck command."""
 
 import logging
+import os
 import subprocess
+import time
 
 import pytest
 from django.conf import settings
@@ -215,6 +217,17 @@ def test_healthcheck_command_fails_when_nothing_answers(capsys, monkeypatch):
     monkeypatch.setenv("PORT", "9")  # discard: nothing listens there
     assert healthcheck.main(["healthcheck", "/health/ready"]) == 1
     assert "http://127.0.0.1:9/health/ready" in capsys.readouterr().out
+
+
+def test_beats_healthcheck_reads_the_age_of_its_schedule_file(tmp_path, capsys):
+    schedule = tmp_path / "celerybeat-schedule"
+    assert healthcheck.main(["healthcheck", "--fresh", str(schedule), "180"]) == 1  # not written yet
+    (tmp_path / "celerybeat-schedule.db").write_bytes(b"")  # dbm names it with a suffix
+    assert healthcheck.main(["healthcheck", "--fresh", str(schedule), "180"]) == 0
+    old = time.time() - 181
+    os.utime(tmp_path / "celerybeat-schedule.db", (old, old))
+    assert healthcheck.main(["healthcheck", "--fresh", str(schedule), "180"]) == 1
+    assert "written 181 s ago (at most 180)" in capsys.readouterr().out
 
 
 def test_by_default_the_password_reset_floor_covers_the_work_of_a_busy_server():
