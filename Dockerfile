@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for every role (api, migrate, one-off management commands).
+# One image for every role (api, Celery worker and beat, migrate, one-off
+# management commands).
 # The base is pinned to a dated Debian release; bookworm's own python3 is
 # Python 3.11, the project's version. CI builds this same file on a locally
 # bootstrapped equivalent of this exact tag (.ci/container).
@@ -48,7 +49,7 @@ COPY . .
 # collected at build time and served by WhiteNoise. The values below exist
 # only so the production settings load for this step; they are not kept.
 # Bytecode is compiled here because the app user cannot write /app at run time.
-RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost ALLOW_LOCAL_CACHE=true \
+RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost ALLOW_LOCAL_CACHE=true ALLOW_IN_PROCESS_JOBS=true \
     CPF_ENCRYPTION_KEYS=collectstatic-only CPF_BLIND_INDEX_KEY=collectstatic-only \
     PUBLIC_BASE_URL=http://localhost \
     DJANGO_SETTINGS_MODULE=config.settings.production \
@@ -68,14 +69,19 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 WORKDIR /app
 
+# The one directory the app user owns: the jobs' files (exports), a volume
+# shared by the api and the workers in a real deployment (docker-compose.yml).
+ENV JOB_FILES_DIR=/var/lib/cashback/jobs
 RUN groupadd --gid 10001 app \
-    && useradd --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+    && useradd --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/cashback/jobs
 USER 10001:10001
 
 EXPOSE 8000
 
 # Liveness by default; `python -m core.healthcheck /health/ready` probes
-# readiness (database and cache). The probes answer whatever the Host header,
+# readiness (database, cache and broker). The worker and beat containers
+# replace it with their own (docker-compose.yml). The probes answer whatever the Host header,
 # so a production ALLOWED_HOSTS does not turn them into 400s.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "core.healthcheck"]

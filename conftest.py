@@ -1,14 +1,19 @@
+import contextlib
 import datetime
 import itertools
 import os
+import re
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 import time_machine
@@ -272,6 +277,12 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if item.get_closest_marker("scale"):
                 item.add_marker(skip_scale)
+    worker_tests = [item for item in items if item.get_closest_marker("worker")]
+    missing = _worker_tests_possible() if worker_tests else ""
+    if missing and os.environ.get("WORKER_TESTS_REQUIRED"):
+        raise pytest.UsageError(f"WORKER_TESTS_REQUIRED is set, but a real Celery worker {missing}")
+    for item in worker_tests if missing else ():
+        item.add_marker(pytest.mark.skip(reason=f"a real Celery worker {missing}"))
     if connection.vendor == "postgresql":
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
@@ -373,3 +384,206 @@ def screenshot(tmp_path):
         return path
 
     return save
+
+
+# --- Real Celery worker tests (`-m worker`) ------------------------------------------
+#
+# The rest of the suite runs every task in-process (config/settings/test.py).
+# Tests marked `worker` send theirs through RabbitMQ to a real worker: they
+# run when CELERY_BROKER_URL names a broker and DATABASE_URL a PostgreSQL
+# database (the worker is another process: it needs the committed rows of a
+# real server, so these tests use `transactional_db`), and are skipped
+# otherwise, unless WORKER_TESTS_REQUIRED is set (CI), which makes a missing
+# broker or database an error rather than a silent skip.
+
+WORKER_START_SECONDS = 60
+
+
+class CeleryWorker:
+    """``celery -A config worker`` (prefork, 2 processes) in a session of its
+    own, on the test database and a queue of this run's own; started,
+    stopped and killed by its PID."""
+
+    def __init__(self, *, app, broker_url: str, queue: str, directory: Path, env: dict[str, str]):
+        self.app, self.broker_url, self.queue = app, broker_url, queue
+        self.directory, self.env = directory, env
+        self.process: subprocess.Popen | None = None
+        self.started = 0
+        self.log_path: Path | None = None
+
+    @property
+    def nodename(self) -> str:
+        return f"test-worker-{self.started}@{socket.gethostname()}"
+
+    def start(self) -> None:
+        """Start a new worker and wait until it answers a ping."""
+        self.started += 1
+        self.log_path = self.directory / f"worker-{self.started}.log"
+        command = [
+            sys.executable,
+            *("-m", "celery", "-A", "config", "worker", "--pool", "prefork", "--concurrency", "2"),
+            *("--loglevel", "INFO", "-n", f"test-worker-{self.started}@%h", "-Q", self.queue),
+            *("-I", "core.tests.worker_tasks", "--without-gossip", "--without-mingle"),
+        ]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+                command,
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its pool processes share its group: killed together
+            )
+        deadline = time.monotonic() + WORKER_START_SECONDS
+        while not self.app.control.ping(destination=[self.nodename], timeout=0.5):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the Celery worker did not start:\n{self.log()[-3000:]}")
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM: running tasks end first), then SIGKILL."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once, as a lost
+        machine or the OOM killer would: nothing ends, nothing is acknowledged."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def wait_for_log(self, pattern: str, *, count: int = 1, timeout: float = 30) -> None:
+        """Wait until the regular expression ``pattern`` matches ``count``
+        times in the worker's log."""
+        deadline = time.monotonic() + timeout
+        while len(re.findall(pattern, self.log())) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{pattern!r} not {count} times in the worker's log:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+
+    def messages_ready(self) -> int:
+        """Messages waiting in this run's queue (none taken by a worker)."""
+        with self.app.connection_for_write() as connection_:
+            return connection_.default_channel.queue_declare(queue=self.queue, passive=True).message_count
+
+    def delete_queue(self) -> None:
+        with self.app.connection_for_write() as connection_:
+            connection_.default_channel.queue_delete(queue=self.queue)
+
+
+def wait_until(condition, *, timeout: float = 30, what: str = "the condition") -> None:
+    """Poll ``condition()`` (database reads, say) until it is true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _use_celery(app, **conf) -> None:
+    """Point the Celery app of this process elsewhere: its configuration,
+    then a fresh AMQP layer (queues, router, producers) built from it."""
+    # The connection pool goes too (kombu keeps pools by broker: not closed).
+    app._pool = None
+    # Read from Django's settings, a value is found under its CELERY_ name first.
+    app.conf.update({**conf, **{f"CELERY_{key.upper()}": value for key, value in conf.items()}})
+    app.__dict__.pop("amqp", None)
+
+
+def _worker_tests_possible() -> str:
+    """Why the worker tests cannot run here, or ""."""
+    from django.conf import settings as django_settings
+
+    if not django_settings.TEST_CELERY_BROKER_URL:
+        return "needs a broker (set CELERY_BROKER_URL)"
+    if connection.vendor != "postgresql":
+        return "needs PostgreSQL (set DATABASE_URL): the worker reads what the tests commit"
+    return ""
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_session(django_db_setup, django_db_blocker, make_httpserver, tmp_path_factory):
+    from django.conf import settings as django_settings
+
+    from config.celery import app
+
+    database = django_settings.DATABASES["default"]  # the test database, once set up
+    database_url = "postgres://{user}:{password}@{host}:{port}/{name}".format(
+        user=quote(database["USER"] or ""),
+        password=quote(database["PASSWORD"] or ""),
+        host=database["HOST"] or "127.0.0.1",
+        port=database["PORT"] or 5432,
+        name=quote(database["NAME"]),
+    )
+    directory = tmp_path_factory.mktemp("celery-worker")
+    for name in ("mail", "jobs"):
+        (directory / name).mkdir()
+    queue = f"cashback-test-{os.getpid()}-{secrets.token_hex(4)}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.worker_tests",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": django_settings.TEST_CELERY_BROKER_URL,
+        "CELERY_TEST_QUEUE": queue,
+        "EMAIL_FILE_PATH": str(directory / "mail"),
+        "JOB_FILES_DIR": str(directory / "jobs"),
+        "CASHBACK_API_URL": make_httpserver.url_for("").rstrip("/"),
+        "CASHBACK_API_TOKEN": "worker-test-token",
+    }
+    # Only where tasks would go: the worker tests themselves turn off the
+    # in-process mode (celery_worker), so that the others keep it.
+    # (The exchange and routing key were derived from the queue's name when
+    # the configuration was read: the three go together.)
+    names = ("task_default_queue", "task_default_exchange", "task_default_routing_key")
+    previous = {key: app.conf[key] for key in ("broker_url", *names)}
+    _use_celery(app, broker_url=env["CELERY_BROKER_URL"], **dict.fromkeys(names, queue))
+    worker = CeleryWorker(
+        app=app, broker_url=env["CELERY_BROKER_URL"], queue=queue, directory=directory, env=env
+    )
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
+        with contextlib.suppress(Exception):
+            worker.delete_queue()
+        _use_celery(app, **previous)
+
+
+@pytest.fixture
+def celery_worker(_celery_worker_session, transactional_db, settings):
+    """A real Celery worker for this test, as production runs one: the
+    tasks this test sends go through RabbitMQ to it, after their
+    transaction commits. The worker lives for the session (a test that
+    kills it starts another); its mail lands in ``worker.directory / "mail"``,
+    and it calls the brand's API at pytest-httpserver's ``httpserver``.
+
+    The tests of later features that need the real thing belong in the
+    same marked set: a bulk approval of 5,000 purchases, an export
+    downloaded once the worker wrote it (``JOB_FILES_DIR`` is
+    ``worker.directory / "jobs"`` for both processes)."""
+    worker = _celery_worker_session
+    settings.CELERY_BROKER_URL = worker.broker_url
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "jobs": {**settings.STORAGES["jobs"], "OPTIONS": {"location": str(worker.directory / "jobs")}},
+    }
+    if worker.process is None or worker.process.poll() is not None:
+        worker.start()  # a test before this one killed it
+    in_process, worker.app.conf.task_always_eager = worker.app.conf.task_always_eager, False
+    try:
+        yield worker
+    finally:
+        worker.app.conf.task_always_eager = in_process

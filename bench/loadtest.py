@@ -439,6 +439,8 @@ def app_environment(args) -> dict:
         LOGIN_THROTTLE_RATE="1000/min",
         JWT_ACCESS_TOKEN_MINUTES="120",
         CASHBACK_API_URL="",
+        # No route measured here sends a task; no broker to start.
+        ALLOW_IN_PROCESS_JOBS="true",
         PYTHONUNBUFFERED="1",
     )
     # Variants, e.g. --app-env PURCHASE_LIST_CACHE_SECONDS=0 (the list without its cache).

@@ -14,11 +14,8 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # (ALLOW_LOCAL_CACHE=true, see config/settings/production.py): one process then.
 _local_cache = not os.environ.get("REDIS_URL") and os.environ.get("ALLOW_LOCAL_CACHE", "").lower() == "true"
 workers = int(os.environ.get("GUNICORN_WORKERS", "1" if _local_cache else "3"))
-# Threads per worker: a call to the brand's cashback API may wait out its
-# budget (CASHBACK_API_TIMEOUT, 2 s) until the circuit breaker opens, but at
-# most CASHBACK_API_MAX_CALLS_PER_PROCESS (2) threads of a worker wait on it:
-# keep more threads than that, so /health/live and other requests are
-# answered meanwhile.
+# Threads per worker. No request waits on the brand's cashback API (the
+# Celery workers call it); a slow request holds one thread, not the worker.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 

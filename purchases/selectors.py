@@ -1,12 +1,12 @@
 """Reads: permission-scoped purchase querysets, month summaries, the ledger."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -212,3 +212,17 @@ def local_ledger_get(*, reseller: Reseller) -> Decimal:
         total=Sum("cashback_value")
     )["total"]
     return (total or cashback.ZERO).quantize(cashback.CENT)
+
+
+def resellers_credit_due(*, active_since: date, checked_before: datetime, limit: int) -> list[int]:
+    """Ids of resellers with a purchase dated since ``active_since`` whose
+    brand credit was never refreshed or not since ``checked_before``, the
+    longest unrefreshed first (a failed refresh counts as one, so resellers
+    the brand does not know never hold up the others)."""
+    active = Purchase.objects.filter(reseller=OuterRef("pk"), date__gte=active_since)
+    return list(
+        Reseller.objects.filter(Exists(active))
+        .filter(Q(cashback_credit__isnull=True) | Q(cashback_credit__checked_at__lt=checked_before))
+        .order_by(F("cashback_credit__checked_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -142,10 +142,18 @@ class CashbackBalanceOutputSerializer(serializers.Serializer):
     credit = serializers.DecimalField(max_digits=14, decimal_places=2)
     source = serializers.ChoiceField(
         choices=[("external", _("The brand's cashback API")), ("local", _("The local ledger"))],
-        help_text=_("Where the credit comes from."),
+        help_text=_(
+            "external: the brand's credit, as last stored; local: the cashback of approved purchases."
+        ),
     )
-    stale = serializers.BooleanField()
-    fetched_at = serializers.DateTimeField()
+    stale = serializers.BooleanField(
+        help_text=_(
+            "True when the brand's credit is older than a few minutes (a refresh is pending or failed)."
+        )
+    )
+    fetched_at = serializers.DateTimeField(
+        help_text=_("When the brand gave the credit (for the local ledger: when it was computed).")
+    )
 
 
 class MonthQueryInputSerializer(serializers.Serializer):

@@ -47,7 +47,7 @@ from purchases.services import (
     purchase_reject,
     purchase_update,
 )
-from resellers.cashback_client import cashback_balance
+from resellers.credit import cashback_balance
 from resellers.models import Reseller
 from resellers.selectors import reseller_list
 
@@ -79,9 +79,11 @@ SUMMARY_EXAMPLE = OpenApiExample(
 CONFLICT_RESPONSE = OpenApiResponse(description=_("The purchase is no longer in validation"))
 ONLY_IN_VALIDATION = _("Only while `validating`; otherwise 409 and nothing changes.")
 CASHBACK_SOURCES = _(
-    "From the brand's cashback API when it answers (cached for a few minutes); otherwise the "
-    "local ledger (cashback of approved purchases). `source` says which, and `stale` is true "
-    "when a cached external value is served after a failure."
+    "The brand's cashback API is never called during the request: the answer is the credit "
+    "a background refresh stored (`source: external`, `fetched_at` saying when the brand gave "
+    "it), or the local ledger, the cashback of approved purchases (`source: local`), while "
+    "none is stored. `stale` is true when the stored credit is older than a few minutes: a "
+    "refresh has been asked for (or failed), and a later request shows its result."
 )
 # A purchase as the caller sees it: its owner's view, or the staff's with
 # whose it is and who reviewed it.
@@ -422,8 +424,6 @@ class ResellerCashbackView(GenericAPIView):
 
 def _balance(reseller: Reseller) -> dict:
     balance = cashback_balance(
-        cpf=reseller.cpf,
-        cpf_index=reseller.cpf_index,
-        local_ledger=lambda: local_ledger_get(reseller=reseller),
+        reseller_id=reseller.pk, local_ledger=lambda: local_ledger_get(reseller=reseller)
     )
     return CashbackBalanceOutputSerializer(balance).data

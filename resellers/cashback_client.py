@@ -1,42 +1,40 @@
-"""Client of the brand's accumulated-cashback API, with a fast local fallback.
+"""Client of the brand's accumulated-cashback API, called by the refresh task.
 
 ``GET {CASHBACK_API_URL}/v1/cashback?cpf=<11 digits>`` with the header
 ``token: <CASHBACK_API_TOKEN>`` answers ``{"statusCode": 200, "body": {"credit": <number>}}``.
 
-The route that shows the balance must stay fast whatever the API does, so:
+No request calls it: the cashback routes answer from the stored credit
+(``resellers.credit``) and a worker refreshes it (``resellers.tasks``).
+``credit_fetch`` is that worker's one call, and it stays bounded and polite:
 
-* **Not configured** (empty ``CASHBACK_API_URL``): the local ledger, no HTTP.
-* **Fresh cache**: an answer is reused for ``CASHBACK_API_CACHE_SECONDS``.
 * **Time budget**: ``CASHBACK_API_TIMEOUT`` seconds for the whole call,
   retry included. Each attempt gets what is left of the budget as its connect
   and read timeouts, and the body is read piece by piece against the same
   deadline (a read timeout bounds each socket read, not the whole answer). A
   silent server costs the budget; one trickling bytes at most about twice it.
 * **One retry** on connection errors and HTTP 5xx, only if enough budget is
-  left. A read timeout is not retried: it has used the budget already.
+  left. A read timeout is not retried: it has used the budget already. The
+  task retries a failed call later, with back-off.
 * **Strict parsing**: anything but the documented shape with a finite
   ``credit`` between 0 and ``MAX_CREDIT`` is a failure, like 4xx/5xx,
   redirects, timeouts, a body over 64 KiB, one nested too deeply for the
-  parser, or any error raised while calling (counted, never a 500).
+  parser, or any error raised while calling (counted, never a crash).
 * **Circuit breaker** kept in Redis so every process shares it (in each
   process's memory without Redis or while it is down): after
   ``CASHBACK_API_BREAKER_FAILURES`` consecutive failed calls no request is made
   for ``CASHBACK_API_BREAKER_SECONDS``; then one caller gets a trial call
   (half-open). Success closes the circuit, failure opens it again. A call in
-  flight counts as a possible failure, so however many callers arrive during
-  a hang, at most that many calls go out before the circuit opens, and
+  flight counts as a possible failure, so however many workers call during a
+  hang, at most that many calls go out before the circuit opens, and
   exactly one trial after it.
 * **Threads**: at most ``CASHBACK_API_MAX_CALLS_PER_PROCESS`` of a process's
-  threads wait on the API at once; the others get the fallback at once, so
-  a hang never holds every thread of a gunicorn worker.
-* **On failure** the last good external answer (kept for a day) is served
-  with ``stale=True``; without one, the local ledger.
+  threads wait on the API at once (a worker with a thread pool); the others
+  fail at once and are retried later.
 
-Nothing here raises for an API or cache problem. The CPF is only ever sent to
-the API: cache keys use the reseller's blind index, and log records name the
-reason of a failure, never the CPF, the token or the URL with its query
-string (``requests``' exception messages contain that URL, so they are never
-logged).
+Every failure raises ``CreditUnavailable`` with a reason safe to log. The CPF
+is only ever sent to the API: log records name the reason of a failure, never
+the CPF, the token or the URL with its query string (``requests``' exception
+messages contain that URL, so they are never logged).
 """
 
 import json
@@ -46,23 +44,16 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
 
 import requests
 import urllib3
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.utils import timezone
+from django.core.cache import caches
 from django_redis.cache import RedisCache
 
 logger = logging.getLogger(__name__)
-
-SOURCE_EXTERNAL = "external"
-SOURCE_LOCAL = "local"
 
 CENTS = Decimal("0.01")
 # The largest amount the answer shows (14 digits, 2 of them decimals): anything
@@ -73,31 +64,22 @@ MAX_CREDIT = Decimal("999999999999.99")
 _session = requests.Session()
 
 # Below this, a retry cannot realistically connect and answer; it would only
-# make the route slower before falling back anyway.
+# hold the worker longer before failing anyway.
 _MIN_RETRY_SECONDS = 0.1
 # The answer is a few dozen bytes; a huge body is garbage, not worth reading.
 _MAX_BODY_BYTES = 64 * 1024
 _READ_BYTES = 8192
-# How long the last good answer stays available to be served as stale.
-_LAST_GOOD_SECONDS = 24 * 60 * 60
 # The failure counter outlives any open period; it is reset by a success.
 _BREAKER_STATE_SECONDS = 24 * 60 * 60
 
-# The version segment lets a future change of the stored format ignore old entries.
+# The breaker's shared state; the version segment lets a future change of
+# its format ignore old entries.
 _KEY_PREFIX = "cashback-api:v1"
 _FAILURES_KEY = f"{_KEY_PREFIX}:breaker:failures"
 _OPEN_KEY = f"{_KEY_PREFIX}:breaker:open"
 _IN_FLIGHT_KEY = f"{_KEY_PREFIX}:breaker:in-flight"
 
 _DECIMAL_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
-
-
-@dataclass(frozen=True)
-class CashbackBalance:
-    credit: Decimal
-    source: str
-    stale: bool
-    fetched_at: datetime
 
 
 class _Failure(Exception):
@@ -109,22 +91,25 @@ class _Failure(Exception):
         self.retryable = retryable
 
 
-def cashback_balance(*, cpf: str, cpf_index: str, local_ledger: Callable[[], Decimal]) -> CashbackBalance:
-    """The reseller's accumulated cashback: external when possible, else the local ledger.
+class CreditUnavailable(Exception):
+    """The API gave no usable credit; ``reason`` is safe to log (no CPF,
+    token or URL)."""
 
-    ``cpf`` (11 digits) is only sent to the API; ``cpf_index`` (the blind index)
-    keys the cache; ``local_ledger`` is called only when it is the answer.
-    """
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def credit_fetch(cpf: str) -> Decimal:
+    """The reseller's accumulated cashback according to the brand's API.
+
+    ``cpf`` (11 digits) is only sent to the API. Raises ``CreditUnavailable``
+    for every failure, the breaker's and the process limit's included."""
     if not settings.CASHBACK_API_URL:
-        return _local(local_ledger)
-
-    fresh = _cached_balance(_fresh_key(cpf_index))
-    if fresh is not None:
-        return fresh
-
+        raise CreditUnavailable("not configured")
     permit = _acquire()
     if isinstance(permit, str):
-        return _fallback(cpf_index, local_ledger, reason=permit)
+        raise CreditUnavailable(permit)
 
     credit, reason = None, ""
     try:
@@ -132,18 +117,15 @@ def cashback_balance(*, cpf: str, cpf_index: str, local_ledger: Callable[[], Dec
     except _Failure as failure:
         reason = failure.reason
     except Exception as exc:
-        # Whatever else goes wrong in the call is the API's failure, never the
-        # route's. Only the class is logged: messages can hold the URL.
+        # Whatever else goes wrong in the call is the API's failure. Only the
+        # class is logged: messages can hold the URL.
         reason = f"unexpected error ({type(exc).__name__})"
     finally:
         # Even when the thread is being stopped: a permit never leaks.
         _finish(permit, ok=credit is not None)
     if credit is None:
-        return _fallback(cpf_index, local_ledger, reason=reason)
-
-    balance = CashbackBalance(credit, SOURCE_EXTERNAL, stale=False, fetched_at=timezone.now())
-    _store(cpf_index, balance)
-    return balance
+        raise CreditUnavailable(reason)
+    return credit
 
 
 # --- HTTP -------------------------------------------------------------------
@@ -258,64 +240,6 @@ def _to_decimal(value: object) -> Decimal | None:
     return credit if 0 <= credit <= MAX_CREDIT else None
 
 
-# --- Answers ----------------------------------------------------------------
-
-
-def _local(local_ledger: Callable[[], Decimal]) -> CashbackBalance:
-    # `or 0`: an aggregate Sum over no approved purchases is None.
-    credit = Decimal(local_ledger() or 0).quantize(CENTS, rounding=ROUND_HALF_UP)
-    return CashbackBalance(credit, SOURCE_LOCAL, stale=False, fetched_at=timezone.now())
-
-
-def _fallback(cpf_index: str, local_ledger: Callable[[], Decimal], *, reason: str) -> CashbackBalance:
-    last_good = _cached_balance(_last_good_key(cpf_index))
-    if last_good is not None:
-        logger.warning("Cashback API unavailable (%s); serving the last good answer.", reason)
-        return replace(last_good, stale=True)
-    logger.warning("Cashback API unavailable (%s); serving the local ledger.", reason)
-    return _local(local_ledger)
-
-
-# --- Answer cache -----------------------------------------------------------
-
-
-def _fresh_key(cpf_index: str) -> str:
-    return f"{_KEY_PREFIX}:fresh:{cpf_index}"
-
-
-def _last_good_key(cpf_index: str) -> str:
-    return f"{_KEY_PREFIX}:last-good:{cpf_index}"
-
-
-def _store(cpf_index: str, balance: CashbackBalance) -> None:
-    # Plain values rather than the dataclass: nothing to unpickle if the class changes.
-    entry = {"credit": str(balance.credit), "fetched_at": balance.fetched_at.isoformat()}
-    fresh_seconds = settings.CASHBACK_API_CACHE_SECONDS
-    _safe_cache(cache.set, _fresh_key(cpf_index), entry, fresh_seconds)
-    _safe_cache(cache.set, _last_good_key(cpf_index), entry, max(_LAST_GOOD_SECONDS, fresh_seconds))
-
-
-def _cached_balance(key: str) -> CashbackBalance | None:
-    """The stored external answer as a fresh balance, or None."""
-    entry = _safe_cache(cache.get, key)
-    try:
-        credit = Decimal(entry["credit"])
-        fetched_at = datetime.fromisoformat(entry["fetched_at"])
-    except (TypeError, KeyError, ValueError, InvalidOperation):
-        return None  # a miss, or an entry this code does not recognise
-    return CashbackBalance(credit, SOURCE_EXTERNAL, stale=False, fetched_at=fetched_at)
-
-
-def _safe_cache(operation: Callable[..., Any], *args: Any) -> Any:
-    # django-redis already swallows connection errors (IGNORE_EXCEPTIONS), but
-    # any cache failure must only cost the cache, never the answer.
-    try:
-        return operation(*args)
-    except Exception:
-        logger.warning("Cache error in the cashback client; continuing without it.", exc_info=True)
-        return None
-
-
 # --- Circuit breaker ---------------------------------------------------------
 #
 # A call in flight counts as a failure that has not happened yet: a call is let
@@ -379,8 +303,8 @@ _local_breaker = _LocalBreaker()
 class _ProcessCalls:
     """How many of this process's threads are waiting on the API, at most
     ``CASHBACK_API_MAX_CALLS_PER_PROCESS``: a hang never holds every thread of
-    a worker, so its other requests (``/health/live`` among them) are served
-    meanwhile. The callers over the limit get the fallback at once."""
+    a worker (``--pool threads``), so its other tasks go on meanwhile. The
+    callers over the limit fail at once, and their task retries later."""
 
     def __init__(self):
         self.lock = threading.Lock()

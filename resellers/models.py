@@ -45,3 +45,35 @@ class Reseller(models.Model):
     @property
     def cpf_formatted(self) -> str:
         return cpf_codec.format_cpf(self.cpf)
+
+
+class CashbackCredit(models.Model):
+    """The brand's accumulated cashback for a reseller, as its API last gave
+    it: written by the refresh task (``resellers.tasks``), read by the
+    cashback routes, which never call the API themselves. Kept in the
+    database rather than the cache: the api and the workers share it in
+    every setup (the local-memory cache is each process's own), and it
+    survives a cache flush."""
+
+    reseller = models.OneToOneField(
+        Reseller,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="cashback_credit",
+        verbose_name=_("reseller"),
+    )
+    # Null until the API has answered once.
+    credit = models.DecimalField(_("credit"), max_digits=14, decimal_places=2, null=True)
+    fetched_at = models.DateTimeField(
+        _("fetched at"), null=True, help_text=_("When the API gave the credit.")
+    )
+    checked_at = models.DateTimeField(_("checked at"), help_text=_("The last refresh, successful or not."))
+    # The reason of the last failure ("HTTP 503", "timeout"): never the CPF.
+    error = models.CharField(_("last error"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("cashback credit")
+        verbose_name_plural = _("cashback credits")
+
+    def __str__(self) -> str:
+        return f"{self.credit} ({self.fetched_at})"

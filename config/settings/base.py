@@ -524,14 +524,22 @@ CASHBACK_AUTO_APPROVED_CPFS = env.list("CASHBACK_AUTO_APPROVED_CPFS", default=[]
 DEMO_AUTO_APPROVED_CPFS = ["15350946056"]
 CASHBACK_API_URL = env("CASHBACK_API_URL", default="")
 CASHBACK_API_TOKEN = env("CASHBACK_API_TOKEN", default="")
+# The API is called by the Celery workers only (resellers.tasks), never in a
+# request: the routes answer from the credit stored (resellers.credit).
 CASHBACK_API_TIMEOUT = env.float("CASHBACK_API_TIMEOUT", default=2.0)
+# A stored credit is fresh for this long; an older one is served as stale
+# (up to a day) while a refresh is queued.
 CASHBACK_API_CACHE_SECONDS = env.int("CASHBACK_API_CACHE_SECONDS", default=300)
 CASHBACK_API_BREAKER_FAILURES = env.int("CASHBACK_API_BREAKER_FAILURES", default=5)
 CASHBACK_API_BREAKER_SECONDS = env.int("CASHBACK_API_BREAKER_SECONDS", default=30)
-# Threads of one process that may wait on the API at once (0: no limit); keep
-# it under gunicorn's threads per worker (config/gunicorn.py) so a hang never
-# holds a whole worker. The others get the fallback at once.
+# Threads of one worker process that may wait on the API at once (0: no
+# limit), for a worker run with a thread pool; the others retry later.
 CASHBACK_API_MAX_CALLS_PER_PROCESS = env.int("CASHBACK_API_MAX_CALLS_PER_PROCESS", default=2)
+# Beat refreshes the credit of the resellers with a purchase dated in the
+# last CASHBACK_CREDIT_ACTIVE_DAYS days, CASHBACK_CREDIT_REFRESH_BATCH a
+# minute at most (the oldest first): the calls it adds to the brand's API.
+CASHBACK_CREDIT_ACTIVE_DAYS = env.int("CASHBACK_CREDIT_ACTIVE_DAYS", default=30)
+CASHBACK_CREDIT_REFRESH_BATCH = env.int("CASHBACK_CREDIT_REFRESH_BATCH", default=100)
 
 # --- Background work (Celery, RabbitMQ) ---------------------------------------
 # CELERY_BROKER_URL (amqp://user:password@host:5672/vhost) sends tasks to
@@ -565,13 +573,20 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
-# Periodic work (beat); each app adds its entries below.
 # Seconds /health/ready waits for the broker.
 HEALTH_BROKER_TIMEOUT = env.float("HEALTH_BROKER_TIMEOUT", default=1.0)
+# Beat writes its schedule file after every task it sends (each minute at
+# least): the container's healthcheck reads the file's age.
+CELERY_BEAT_SYNC_EVERY = 1
+# Periodic work (beat); each app adds its entries below.
 CELERY_BEAT_SCHEDULE = {
     "email-resend": {"task": "core.tasks.email_resend", "schedule": 5 * 60.0},
     "jobs-resend-queued": {"task": "core.tasks.jobs_resend_queued", "schedule": 60.0},
     "jobs-remove-expired-files": {"task": "core.tasks.jobs_remove_expired_files", "schedule": 15 * 60.0},
+    "cashback-credits-refresh-active": {
+        "task": "purchases.tasks.cashback_credits_refresh_active",
+        "schedule": 60.0,
+    },
 }
 # Seconds a job's task works before handing the rest to a new message: no
 # message stays unacknowledged for long (RabbitMQ's consumer timeout), and a

@@ -42,6 +42,18 @@ if not REDIS_URL and not ALLOW_LOCAL_CACHE:  # noqa: F405
         "Set the REDIS_URL environment variable (or ALLOW_LOCAL_CACHE=true for a single-process instance)."
     )
 
+# --- Background work -----------------------------------------------------------
+# Without a broker every task runs inside the process that sends it: a bulk
+# review or an export inside the request, the brand's credit refreshed while
+# the reseller waits, nothing left for beat. ALLOW_IN_PROCESS_JOBS=true
+# accepts that knowingly (a demo, a single small instance).
+ALLOW_IN_PROCESS_JOBS = env.bool("ALLOW_IN_PROCESS_JOBS", default=False)
+if not CELERY_BROKER_URL and not ALLOW_IN_PROCESS_JOBS:  # noqa: F405
+    raise ImproperlyConfigured(
+        "Set the CELERY_BROKER_URL environment variable (or ALLOW_IN_PROCESS_JOBS=true to run "
+        "background work inside the web processes)."
+    )
+
 # --- E-mail ---------------------------------------------------------------------
 # Without EMAIL_URL messages are discarded, each with a warning in the logs:
 # the console backend would print password reset links, which let anyone who

@@ -41,8 +41,13 @@ AUTH_USER_CACHE_SECONDS = 0
 CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="cashback-test")  # noqa: F405
 CACHES["strict"]["KEY_PREFIX"] = CACHES["default"]["KEY_PREFIX"]  # noqa: F405
 
-# Tasks run in-process (no CELERY_BROKER_URL), and their errors fail the test
-# that sent them. The real-worker tests (marked "worker") set their own broker.
+# Tasks run in-process, even with CELERY_BROKER_URL set (CI's worker step
+# sets it), and their errors fail the test that sent them. The real-worker
+# tests (marked "worker", conftest.py) send to the broker named here and
+# start their own worker (config/settings/worker_tests.py).
+TEST_CELERY_BROKER_URL = CELERY_BROKER_URL  # noqa: F405
+CELERY_BROKER_URL = ""
+CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 
 # Job files (exports) outside the checkout.

@@ -3,7 +3,9 @@ Host header, production settings that refuse to start half-configured, CORS
 headers a browser client needs, and the container's healthcheck command."""
 
 import logging
+import os
 import subprocess
+import time
 
 import pytest
 from django.conf import settings
@@ -100,9 +102,10 @@ SECRETS = {
     "CPF_ENCRYPTION_KEYS": "bmQD2eQ8bvmITRj7Vly_arLCubDqhWp7xEkEFXiIed8=",
     "CPF_BLIND_INDEX_KEY": "y" * 32,
     "PUBLIC_BASE_URL": "https://api.example.com",
+    "CELERY_BROKER_URL": "amqp://cashback:secret@rabbitmq:5672/cashback",
 }
 PRINT_CACHE_BACKEND = "import config.settings.production as s; print(s.CACHES['default']['BACKEND'])"
-_UNSET = ("REDIS_URL", "ALLOW_LOCAL_CACHE", "DATABASE_URL", *SECRETS)
+_UNSET = ("REDIS_URL", "ALLOW_LOCAL_CACHE", "ALLOW_IN_PROCESS_JOBS", "DATABASE_URL", *SECRETS)
 
 
 def load_production_settings(**env: str) -> subprocess.CompletedProcess:
@@ -176,6 +179,24 @@ def test_production_accepts_the_single_process_flag_instead_of_redis():
     assert result.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache"
 
 
+def test_production_refuses_to_start_without_a_broker():
+    secrets = {key: value for key, value in SECRETS.items() if key != "CELERY_BROKER_URL"}
+    result = load_production_settings(**secrets, REDIS_URL="redis://127.0.0.1:6379/0")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Set the CELERY_BROKER_URL environment variable" in result.stderr
+
+
+def test_production_runs_jobs_in_process_only_when_told_to():
+    secrets = {key: value for key, value in SECRETS.items() if key != "CELERY_BROKER_URL"}
+    result = import_settings(
+        "import config.settings.production as s; print(s.CELERY_TASK_ALWAYS_EAGER)",
+        unset=_UNSET,
+        env={**secrets, "REDIS_URL": "redis://127.0.0.1:6379/0", "ALLOW_IN_PROCESS_JOBS": "true"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
 # --- The image's healthcheck command ------------------------------------------------
 
 
@@ -196,6 +217,17 @@ def test_healthcheck_command_fails_when_nothing_answers(capsys, monkeypatch):
     monkeypatch.setenv("PORT", "9")  # discard: nothing listens there
     assert healthcheck.main(["healthcheck", "/health/ready"]) == 1
     assert "http://127.0.0.1:9/health/ready" in capsys.readouterr().out
+
+
+def test_beats_healthcheck_reads_the_age_of_its_schedule_file(tmp_path, capsys):
+    schedule = tmp_path / "celerybeat-schedule"
+    assert healthcheck.main(["healthcheck", "--fresh", str(schedule), "180"]) == 1  # not written yet
+    (tmp_path / "celerybeat-schedule.db").write_bytes(b"")  # dbm names it with a suffix
+    assert healthcheck.main(["healthcheck", "--fresh", str(schedule), "180"]) == 0
+    old = time.time() - 181
+    os.utime(tmp_path / "celerybeat-schedule.db", (old, old))
+    assert healthcheck.main(["healthcheck", "--fresh", str(schedule), "180"]) == 1
+    assert "written 181 s ago (at most 180)" in capsys.readouterr().out
 
 
 def test_by_default_the_password_reset_floor_covers_the_work_of_a_busy_server():

@@ -179,10 +179,8 @@ def test_cashback_breaker_works_per_process_when_the_shared_cache_is_down(httpse
     settings.CASHBACK_API_BREAKER_FAILURES = 3
     with override_settings(CACHES=CACHE_DOWN):
         for _ in range(10):
-            balance = cashback_client.cashback_balance(
-                cpf="15350946056", cpf_index="x" * 64, local_ledger=lambda: 0
-            )
-            assert balance.source == cashback_client.SOURCE_LOCAL
+            with pytest.raises(cashback_client.CreditUnavailable):
+                cashback_client.credit_fetch("15350946056")
     # Three failed calls (each retried once on a 5xx), then the breaker opened.
     assert len(httpserver.log) == 6
 
@@ -207,6 +205,7 @@ PRODUCTION_ENV = {
     "CPF_BLIND_INDEX_KEY": "k",
     "PUBLIC_BASE_URL": "https://api.example.com",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "CELERY_BROKER_URL": "amqp://cashback:secret@rabbitmq:5672/cashback",
 }
 
 

@@ -46,6 +46,7 @@ def test_ready_is_503_naming_the_broker_when_it_is_down(client):
     assert response.json()["checks"] == {"database": "ok", "cache": "ok", "broker": "failed"}
 
 
+@pytest.mark.worker  # in CI's step with the broker
 @pytest.mark.skipif(not os.environ.get("CELERY_BROKER_URL"), reason="needs CELERY_BROKER_URL (a real broker)")
 def test_ready_says_ok_for_a_real_broker(client):
     with override_settings(CELERY_BROKER_URL=os.environ["CELERY_BROKER_URL"]):
