@@ -14,7 +14,7 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -30,16 +30,15 @@ def email_queue(message: EmailMultiAlternatives, *, key: str, user_id: int | Non
     (at once outside one). A key already used is a message already kept."""
     html = next((content for content, mimetype in message.alternatives if mimetype == "text/html"), "")
     (recipient,) = message.to
-    created = OutboxEmail.objects.bulk_create(
-        [
-            OutboxEmail(
+    try:
+        # A savepoint: a key already kept fails this insert alone, not the
+        # transaction it is part of.
+        with transaction.atomic():
+            OutboxEmail.objects.create(
                 key=key, user_id=user_id, to=recipient, subject=message.subject, body=message.body, html=html
             )
-        ],
-        ignore_conflicts=True,
-    )
-    if not created:
-        return
+    except IntegrityError:
+        return  # the same message, already kept: sent once
     from core.tasks import email_send
 
     transaction.on_commit(lambda: _send_later(email_send, key))

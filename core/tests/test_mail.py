@@ -24,10 +24,11 @@ def message(to="maria@example.com"):
 
 
 def test_sent_once_after_the_commit(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         email_queue(message(), key="purchase-review:1", user_id=7)
         email_queue(message(), key="purchase-review:1", user_id=7)  # asked twice: one message
         assert mail.outbox == []
+    assert len(callbacks) == 1  # one task for the one message
     assert len(mail.outbox) == 1
     sent = mail.outbox[0]
     assert (sent.subject, sent.to, sent.alternatives[0][1]) == (
