@@ -10,9 +10,11 @@ import contextlib
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
@@ -415,3 +417,24 @@ def test_rebuild_of_one_month_leaves_the_others(drifted):
     analytics_figures_rebuild(month=date(2026, 3, 17))
     assert analytics_figures_differences().months == [date(2026, 2, 1)]
     assert not analytics_figures_differences(month=date(2026, 3, 1))
+
+
+def test_the_command_checks_and_rebuilds(drifted):
+    out = StringIO()
+    with pytest.raises(CommandError, match=r"2 month\(s\), 0 tier\(s\) and 1 product-month\(s\) differ"):
+        call_command("rebuild_analytics", "--check", stdout=out)
+    assert "month 2026-02: the totals differ" in out.getvalue()
+
+    call_command("rebuild_analytics", "--month", "2026-02", stdout=out)
+    assert (
+        "Rebuilt the figures of month 2026-02: 1 month row(s), 1 tier row(s), 0 product-month row(s)"
+        in out.getvalue()
+    )
+    call_command("rebuild_analytics", stdout=out)
+    call_command("rebuild_analytics", "--check", stdout=out)
+    assert "The figures of every month equal the purchase rows." in out.getvalue()
+
+
+def test_the_command_refuses_a_bad_month():
+    with pytest.raises(CommandError, match="argument --month"):
+        call_command("rebuild_analytics", "--month", "2026-13")
