@@ -15,10 +15,11 @@ from io import StringIO
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -419,6 +420,14 @@ def test_rebuild_of_one_month_leaves_the_others(drifted):
     assert not analytics_figures_differences(month=date(2026, 3, 1))
 
 
+def test_rebuild_drops_the_cached_answers(drifted, staff_client, django_capture_on_commit_callbacks):
+    url = "/api/v1/analytics/summary/?month=2026-02"
+    assert staff_client.get(url).json()["by_status"]["approved"]["purchase_count"] == 7
+    with django_capture_on_commit_callbacks(execute=True):
+        analytics_figures_rebuild(month=date(2026, 2, 1))
+    assert staff_client.get(url).json()["by_status"]["approved"]["purchase_count"] == 0
+
+
 def test_the_command_checks_and_rebuilds(drifted):
     out = StringIO()
     with pytest.raises(CommandError, match=r"2 month\(s\), 0 tier\(s\) and 1 product-month\(s\) differ"):
@@ -438,3 +447,37 @@ def test_the_command_checks_and_rebuilds(drifted):
 def test_the_command_refuses_a_bad_month():
     with pytest.raises(CommandError, match="argument --month"):
         call_command("rebuild_analytics", "--month", "2026-13")
+
+
+# --- The routes read the figures, not the rows ---------------------------------------
+
+ROUTES = [
+    "/api/v1/analytics/summary/?month=2026-03",
+    "/api/v1/analytics/monthly/?from=2016-04&to=2026-03",
+    "/api/v1/analytics/top-resellers/?month=2026-03&limit=100",
+    "/api/v1/analytics/top-products/?month=2026-03&limit=100",
+]
+
+
+@pytest.mark.parametrize("url", ROUTES)
+def test_no_route_reads_the_purchase_rows_and_the_query_count_is_fixed(
+    url, staff_client, make_purchase, settings, django_assert_num_queries
+):
+    settings.ANALYTICS_CACHE_SECONDS = 0  # computed every time
+    products = [ProductFactory() for _ in range(3)]
+    make_purchase(date=date(2026, 3, 1), items=[ItemInput(product=products[0], quantity=1)])
+    with CaptureQueriesContext(connection) as one:
+        assert staff_client.get(url).status_code == 200
+    for index in range(12):  # more resellers, products and months
+        make_purchase(
+            date=date(2025 + index // 12, index % 12 + 1, 1) if index % 3 else date(2026, 3, 2),
+            items=[ItemInput(product=products[index % 3], quantity=index + 1)],
+        )
+    with django_assert_num_queries(len(one.captured_queries)) as many:
+        assert staff_client.get(url).status_code == 200
+    on_rows = [
+        query["sql"]
+        for query in many.captured_queries
+        if any(table in query["sql"] for table in ('"purchases_purchase"', '"purchases_purchaseitem"'))
+    ]
+    assert on_rows == []
