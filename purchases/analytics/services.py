@@ -338,8 +338,8 @@ def analytics_figures_rebuild(*, month: date | None = None) -> RebuildResult:
     table. On PostgreSQL the three tables are locked against writes first
     (reads go on), so a purchase write that commits meanwhile
     is either in the sums or added after them, never lost or counted
-    twice; purchase writes wait for the rebuild's commit (a month: a few
-    milliseconds; everything at 1,000,000 purchases: seconds). The cached
+    twice; purchase writes wait for the rebuild's commit (at 1,000,000
+    purchases, about a second for a month, several for all). The cached
     analytics answers are dropped on commit."""
     figures = (MonthTotals, MonthTierResellers, ProductMonthSales)
     if connection.vendor == "postgresql":
