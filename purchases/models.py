@@ -315,3 +315,99 @@ class MonthlyCashback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reseller_id} {self.month:%Y-%m}: {self.cashback_percent}%"
+
+
+# --- Analytics figures ----------------------------------------------------------
+# Sums over the purchase rows that the staff analytics read instead of the
+# rows: maintained by the purchase services in the transaction of each write
+# (purchases.analytics.services applies their changes as increments), built
+# in bulk by the seed and the migration, and rebuilt from the rows by
+# ``manage.py rebuild_analytics``. Counters, not business rules: no check
+# constraints, so figures that drifted (rows written around the services)
+# never block a purchase write; the rebuild puts them right.
+FIGURE_MONEY = {"max_digits": 18, "decimal_places": 2}
+
+
+class MonthTotals(models.Model):
+    """One calendar month of every reseller's purchases: count, value and
+    cashback per status, and how many resellers recorded at least one
+    purchase (any status). A month without purchases may have a row of zeros
+    (its last purchase deleted) or none."""
+
+    month = models.DateField(_("month"), primary_key=True)
+    active_resellers = models.BigIntegerField(_("active resellers"), default=0)
+    validating_count = models.BigIntegerField(default=0)
+    validating_value = models.DecimalField(default=Decimal("0.00"), **FIGURE_MONEY)
+    validating_cashback = models.DecimalField(default=Decimal("0.00"), **FIGURE_MONEY)
+    approved_count = models.BigIntegerField(default=0)
+    approved_value = models.DecimalField(default=Decimal("0.00"), **FIGURE_MONEY)
+    approved_cashback = models.DecimalField(default=Decimal("0.00"), **FIGURE_MONEY)
+    rejected_count = models.BigIntegerField(default=0)
+    rejected_value = models.DecimalField(default=Decimal("0.00"), **FIGURE_MONEY)
+    rejected_cashback = models.DecimalField(default=Decimal("0.00"), **FIGURE_MONEY)
+
+    class Meta:
+        verbose_name = _("month totals")
+        verbose_name_plural = _("month totals")
+        ordering = ["month"]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+
+class MonthTierResellers(models.Model):
+    """How many resellers reached one cashback percent in one month: the
+    MonthlyCashback rows of the month with that percent. A row may stay at
+    zero when its resellers move to another tier."""
+
+    month = models.DateField(_("month"))
+    percent = models.DecimalField(_("percent"), max_digits=5, decimal_places=2)
+    resellers = models.BigIntegerField(_("resellers"), default=0)
+
+    class Meta:
+        verbose_name = _("month tier resellers")
+        verbose_name_plural = _("month tier resellers")
+        ordering = ["month", "percent"]
+        constraints = [
+            # The increments' conflict target; the month's tiers are a range of it.
+            models.UniqueConstraint(fields=["month", "percent"], name="purchases_month_tier_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.percent}%: {self.resellers}"
+
+
+class ProductMonthSales(models.Model):
+    """One product in one calendar month: units and value (at the recorded
+    unit prices) of its items in non-rejected purchases. A row may stay at
+    zero when those purchases leave the figures."""
+
+    product = models.ForeignKey(
+        "products.Product",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("product"),
+        db_index=False,  # led by the (product, month) constraint
+    )
+    month = models.DateField(_("month"))
+    quantity = models.BigIntegerField(_("quantity"), default=0)
+    total_value = models.DecimalField(_("total value"), default=Decimal("0.00"), **FIGURE_MONEY)
+
+    class Meta:
+        verbose_name = _("product month sales")
+        verbose_name_plural = _("product month sales")
+        ordering = ["month", "product"]
+        constraints = [
+            # The increments' conflict target; also what a product's delete
+            # cascades through.
+            models.UniqueConstraint(fields=["product", "month"], name="purchases_product_month_unique"),
+        ]
+        indexes = [
+            # The month's ranking (top products) read in order, LIMIT rows.
+            models.Index(
+                fields=["month", "-quantity", "-total_value", "product"], name="purchases_product_month_rank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.month:%Y-%m}: {self.quantity}"

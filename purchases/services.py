@@ -4,6 +4,9 @@ Locking order, the same in every function that takes more than one lock:
 the reseller row first, then the purchase row. Holding the reseller's lock
 serialises all writes to that reseller's purchases, so the month totals that
 set the cashback tiers are always computed from committed, current data.
+Last of all, at the end of the outermost write, the analytics figures' rows
+(purchases.analytics.services: each write records what it changes, and the
+sum is applied as increments in one global order).
 """
 
 from collections.abc import Sequence
@@ -24,6 +27,7 @@ from core import cache
 from core.exceptions import ConflictError
 from products.models import Product
 from purchases import cashback
+from purchases.analytics.services import PurchaseFigures, current_figures_change, figures_maintained
 from purchases.models import MAX_PURCHASE_VALUE, MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_start, next_month
 from purchases.selectors import (
@@ -61,15 +65,35 @@ class ItemInput:
 # --- Cashback -----------------------------------------------------------------
 
 
+_READ = object()  # monthly_cashback_recalculate's stored_percent: not known, read it
+
+
+@figures_maintained
 def monthly_cashback_recalculate(
-    *, reseller_id: int, month: date, pending: Purchase | None = None
+    *,
+    reseller_id: int,
+    month: date,
+    pending: Purchase | None = None,
+    count_change: int = 0,
+    stored_percent: Decimal | object | None = _READ,
 ) -> MonthlyCashback | None:
     """Recompute one reseller-month with the cashback rule and store it: each
     purchase's percent and value, and the month's MonthlyCashback row (none
     when nothing counts). ``pending`` is a purchase of this month about to be
     inserted: it counts, and its cashback is set on it for the caller to save.
-    The caller holds the reseller's row lock."""
+    ``count_change``: how many purchases the caller's write added to the
+    month (negative: took out of it), so the analytics know whether the
+    reseller's month became active or empty; ``stored_percent``, the
+    percent of the month's stored row (None: no row), when the caller read
+    it already, so they know which tier it leaves. The caller holds the
+    reseller's row lock."""
     start = month_start(month)
+    if stored_percent is _READ:
+        stored_percent = (
+            MonthlyCashback.objects.filter(reseller_id=reseller_id, month=start)
+            .values_list("cashback_percent", flat=True)
+            .first()
+        )
     purchases = list(
         Purchase.objects.filter(reseller_id=reseller_id, date__gte=start, date__lt=next_month(start)).only(
             "id", "value", "status", "cashback_percent", "cashback_value"
@@ -81,14 +105,24 @@ def monthly_cashback_recalculate(
     policy_id, tiers = cashback_tiers_get(month=start) if any(not f.rejected for f in figures) else (None, ())
     result = cashback.month_cashback(figures, tiers)
 
-    changed = []
+    change = current_figures_change()
+    changed, moved = [], {}
     for purchase, share in zip(purchases, result.shares, strict=True):
         if (purchase.cashback_percent, purchase.cashback_value) != share:
-            purchase.cashback_percent, purchase.cashback_value = share
-            if purchase is not pending:
+            if purchase is not pending:  # the caller counts the new purchase whole
                 changed.append(purchase)
+                moved[purchase.pk] = share.value - purchase.cashback_value
+            purchase.cashback_percent, purchase.cashback_value = share
     if changed:
         Purchase.objects.bulk_update(changed, ["cashback_percent", "cashback_value"])
+        # The change of cashback counts under each purchase's status as it is
+        # now that the update holds its row: an approval (which takes only
+        # the purchase's lock) may have committed since the read above.
+        for pk, status in Purchase.objects.filter(pk__in=list(moved)).values_list("pk", "status"):
+            change.cashback_changed(month=start, status=status, amount=moved[pk])
+    after = len(purchases)
+    change.resellers_changed(month=start, amount=int(after > 0) - int(after - count_change > 0))
+    change.tier_changed(month=start, before=stored_percent, after=result.percent if policy_id else None)
 
     if policy_id is None:
         MonthlyCashback.objects.filter(reseller_id=reseller_id, month=start).delete()
@@ -147,7 +181,13 @@ def _monthly_cashback_add(*, reseller_id: int, pending: Purchase) -> None:
                 updated_at=timezone.now(),
             )
             return
-    monthly_cashback_recalculate(reseller_id=reseller_id, month=start, pending=pending)
+    monthly_cashback_recalculate(
+        reseller_id=reseller_id,
+        month=start,
+        pending=pending,
+        count_change=1,
+        stored_percent=stored[4] if stored is not None else None,
+    )
 
 
 def _purchases_changed(reseller_id: int) -> None:
@@ -234,6 +274,7 @@ def _save(purchase: Purchase) -> None:
 
 
 @transaction.atomic
+@figures_maintained
 def purchase_create(
     *,
     reseller: Reseller,
@@ -266,11 +307,13 @@ def purchase_create(
     for item in priced_items:
         item.purchase = purchase
     PurchaseItem.objects.bulk_create(priced_items)
+    current_figures_change().purchase_added(PurchaseFigures.of(purchase, priced_items))
     _purchases_changed(reseller.pk)
     return purchase
 
 
 @transaction.atomic
+@figures_maintained
 def purchase_update(
     *,
     purchase: Purchase,
@@ -288,9 +331,11 @@ def purchase_update(
     if not purchase.is_editable:
         raise ConflictError(NOT_EDITABLE_MESSAGE)
     old_month = month_start(purchase.date)
+    old_items = list(purchase.items.all())
+    before = PurchaseFigures.of(purchase, old_items)
 
     # Kept items keep the unit price they were recorded with.
-    new_items = _priced_items(items) if items is not None else list(purchase.items.all())
+    new_items = _priced_items(items) if items is not None else old_items
     if new_items:
         purchase.value = _settle_value(value, new_items)
     elif value is not None:
@@ -308,23 +353,32 @@ def purchase_update(
         for item in new_items:
             item.purchase = purchase
         PurchaseItem.objects.bulk_create(new_items)
+    # With the cashback it had: the months' recalculation changes it.
+    current_figures_change().purchase_changed(before, PurchaseFigures.of(purchase, new_items))
 
-    for month in {old_month, month_start(purchase.date)}:
-        monthly_cashback_recalculate(reseller_id=reseller.pk, month=month)
+    new_month = month_start(purchase.date)
+    if new_month == old_month:
+        monthly_cashback_recalculate(reseller_id=reseller.pk, month=old_month)
+    else:
+        monthly_cashback_recalculate(reseller_id=reseller.pk, month=old_month, count_change=-1)
+        monthly_cashback_recalculate(reseller_id=reseller.pk, month=new_month, count_change=1)
     _purchases_changed(reseller.pk)
     purchase.refresh_from_db()
     return purchase
 
 
 @transaction.atomic
+@figures_maintained
 def purchase_delete(*, purchase: Purchase) -> None:
     reseller = _lock_reseller(purchase.reseller)
     purchase = _lock_purchase(purchase)
     if not purchase.is_editable:
         raise ConflictError(NOT_EDITABLE_MESSAGE)
     month = purchase.date
+    before = PurchaseFigures.of(purchase, list(purchase.items.all()))
     purchase.delete()
-    monthly_cashback_recalculate(reseller_id=reseller.pk, month=month)
+    current_figures_change().purchase_removed(before)
+    monthly_cashback_recalculate(reseller_id=reseller.pk, month=month, count_change=-1)
     _purchases_changed(reseller.pk)
 
 
@@ -345,22 +399,27 @@ def _review_logged(*, purchase: Purchase, reviewer: User, message, reason: str =
 
 
 @transaction.atomic
+@figures_maintained
 def purchase_approve(*, purchase: Purchase, reviewer: User) -> Purchase:
     # Approval keeps the purchase counted in its month: no tier changes, so
-    # only the purchase row needs the lock.
+    # only the purchase row needs the lock. Its items stay counted too: the
+    # figures move only its count, value and cashback between statuses.
     purchase = _lock_purchase(purchase)
     if not purchase.is_editable:
         raise ConflictError(ALREADY_REVIEWED_MESSAGE)
+    before = PurchaseFigures.of(purchase)
     purchase.status = Purchase.Status.APPROVED
     purchase.reviewed_by = reviewer
     purchase.reviewed_at = timezone.now()
     purchase.save(update_fields=["status", "reviewed_by", "reviewed_at", "updated_at"])
+    current_figures_change().purchase_changed(before, PurchaseFigures.of(purchase))
     _review_logged(purchase=purchase, reviewer=reviewer, message=APPROVED_HISTORY_MESSAGE)
     _purchases_changed(purchase.reseller_id)
     return purchase
 
 
 @transaction.atomic
+@figures_maintained
 def purchase_reject(*, purchase: Purchase, reviewer: User, reason: str) -> Purchase:
     reason = (reason or "").strip()
     if not reason:
@@ -369,11 +428,15 @@ def purchase_reject(*, purchase: Purchase, reviewer: User, reason: str) -> Purch
     purchase = _lock_purchase(purchase)
     if not purchase.is_editable:
         raise ConflictError(ALREADY_REVIEWED_MESSAGE)
+    items = list(purchase.items.all())  # they leave the product sales
+    before = PurchaseFigures.of(purchase, items)
     purchase.status = Purchase.Status.REJECTED
     purchase.rejection_reason = reason
     purchase.reviewed_by = reviewer
     purchase.reviewed_at = timezone.now()
     purchase.save(update_fields=["status", "rejection_reason", "reviewed_by", "reviewed_at", "updated_at"])
+    # With the share it had: the month's recalculation sets it to zero.
+    current_figures_change().purchase_changed(before, PurchaseFigures.of(purchase, items))
     _review_logged(purchase=purchase, reviewer=reviewer, message=REJECTED_HISTORY_MESSAGE, reason=reason)
     # Leaving the month's total can lower the tier of the others.
     monthly_cashback_recalculate(reseller_id=reseller.pk, month=purchase.date)

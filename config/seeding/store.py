@@ -28,7 +28,7 @@ from config.seeding.generate import (
     ResellerSpec,
 )
 from products.models import Category, Product
-from purchases.models import MonthlyCashback, Purchase, PurchaseItem
+from purchases.models import MonthlyCashback, MonthTotals, ProductMonthSales, Purchase, PurchaseItem
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 
@@ -372,7 +372,8 @@ def analyze() -> None:
     if connection.vendor != "postgresql":
         return
     tables = ", ".join(
-        connection.ops.quote_name(model._meta.db_table) for model in (Purchase, PurchaseItem, MonthlyCashback)
+        connection.ops.quote_name(model._meta.db_table)
+        for model in (Purchase, PurchaseItem, MonthlyCashback, MonthTotals, ProductMonthSales)
     )
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {tables}")

@@ -10,7 +10,8 @@ from accounts.models import User
 from config.seeding import generate, store
 from conftest import TODAY
 from products.models import Category, Product
-from purchases.models import MonthlyCashback, Purchase, PurchaseItem
+from purchases.analytics.services import analytics_figures_differences
+from purchases.models import MonthlyCashback, MonthTotals, ProductMonthSales, Purchase, PurchaseItem
 from purchases.months import month_start
 from purchases.services import ItemInput, monthly_cashback_recalculate
 from resellers.models import Reseller
@@ -322,3 +323,22 @@ def test_no_progress_silences_both(stderr):
 
 def test_verbosity_zero_silences_progress():
     assert seed_progress(StringIO(), purchases=200, batch_size=10, verbosity=0) == ""
+
+
+def test_the_seed_builds_the_analytics_figures_from_its_rows(make_purchase):
+    # A purchase recorded through the services before: its figures stay counted.
+    make_purchase(ResellerFactory(), "250.00", date=TODAY, code="MINE")
+    seed(resellers=6, purchases=90, months=12)
+    assert not analytics_figures_differences()
+    assert MonthTotals.objects.filter(validating_count__gt=0).exists()
+    assert ProductMonthSales.objects.filter(quantity__gt=0).exists()
+
+    seed(resellers=8, purchases=90, months=12)  # adds two resellers' purchases
+    assert not analytics_figures_differences()
+
+    seed(reset=True, resellers=3, purchases=20, months=2)
+    assert not analytics_figures_differences()
+    assert (
+        MonthTotals.objects.get(month=month_start(TODAY)).active_resellers
+        == Purchase.objects.filter(date__gte=month_start(TODAY)).values("reseller").distinct().count()
+    )

@@ -1,9 +1,12 @@
-"""Staff analytics reads. Every figure is one aggregate query. SQLite keeps
-decimals as floats, so sums are quantized to cents here, after aggregation,
-on every database alike. Callers cache what they build from them with
+"""Staff analytics reads, from the maintained figures (purchases.analytics.services):
+MonthTotals per calendar month, MonthTierResellers per month and tier,
+ProductMonthSales per product and month, and the reseller-months of
+MonthlyCashback for the ranking; never the purchase rows, so each
+answer reads a month's (or a period's) figures whatever the number of
+purchases. SQLite keeps decimals as floats, so sums are quantized to cents
+here, on every database alike. Callers cache what they build from them with
 ``analytics_cached``."""
 
-import calendar
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -12,25 +15,18 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Aggregate, Count, DecimalField, F, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 
 from core.cache import ANALYTICS, VersionedAnswer
 from purchases import cashback
-from purchases.models import MonthlyCashback, Purchase, PurchaseItem
+from purchases.analytics.services import COUNTED_STATUSES
+from purchases.models import MonthlyCashback, MonthTierResellers, MonthTotals, ProductMonthSales, Purchase
 from purchases.months import month_span, month_start, shift_month
 from purchases.selectors import cashback_policy_get
-
-_ANALYTICS_MONEY = DecimalField(max_digits=14, decimal_places=2)
-_COUNTED_STATUSES = (Purchase.Status.VALIDATING, Purchase.Status.APPROVED)
 
 
 def _money(value: Decimal | float | int | None) -> Decimal:
     return Decimal(str(value or 0)).quantize(cashback.CENT, rounding=ROUND_HALF_UP)
-
-
-def _sum_money(expression, **kwargs) -> Coalesce:
-    return Coalesce(Sum(expression, **kwargs), Value(cashback.ZERO), output_field=_ANALYTICS_MONEY)
 
 
 def analytics_cached(endpoint: str, params: dict[str, object], compute: Callable[[], Any]) -> Any:
@@ -41,11 +37,6 @@ def analytics_cached(endpoint: str, params: dict[str, object], compute: Callable
     write's bump makes unreachable."""
     cached = VersionedAnswer((ANALYTICS,), endpoint, *sorted(params.items()))
     return cached.get_or_set(compute, timeout=settings.ANALYTICS_CACHE_SECONDS)
-
-
-def _month_last_day(month: date) -> date:
-    # Not next_month(): 9999-12 is a valid month with no month after it.
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
 @dataclass(frozen=True)
@@ -111,42 +102,37 @@ def analytics_summary_get(*, month: date) -> AnalyticsSummary:
     status (rejected ones carry no cashback), how many resellers recorded at
     least one purchase (any status), and how many resellers reached each tier
     of the month's policy (from MonthlyCashback, so only resellers with
-    non-rejected purchases; tiers nobody reached show zero)."""
+    non-rejected purchases; tiers nobody reached show zero). One row of
+    MonthTotals."""
     start = month_start(month)
-    aggregates: dict[str, Aggregate | Coalesce] = {"active_resellers": Count("reseller", distinct=True)}
-    for status in Purchase.Status.values:  # builds 3 x 3 expressions; one query runs
-        only = Q(status=status)
-        aggregates[f"{status}__count"] = Count("id", filter=only)
-        aggregates[f"{status}__value"] = _sum_money("value", filter=only)
-        aggregates[f"{status}__cashback"] = _sum_money("cashback_value", filter=only)
-    totals = Purchase.objects.filter(date__range=(start, _month_last_day(start))).aggregate(**aggregates)
+    totals = MonthTotals.objects.filter(month=start).values().first() or {}
 
     return AnalyticsSummary(
         month=start,
         by_status={
             status: StatusFigures(
-                purchase_count=totals[f"{status}__count"],
-                total_value=_money(totals[f"{status}__value"]),
-                cashback_value=_money(totals[f"{status}__cashback"]),
+                purchase_count=totals.get(f"{status}_count", 0),
+                total_value=_money(totals.get(f"{status}_value")),
+                cashback_value=_money(totals.get(f"{status}_cashback")),
             )
             for status in Purchase.Status.values
         },
-        active_resellers=totals["active_resellers"],
+        active_resellers=totals.get("active_resellers", 0),
         resellers_per_tier=analytics_tier_mix_list(month=start),
     )
 
 
 def analytics_tier_mix_list(*, month: date) -> list[TierResellers]:
-    """How many resellers reached each tier of the month's policy, from
-    MonthlyCashback (only resellers with non-rejected purchases; tiers
-    nobody reached show zero), lowest percent first."""
+    """How many resellers reached each tier of the month's policy (only
+    resellers with non-rejected purchases, as MonthlyCashback counts them;
+    tiers nobody reached show zero), lowest percent first: the month's
+    MonthTierResellers rows."""
     start = month_start(month)
     per_percent = {
-        _money(row["cashback_percent"]): row["resellers"]
-        for row in MonthlyCashback.objects.filter(month=start)
-        .values("cashback_percent")
-        .annotate(resellers=Count("id"))
-        .order_by("cashback_percent")
+        _money(percent): resellers
+        for percent, resellers in MonthTierResellers.objects.filter(month=start, resellers__gt=0).values_list(
+            "percent", "resellers"
+        )
     }
     try:
         policy_percents = [_money(tier.percent) for tier in cashback_policy_get(month=start).as_tiers()]
@@ -158,27 +144,18 @@ def analytics_tier_mix_list(*, month: date) -> list[TierResellers]:
 
 
 def analytics_pending_count() -> int:
-    """How many purchases wait for a review (in validation): an index-only
-    count over the partial index of those purchases."""
-    return Purchase.objects.filter(status=Purchase.Status.VALIDATING).count()
+    """How many purchases wait for a review (in validation): the sum over
+    the months' totals (a row per month with purchases)."""
+    return MonthTotals.objects.aggregate(pending=Sum("validating_count"))["pending"] or 0
 
 
 def analytics_monthly_list(*, from_month: date, to_month: date) -> list[MonthFigures]:
     """One row per calendar month from ``from_month`` to ``to_month``, months
     without purchases included (zeros): count, value and cashback of the
-    month's non-rejected purchases, i.e. the sums of MonthlyCashback."""
+    month's non-rejected purchases (validating and approved), from the
+    period's MonthTotals rows."""
     first, last = month_start(from_month), month_start(to_month)
-    rows = {
-        row["month"]: row
-        for row in MonthlyCashback.objects.filter(month__range=(first, last))
-        .values("month")
-        .annotate(
-            purchase_count=Coalesce(Sum("purchase_count"), Value(0)),
-            total_value=_sum_money("total_value"),
-            cashback_value=_sum_money("cashback_value"),
-        )
-        .order_by("month")
-    }
+    rows = {row["month"]: row for row in MonthTotals.objects.filter(month__range=(first, last)).values()}
     figures = []
     for offset in range(month_span(first, last)):  # fills the gaps between aggregate rows
         month = shift_month(first, offset)
@@ -186,9 +163,13 @@ def analytics_monthly_list(*, from_month: date, to_month: date) -> list[MonthFig
         figures.append(
             MonthFigures(
                 month=month,
-                purchase_count=row.get("purchase_count", 0),
-                total_value=_money(row.get("total_value")),
-                cashback_value=_money(row.get("cashback_value")),
+                purchase_count=sum(row.get(f"{status}_count", 0) for status in COUNTED_STATUSES),
+                total_value=sum(
+                    (_money(row.get(f"{status}_value")) for status in COUNTED_STATUSES), cashback.ZERO
+                ),
+                cashback_value=sum(
+                    (_money(row.get(f"{status}_cashback")) for status in COUNTED_STATUSES), cashback.ZERO
+                ),
             )
         )
     return figures
@@ -224,23 +205,18 @@ def analytics_top_resellers_list(*, month: date, limit: int) -> list[ResellerRan
 def analytics_top_products_list(*, month: date, limit: int) -> list[ProductSales]:
     """The month's best-selling products: units in non-rejected purchases
     (ties by value, then product id), with their value at the recorded unit
-    prices."""
-    start = month_start(month)
+    prices. The month's ProductMonthSales rows read in ranking order (their
+    index), ``limit`` of them."""
     rows = (
-        PurchaseItem.objects.filter(
-            purchase__date__range=(start, _month_last_day(start)),
-            purchase__status__in=_COUNTED_STATUSES,
-        )
-        .values("product_id", "product__sku", "product__name")
-        # Not named "quantity": F("quantity") must mean the column, not the sum.
-        .annotate(units=Sum("quantity"), value=_sum_money(F("unit_price") * F("quantity")))
-        .order_by("-units", "-value", "product_id")[:limit]
+        ProductMonthSales.objects.filter(month=month_start(month), quantity__gt=0)
+        .order_by("-quantity", "-total_value", "product_id")
+        .values("product_id", "product__sku", "product__name", "quantity", "total_value")[:limit]
     )
     return [
         ProductSales(
             product=ProductRef(id=row["product_id"], sku=row["product__sku"], name=row["product__name"]),
-            quantity=row["units"],
-            total_value=_money(row["value"]),
+            quantity=row["quantity"],
+            total_value=_money(row["total_value"]),
         )
         for row in rows
     ]

@@ -304,8 +304,9 @@ def test_recording_a_purchase_within_the_tier_touches_no_other_row(
     make_purchase(reseller, "100.00", date(2026, 3, 1), "A")
     make_purchase(reseller, "100.00", date(2026, 3, 2), "B")
     # SAVEPOINT/RELEASE of the atomic block (the test runs in a transaction),
-    # the reseller's lock, the month's figures, their update, the insert.
-    with django_assert_num_queries(6) as queries:
+    # the reseller's lock, the month's figures, their update, the insert,
+    # the increment of the analytics' month totals.
+    with django_assert_num_queries(7) as queries:
         make_purchase(reseller, "100.00", date(2026, 3, 3), "C")
     # The month's purchases are not read, nor is any other purchase changed.
     assert not [q for q in queries.captured_queries if 'FROM "purchases_purchase"' in q["sql"]]

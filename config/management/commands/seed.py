@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from config.seeding import generate, store
 from core import cache
+from purchases.analytics.services import analytics_figures_rebuild
 from resellers import cpf as cpf_codec
 from resellers.selectors import auto_approved_cpf_indexes
 
@@ -88,8 +89,12 @@ class Command(BaseCommand):
                 progress=self._progress(options),
             )
             outcome.written = writer.counts
-            # The bulk writes skip the services, so the namespaces they would
-            # invalidate are invalidated here (core.cache lists them).
+            # The bulk writes skip the services: the analytics figures they
+            # would maintain are built here from the rows, set-based, and the
+            # namespaces they would invalidate are invalidated (core.cache
+            # lists them).
+            if outcome.deleted or outcome.written.purchases:
+                analytics_figures_rebuild()
             if outcome.deleted or outcome.products or outcome.categories:
                 cache.invalidate(cache.CATALOGUE)
             if outcome.deleted or outcome.written.purchases:
