@@ -1,13 +1,19 @@
-"""Celery tasks of the purchases app: beat's refresh of active resellers' credits."""
+"""Celery tasks of the purchases app: beat's refresh of active resellers'
+credits, and its nightly check of the analytics figures."""
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from purchases.analytics.services import analytics_figures_differences, analytics_figures_rebuild
+from purchases.months import current_month, format_month, shift_month
 from purchases.selectors import resellers_credit_due
 from resellers.credit import request_refresh
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -26,3 +32,24 @@ def cashback_credits_refresh_active() -> int:
         limit=settings.CASHBACK_CREDIT_REFRESH_BATCH,
     )
     return sum(request_refresh(reseller_id) for reseller_id in due)
+
+
+@shared_task
+def analytics_figures_verify() -> list[str]:
+    """Beat's check of the analytics figures the writes maintain: the current
+    and the previous month are compared with a recomputation from the rows
+    (reads only), and a month that differs is logged and rebuilt. Returns
+    the months rebuilt ("YYYY-MM"). A difference means a write path that
+    bypassed the services (a raw update, a restore): the figures heal by the
+    next night, and the log says which month to look at."""
+    rebuilt = []
+    this_month = current_month()
+    for month in (shift_month(this_month, -1), this_month):
+        differences = analytics_figures_differences(month=month)
+        if differences:
+            logger.error(
+                "Analytics figures of %s differed from the rows (%s); rebuilding.", month, differences
+            )
+            analytics_figures_rebuild(month=month)
+            rebuilt.append(format_month(month))
+    return rebuilt

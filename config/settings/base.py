@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import environ
 import orjson
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -586,6 +587,12 @@ CELERY_BEAT_SCHEDULE = {
     "cashback-credits-refresh-active": {
         "task": "purchases.tasks.cashback_credits_refresh_active",
         "schedule": 60.0,
+    },
+    # The analytics figures every write maintains, checked against the rows
+    # at night (reads only; a month that differs is rebuilt).
+    "analytics-figures-verify": {
+        "task": "purchases.tasks.analytics_figures_verify",
+        "schedule": crontab(hour=3, minute=30),
     },
 }
 # Seconds a job's task works before handing the rest to a new message: no
