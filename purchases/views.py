@@ -15,7 +15,7 @@ from accounts.permissions import IsReseller, IsResellerOrStaffPermissions, Staff
 from core.filters import FilterBackend, StableOrderingFilter
 from core.pagination import CachedCountLargeTablePagination, LargeTablePagination
 from core.parsing import ID_PATTERN
-from purchases.filters import PurchaseFilter
+from purchases.filters import PURCHASE_DEFAULT_ORDERING, PURCHASE_ORDERING_FIELDS, PurchaseFilter
 from purchases.selectors import (
     local_ledger_get,
     month_summary_get,
@@ -171,8 +171,8 @@ class PurchaseViewSet(
     }
     filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = PurchaseFilter
-    ordering_fields = ["date", "value", "created_at"]
-    ordering = ["-date", "-id"]
+    ordering_fields = list(PURCHASE_ORDERING_FIELDS)
+    ordering = list(PURCHASE_DEFAULT_ORDERING)
     lookup_value_regex = ID_PATTERN
 
     @property
