@@ -1,5 +1,8 @@
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
@@ -15,6 +18,8 @@ from accounts.permissions import IsReseller, IsResellerOrStaffPermissions, Staff
 from core.filters import FilterBackend, StableOrderingFilter
 from core.pagination import CachedCountLargeTablePagination, LargeTablePagination
 from core.parsing import ID_PATTERN
+from core.views import JobOutputSerializer
+from purchases.exports import EXPORT_PERMISSION, export_description, purchase_export_start
 from purchases.filters import PURCHASE_DEFAULT_ORDERING, PURCHASE_ORDERING_FIELDS, PurchaseFilter
 from purchases.selectors import (
     local_ledger_get,
@@ -30,6 +35,7 @@ from purchases.serializers import (
     MonthQueryInputSerializer,
     MonthSummaryOutputSerializer,
     PurchaseCreateInputSerializer,
+    PurchaseExportInputSerializer,
     PurchaseOutputSerializer,
     PurchaseRejectInputSerializer,
     PurchaseUpdateInputSerializer,
@@ -316,6 +322,103 @@ class PurchaseViewSet(
             purchase=purchase, reviewer=request.user, reason=serializer.validated_data["reason"]
         )
         return self._answer(purchase.pk)
+
+
+# --- Exports ------------------------------------------------------------------------
+
+EXPORT_JOB_EXAMPLE = OpenApiExample(
+    "Exportação na fila",
+    value={
+        "id": "2f1c9a4e-8b7d-4c3a-9e21-5d6f7a8b9c0d",
+        "kind": "purchase_export",
+        "status": "queued",
+        "done": 0,
+        "total": 0,
+        "failures": 0,
+        "download_url": None,
+        "created_at": "2026-03-20T10:30:00-03:00",
+        "finished_at": None,
+    },
+    response_only=True,
+    status_codes=["202"],
+)
+EXPORT_REQUEST_EXAMPLES = [
+    OpenApiExample("Tudo, formato simples", value={}, request_only=True),
+    OpenApiExample(
+        "Aprovadas de março, para planilha",
+        value={"status": "approved", "month": "2026-03", "ordering": "-value", "dialect": "pt-BR"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Um revendedor num período",
+        value={"reseller": 42, "date_from": "2026-01-01", "date_to": "2026-03-31", "dialect": "plain"},
+        request_only=True,
+    ),
+]
+
+
+class PurchaseExportView(GenericAPIView):
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"post": [EXPORT_PERMISSION]}
+    serializer_class = PurchaseExportInputSerializer
+
+    @extend_schema(
+        summary="Exportar compras em CSV (equipe)",
+        description=(
+            "Começa a escrever, em segundo plano, um CSV com todas as compras que a lista "
+            "(`GET /api/v1/purchases/`) mostra com os mesmos filtros e a mesma ordem, em todas as "
+            "páginas. Os filtros vão no corpo JSON, com os nomes e as regras da lista (as mesmas "
+            "mensagens de erro); sem filtros, todas as compras.\n\n"
+            "A resposta 202 traz a tarefa, e `Location` aponta para `GET /api/v1/jobs/{id}/`, que "
+            "mostra o progresso (`done` de `total` linhas) e, quando termina, `download_url`: um link "
+            "que só quem começou a exportação abre, e que expira (JOB_FILE_SECONDS, 24 h por padrão); "
+            "depois disso o arquivo é apagado.\n\n"
+            "Colunas: id, código, data, valor, situação, percentual e valor do cashback, id, nome e "
+            "e-mail do revendedor, nome e e-mail de quem revisou, quando revisou e o motivo da "
+            "reprovação. Nunca o CPF. Cabeçalho e situações no idioma da requisição.\n\n"
+            "`dialect`: `plain` (padrão, para programas: vírgulas, ponto decimal, datas e horários "
+            "ISO 8601, UTF-8 sem BOM) ou `pt-BR` (para planilhas em português: ponto e vírgula, "
+            "vírgula decimal, datas dd/mm/aaaa e horários dd/mm/aaaa hh:mm:ss, UTF-8 com BOM). Em "
+            "ambos, todo campo vai entre aspas e nenhuma célula começa uma fórmula (recebe `'` antes).\n\n"
+            "Cada pessoa tem no máximo 3 exportações na fila ou em andamento "
+            "(PURCHASE_EXPORTS_PER_USER): mais uma é 409 até uma delas terminar."
+        ),
+        tags=["purchases"],
+        request=PurchaseExportInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description="Endereço da tarefa: `GET /api/v1/jobs/{id}/`.",
+            )
+        ],
+        responses={
+            202: OpenApiResponse(JobOutputSerializer, description="Exportação na fila."),
+            409: OpenApiResponse(
+                description="Já há 3 exportações suas na fila ou em andamento (PURCHASE_EXPORTS_PER_USER)."
+            ),
+        },
+        examples=[*EXPORT_REQUEST_EXAMPLES, EXPORT_JOB_EXAMPLE],
+    )
+    def post(self, request):
+        serializer = PurchaseExportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        details = [f"{name}={value}" for name, value in data["filters"].items()]
+        if data["ordering"]:
+            details.append(f"ordering={data['ordering']}")
+        job = purchase_export_start(
+            user=request.user,
+            dialect=data["dialect"],
+            params={"source": "api", "filters": data["filters"], "ordering": data["ordering"]},
+            description=export_description(data["dialect"], details),
+        )
+        job.refresh_from_db()  # run already, when tasks run in-process
+        location = request.build_absolute_uri(reverse("job-detail", kwargs={"pk": job.pk}))
+        answer = JobOutputSerializer(job, context={"request": request}).data
+        return Response(answer, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 # --- A reseller's cashback: mounted under resellers/, served here ------------
