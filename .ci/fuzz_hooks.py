@@ -83,6 +83,8 @@ STATE = {
         "date_from": "after date_to",
         "page": "beyond the first 10,000 rows at this page size",
     },
+    # The list's filters in a body, checked by the list's FilterSet.
+    "POST /api/v1/purchases/exports/": {"date_from": "after date_to"},
     "GET /api/v1/products/": {"max_price": "below min_price"},
     "GET /api/v1/analytics/monthly/": {"from": "after to, or more than 120 months before it"},
 }

@@ -28,7 +28,17 @@ def spreadsheet_text(value):
     formula; anything but text as it is."""
     if not isinstance(value, str):
         return value
-    return _CELL_START.sub(r"\1'", value)
+    if "," in value or ";" in value or "\n" in value or "\r" in value:
+        return _CELL_START.sub(r"\1'", value)
+    # No separator: only the start of the text can start a cell. The same
+    # test as _CELL_START's there, without a regular expression: an export
+    # sends millions of cells through here, nearly all of them plain text.
+    for char in value:
+        if char in "\t\r":  # a formula character that is also a blank
+            return "'" + value
+        if char != '"' and not char.isspace():
+            return "'" + value if char in FORMULA_CHARACTERS else value
+    return value
 
 
 class _SpreadsheetWriter:

@@ -8,12 +8,18 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.views.main import IGNORED_PARAMS, SEARCH_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect, QueryDict, StreamingHttpResponse
+from django.db.models import Count, Q, QuerySet
+from django.http import (
+    HttpRequest,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    QueryDict,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import formats, timezone
+from django.utils import formats
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext, pgettext_lazy
@@ -21,14 +27,20 @@ from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateRangeFilter, NumericRangeFilter
 
 from accounts.models import User
-from core import routing
 from core.admin import ModelAdmin, TabularInline
 from core.exceptions import ConflictError
 from core.forms import BrazilianDecimalField
+from core.models import Job
 from core.pagination import CachedCountPaginator
 from core.routing import replica_view
 from core.spreadsheet import spreadsheet_writer
 from purchases import cashback
+from purchases.exports import (
+    DIALECT_CHOICES,
+    PT_BR,
+    export_description,
+    purchase_export_start,
+)
 from purchases.models import (
     REVIEW_PERMISSION,
     CashbackPolicy,
@@ -47,6 +59,7 @@ from purchases.services import (
     purchase_approve,
     purchase_reject,
 )
+from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 from resellers.permissions import cpf_visible_to
 from resellers.selectors import reseller_get_by_cpf
@@ -310,34 +323,9 @@ class PurchaseItemInline(admin.TabularInline):
         return False
 
 
-# The export's columns: who the purchase is from, but never their CPF (LGPD:
-# a spreadsheet travels further than the back office).
-EXPORT_FIELDS = (
-    "id",
-    "code",
-    "date",
-    "value",
-    "status",
-    "cashback_percent",
-    "cashback_value",
-    "reseller_id",
-    "reseller__user__full_name",
-    "reseller__user__email",
-)
-EXPORT_HEADER = (
-    _("id"),
-    _("code"),
-    _("date"),
-    _("value"),
-    _("status"),
-    _("cashback percent"),
-    _("cashback value"),
-    _("reseller id"),
-    _("reseller name"),
-    _("reseller e-mail"),
-)
-EXPORT_CHUNK_SIZE = 2000  # rows fetched from the database at a time
-EXPORT_ROWS_PER_WRITE = 500  # rows sent to the client at a time
+# The resellers' CSV (purchases.analytics.reseller_admin), streamed: rows
+# sent to the client at a time.
+EXPORT_ROWS_PER_WRITE = 500
 
 
 def csv_chunks(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[str]:
@@ -393,6 +381,90 @@ class RowsOnlyChangeList:
         self.result_count = self.full_result_count = None
         self.result_list = self.queryset.none()
         self.can_show_all = self.multi_page = False
+
+
+EXPORT_STARTED_MESSAGE = _("The export has started: its file appears on this page once it is written.")
+
+
+class PurchaseExportForm(forms.Form):
+    dialect = forms.ChoiceField(
+        label=_("Format"), choices=DIALECT_CHOICES, initial=PT_BR, widget=forms.RadioSelect
+    )
+
+
+def admin_export_params(query: QueryDict) -> dict:
+    """What an export started from the changelist keeps to find its rows:
+    the list's query string (filters, search, order), which the task turns
+    into the same changelist again (``purchase_admin_export_list``). The
+    search is kept encrypted, as CPFs are: it may be one."""
+    query = query.copy()
+    search = query.pop(SEARCH_VAR, [""])[-1]
+    return {
+        "source": "admin",
+        "query": query.urlencode(),
+        "search": cpf_codec.encrypt(search) if search else "",
+    }
+
+
+def purchase_admin_export_list(job: Job) -> QuerySet[Purchase]:
+    """The rows of the changelist an export was started from: its query
+    string read by the same ModelAdmin, as the person who started it, so
+    every filter, the search and the order mean what they meant on the
+    list, whatever filters the list has (no second copy of them to keep in
+    step)."""
+    if job.created_by is None:
+        raise PermissionDenied("The export's author no longer exists.")
+    query = QueryDict(job.params.get("query", ""), mutable=True)
+    if job.params.get("search"):
+        query[SEARCH_VAR] = cpf_codec.decrypt(job.params["search"])
+    request = HttpRequest()
+    request.method = "GET"
+    request.path = request.path_info = reverse("admin:purchases_purchase_changelist")
+    request.GET = query
+    request.user = job.created_by
+    request.rows_only = True  # the rows alone: no page, no count (PurchaseAdmin.get_changelist)
+    return admin.site.get_model_admin(Purchase).get_changelist_instance(request).queryset
+
+
+def _filters_summary(changelist) -> list[str]:
+    """The list's filters and search as people read them (the export's page,
+    its job's description); a CPF searched for is named, never shown."""
+    parts = []
+    for spec in changelist.filter_specs:
+        if not spec.used_parameters:
+            continue
+        title = capfirst(str(spec.title))
+        if isinstance(spec, CheckedRangeMixin):
+            if spec.form.is_valid():
+                start = spec.form.cleaned_data.get(spec.lookup_kwarg_gte)
+                end = spec.form.cleaned_data.get(spec.lookup_kwarg_lte)
+                shown = [formats.localize(value) if value is not None else "…" for value in (start, end)]
+                parts.append(
+                    f"{title}: " + gettext("%(start)s to %(end)s") % {"start": shown[0], "end": shown[1]}
+                )
+            continue
+        chosen = [str(choice["display"]) for choice in spec.choices(changelist) if choice.get("selected")]
+        parts.append(f"{title}: {', '.join(chosen)}")
+    # Lookups no filter on the right reads (the reseller's "see purchases"
+    # link, a status typed in the address), as the changelist applies them.
+    read = {name for spec in changelist.filter_specs for name in spec.expected_parameters()}
+    for name, value in changelist.params.items():
+        if name in read or name in IGNORED_PARAMS:
+            continue
+        label = capfirst(gettext("reseller id")) if name == RESELLER_PARAMETER else name
+        parts.append(f"{label}: {value}")
+    term = changelist.query.strip()
+    if term:
+        parts.append(f"{gettext('Search')}: {'CPF' if _is_cpf(term) else term}")
+    return parts
+
+
+def _is_cpf(term: str) -> bool:
+    try:
+        cpf_codec.normalize(term)
+    except cpf_codec.InvalidCPF:
+        return False
+    return True
 
 
 @admin.register(Purchase)
@@ -698,66 +770,48 @@ class PurchaseAdmin(ModelAdmin):
     # --- Export -----------------------------------------------------------------
 
     def export_view(self, request):
-        """The changelist's rows (its filters, search and order, every page)
-        as CSV, streamed: the rows are read 2,000 at a time and sent as they
-        come, so a million of them never sit in memory.
-
-        Machine-readable whatever the language: comma-separated, every field
-        quoted and no cell able to start a formula (core.spreadsheet),
-        numbers with a dot for decimals and no grouping, ISO dates
-        (YYYY-MM-DD); the header and the status are in the staff member's
-        language."""
+        """GET: the export's page, to choose its format; POST: starts it, as a
+        background job, for the list's current filters, search and order (the
+        page's query string), and opens the job's page, where the file's
+        link appears once it is written (core.admin.JobAdmin)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
         try:
+            # The filters as the list reads them (its "?e=1" page for bad ones).
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
             return HttpResponseRedirect(self._url("changelist") + "?e=1")
-        # The language is read now: the rows are written after this returns.
-        header = [capfirst(str(title)) for title in EXPORT_HEADER]
-        statuses = {value: str(label) for value, label in Purchase.Status.choices}
-        # Bound now to the database the view reads from (a replica, or the
-        # primary): the rows are read after this returns.
-        rows = changelist.queryset.values_list(*EXPORT_FIELDS)
-        rows = rows.using(rows.db)
-        filename = gettext("purchases-%(date)s.csv") % {"date": timezone.localdate().isoformat()}
-        response = StreamingHttpResponse(
-            csv_chunks(header, self._export_rows(rows, statuses)), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-
-    @staticmethod
-    def _export_rows(rows, statuses: dict[str, str]) -> Iterator[tuple]:
-        # In a transaction (routing.stream): on PostgreSQL the iterator's
-        # server-side cursor is then a plain one, which hands rows out as
-        # the scan finds them. In autocommit Django declares it WITH HOLD,
-        # which computes the whole result before the first row (and which a
-        # transaction pooler cannot keep).
-        for (
-            pk,
-            code,
-            day,
-            value,
-            status,
-            percent,
-            cashback_value,
-            reseller_id,
-            name,
-            email,
-        ) in routing.stream(rows, chunk_size=EXPORT_CHUNK_SIZE):
-            yield (
-                pk,
-                code,
-                day.isoformat(),
-                value,
-                statuses.get(status, status),
-                percent,
-                cashback_value,
-                reseller_id,
-                name,
-                email,
-            )
+        form = PurchaseExportForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            dialect = form.cleaned_data["dialect"]
+            try:
+                job = purchase_export_start(
+                    user=request.user,
+                    dialect=dialect,
+                    params=admin_export_params(request.GET),
+                    description=export_description(dialect, _filters_summary(changelist)),
+                )
+            except ConflictError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, EXPORT_STARTED_MESSAGE, messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:core_job_change", args=[job.pk], current_app=self.admin_site.name)
+                )
+        query = changelist.get_query_string()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Export purchases"),
+            "opts": self.opts,
+            "form": form,
+            "filters": _filters_summary(changelist),
+            "changelist_url": self._url("changelist") + (query if query != "?" else ""),
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/purchases/purchase/export.html", context)
 
     # --- Review actions ---------------------------------------------------------
 

@@ -9,6 +9,21 @@ from purchases.months import MONTH_PATTERN, month_start, next_month, parse_month
 
 DATE_RANGE_MESSAGE = _("date_from must not be after date_to.")
 
+# The list's orders (``?ordering=``, ascending or descending), its default,
+# and the id as the last tie-breaker in the direction of the last key
+# (core.filters.StableOrderingFilter): an export reads the rows in the order
+# the list pages through them.
+PURCHASE_ORDERING_FIELDS = ("date", "value", "created_at")
+PURCHASE_DEFAULT_ORDERING = ("-date", "-id")
+PURCHASE_ORDERINGS = tuple(f"{sign}{field}" for field in PURCHASE_ORDERING_FIELDS for sign in ("", "-"))
+
+
+def purchase_ordering(value: str) -> tuple[str, ...]:
+    """The ORDER BY of the list for an ``ordering`` value ("" for the default)."""
+    if not value:
+        return PURCHASE_DEFAULT_ORDERING
+    return (value, "-id" if value.startswith("-") else "id")
+
 
 class MonthField(forms.CharField):
     def __init__(self, **kwargs):

@@ -1,11 +1,16 @@
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
+from django_filters.utils import translate_validation
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from core import parsing
+from core.filters import UNKNOWN_ORDERING_MESSAGE
 from core.serializers import RowSerializer, StrictInputSerializer
 from products.models import Product
+from purchases.exports import DIALECT_CHOICES, PLAIN
+from purchases.filters import PURCHASE_ORDERINGS, PurchaseFilter
 from purchases.models import MAX_PURCHASE_VALUE, Purchase, validate_purchase_date
 from purchases.months import INVALID_MONTH_MESSAGE, MONTH_PATTERN, current_month, format_month, parse_month
 from resellers.serializers import CPFField
@@ -172,3 +177,90 @@ class MonthQueryInputSerializer(serializers.Serializer):
 
     def validated_month(self):
         return self.validated_data.get("month") or current_month()
+
+
+# --- Exports ------------------------------------------------------------------------
+
+
+class ListFilterField:
+    """A filter of the purchase list's query, sent in a JSON body: of its
+    JSON type (core.serializers), as sent (not trimmed) and not empty; its
+    value is checked by the list's FilterSet, with the list's messages
+    (``PurchaseExportInputSerializer.validate``). ``schema`` states what
+    that filter accepts, as the list's query parameter does: a JSON schema,
+    or a field whose schema it is (an enum of choices then has its name)."""
+
+    def __init__(self, *, schema: dict | serializers.Field, **kwargs):
+        self.schema = schema
+        super().__init__(required=False, **kwargs)
+
+
+class ListFilterTextField(ListFilterField, serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(trim_whitespace=False, **kwargs)
+
+
+class ListFilterIdField(ListFilterField, serializers.IntegerField):
+    pass
+
+
+class ListFilterFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = ListFilterField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = self.target.schema
+        if isinstance(schema, serializers.Field):
+            return auto_schema._map_serializer_field(schema, direction)
+        return dict(schema)
+
+
+# The purchase list's filters and order, as in GET /api/v1/purchases/ (each
+# optional; absent, it does not filter), and the file's dialect.
+class PurchaseExportInputSerializer(StrictInputSerializer):
+    status = ListFilterTextField(
+        schema=serializers.ChoiceField(choices=Purchase.Status.choices),
+        help_text=_("Status: `validating`, `approved` or `rejected`."),
+    )
+    month = ListFilterTextField(
+        schema={"type": "string", "pattern": MONTH_PATTERN},
+        help_text=_("Purchases dated in the month `YYYY-MM`."),
+    )
+    date_from = ListFilterTextField(
+        schema={"type": "string", "format": "date"}, help_text=_("Dated from this day on (inclusive).")
+    )
+    date_to = ListFilterTextField(
+        schema={"type": "string", "format": "date"}, help_text=_("Dated up to this day (inclusive).")
+    )
+    reseller = ListFilterIdField(
+        schema={"type": "integer", "format": "int64", "minimum": 1, "maximum": parsing.MAX_ID},
+        help_text=_("The reseller's id."),
+    )
+    search = serializers.CharField(
+        required=False, max_length=64, help_text=_("Part of the purchase's code (case-insensitive).")
+    )
+    ordering = ListFilterTextField(
+        schema={"type": "string", "enum": list(PURCHASE_ORDERINGS)},
+        help_text=_("Order of the rows, as in the list (default: the latest date first)."),
+    )
+    dialect = serializers.ChoiceField(
+        choices=DIALECT_CHOICES,
+        default=PLAIN,
+        help_text=_(
+            "`plain` (the default): comma-separated, decimal point, ISO 8601 dates, UTF-8 without BOM. "
+            "`pt-BR`: semicolon-separated, decimal comma, dd/mm/yyyy dates, UTF-8 with BOM "
+            "(opens directly in spreadsheets in Portuguese)."
+        ),
+    )
+
+    def validate(self, attrs):
+        # As the list checks its query: the FilterSet first, then the order.
+        filters = {name: attrs[name] for name in PurchaseFilter.base_filters if name in attrs}
+        filterset = PurchaseFilter(data=filters, queryset=Purchase.objects.none())
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        ordering = attrs.get("ordering", "")
+        if ordering and ordering not in PURCHASE_ORDERINGS:
+            message = UNKNOWN_ORDERING_MESSAGE % {"allowed": ", ".join(PURCHASE_ORDERINGS)}
+            raise serializers.ValidationError({"ordering": [message]}, code="invalid_ordering")
+        return {"filters": filters, "ordering": ordering, "dialect": attrs["dialect"]}

@@ -1,14 +1,19 @@
-"""Celery tasks of the purchases app: beat's refresh of active resellers'
-credits, and its nightly check of the analytics figures."""
+"""Celery tasks of the purchases app: exports (purchases.exports), beat's
+refresh of active resellers' credits, and its nightly check of the
+analytics figures."""
 
 import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from core import routing
+from core.jobs import job_run
+from core.models import Job
 from purchases.analytics.services import analytics_figures_differences, analytics_figures_rebuild
+from purchases.exports import purchase_export_list, purchase_export_write
 from purchases.months import current_month, format_month, shift_month
 from purchases.selectors import resellers_credit_due
 from resellers.credit import request_refresh
@@ -53,3 +58,29 @@ def analytics_figures_verify() -> list[str]:
             analytics_figures_rebuild(month=month)
             rebuilt.append(format_month(month))
     return rebuilt
+
+
+@shared_task
+def purchases_export_job(job_id: str) -> None:
+    job_run(job_id, _export)
+
+
+def _export(job: Job, deadline: float) -> bool:
+    # The whole file in one run (purchases.exports says why it does not
+    # stop at the deadline), in the language of whoever started it.
+    params = job.params
+    # Read from a replica when one has replayed past the starter's last
+    # write (the job's own row included), as their list would be.
+    with translation.override(params.get("language")), routing.replica_reads(user_id=job.created_by_id):
+        if params.get("source") == "admin":
+            # Imported here: this module is imported when the app is ready,
+            # before the admin's modules are.
+            from purchases.admin import purchase_admin_export_list
+
+            purchases = purchase_admin_export_list(job)
+        else:
+            purchases = purchase_export_list(
+                filters=params.get("filters", {}), ordering=params.get("ordering", "")
+            )
+        purchase_export_write(job, purchases)
+    return True

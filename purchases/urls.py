@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from core.parsing import ID_PATTERN
 from purchases.views import (
+    PurchaseExportView,
     PurchaseViewSet,
     ResellerCashbackView,
     ResellerMeCashbackView,
@@ -16,6 +17,8 @@ router.register("purchases", PurchaseViewSet, basename="purchase")
 # are served here, under the resellers/ paths users expect (the resellers
 # router matches only numeric ids after resellers/, so these never clash).
 urlpatterns = [
+    # Before the router's routes; "exports" is no purchase id anyway.
+    path("purchases/exports/", PurchaseExportView.as_view(), name="purchase-exports"),
     *router.urls,
     path("resellers/me/cashback/", ResellerMeCashbackView.as_view(), name="reseller-me-cashback"),
     path("resellers/me/summary/", ResellerMeSummaryView.as_view(), name="reseller-me-summary"),

@@ -1,7 +1,10 @@
+from django.urls import reverse
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
@@ -18,7 +21,9 @@ from core.filters import FilterBackend, StableOrderingFilter
 from core.pagination import CachedCountLargeTablePagination, LargeTablePagination
 from core.parsing import ID_PATTERN
 from core.routing import ReplicaReadsMixin
-from purchases.filters import PurchaseFilter
+from core.views import JobOutputSerializer
+from purchases.exports import EXPORT_PERMISSION, export_description, purchase_export_start
+from purchases.filters import PURCHASE_DEFAULT_ORDERING, PURCHASE_ORDERING_FIELDS, PurchaseFilter
 from purchases.models import Purchase
 from purchases.selectors import (
     local_ledger_get,
@@ -34,6 +39,7 @@ from purchases.serializers import (
     MonthQueryInputSerializer,
     MonthSummaryOutputSerializer,
     PurchaseCreateInputSerializer,
+    PurchaseExportInputSerializer,
     PurchaseOutputSerializer,
     PurchaseRejectInputSerializer,
     PurchaseUpdateInputSerializer,
@@ -195,8 +201,8 @@ class PurchaseViewSet(
     }
     filter_backends = [FilterBackend, StableOrderingFilter]
     filterset_class = PurchaseFilter
-    ordering_fields = ["date", "value", "created_at"]
-    ordering = ["-date", "-id"]
+    ordering_fields = list(PURCHASE_ORDERING_FIELDS)
+    ordering = list(PURCHASE_DEFAULT_ORDERING)
     lookup_value_regex = ID_PATTERN
     path_parameter_description = _("The purchase's id.")
 
@@ -361,6 +367,107 @@ class PurchaseViewSet(
             purchase=purchase, reviewer=request.user, reason=serializer.validated_data["reason"]
         )
         return self._answer(purchase.pk)
+
+
+# --- Exports ------------------------------------------------------------------------
+
+EXPORT_JOB_EXAMPLE = OpenApiExample(
+    "Export queued",
+    summary=_("Export queued"),
+    value={
+        "id": "2f1c9a4e-8b7d-4c3a-9e21-5d6f7a8b9c0d",
+        "kind": "purchase_export",
+        "status": "queued",
+        "done": 0,
+        "total": 0,
+        "failures": 0,
+        "download_url": None,
+        "created_at": "2026-03-20T10:30:00-03:00",
+        "finished_at": None,
+    },
+    response_only=True,
+    status_codes=["202"],
+)
+EXPORT_REQUEST_EXAMPLES = [
+    OpenApiExample(
+        "Everything, plain format", summary=_("Everything, plain format"), value={}, request_only=True
+    ),
+    OpenApiExample(
+        "March's approved, for a spreadsheet",
+        summary=_("March's approved, for a spreadsheet"),
+        value={"status": "approved", "month": "2026-03", "ordering": "-value", "dialect": "pt-BR"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "One reseller over a period",
+        summary=_("One reseller over a period"),
+        value={"reseller": 42, "date_from": "2026-01-01", "date_to": "2026-03-31", "dialect": "plain"},
+        request_only=True,
+    ),
+]
+
+
+class PurchaseExportView(GenericAPIView):
+    permission_classes = [StaffPermissions]
+    staff_permissions = {"post": [EXPORT_PERMISSION]}
+    serializer_class = PurchaseExportInputSerializer
+
+    @extend_schema(
+        summary=_("Export purchases as CSV (staff)"),
+        description=_(
+            "Starts writing, in the background, a CSV of every purchase the list (`GET "
+            "/api/v1/purchases/`) shows with the same filters and the same order, across all "
+            "pages. The filters go in the JSON body, with the list's names and rules (the same "
+            "error messages); without filters, every purchase.\n\nThe 202 answer carries the job, "
+            "and `Location` points at `GET /api/v1/jobs/{id}/`, which shows the progress (`done` "
+            "of `total` rows) and, when it ends, `download_url`: a link only whoever started the "
+            "export opens, and which expires (JOB_FILE_SECONDS, 24 h by default); then the file is "
+            "deleted.\n\nColumns: id, code, date, value, status, cashback percent and value, the "
+            "reseller's id, name and e-mail, the reviewer's name and e-mail, when they reviewed "
+            "and the rejection reason. Never the CPF. Header and statuses in the request's "
+            "language.\n\n`dialect`: `plain` (the default, for programs: commas, decimal point, ISO "
+            "8601 dates and times, UTF-8 without BOM) or `pt-BR` (for spreadsheets in Portuguese: "
+            "semicolons, decimal comma, dd/mm/yyyy dates and dd/mm/yyyy hh:mm:ss times, UTF-8 with "
+            "BOM). In both, every field is quoted and no cell starts a formula (it gets a `'` "
+            "before).\n\nEach person has at most 3 exports queued or running "
+            "(`PURCHASE_EXPORTS_PER_USER`): one more is a 409 until one of them ends."
+        ),
+        tags=["purchases"],
+        request=PurchaseExportInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description=_("The job's address: `GET /api/v1/jobs/{id}/`."),
+            )
+        ],
+        responses={
+            202: OpenApiResponse(JobOutputSerializer, description=_("Export queued.")),
+            409: OpenApiResponse(
+                description=_("You already have 3 exports queued or running (`PURCHASE_EXPORTS_PER_USER`).")
+            ),
+        },
+        examples=[*EXPORT_REQUEST_EXAMPLES, EXPORT_JOB_EXAMPLE],
+    )
+    def post(self, request):
+        serializer = PurchaseExportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        details = [f"{name}={value}" for name, value in data["filters"].items()]
+        if data["ordering"]:
+            details.append(f"ordering={data['ordering']}")
+        job = purchase_export_start(
+            user=request.user,
+            dialect=data["dialect"],
+            params={"source": "api", "filters": data["filters"], "ordering": data["ordering"]},
+            description=export_description(data["dialect"], details),
+        )
+        job.refresh_from_db()  # run already, when tasks run in-process
+        location = request.build_absolute_uri(reverse("job-detail", kwargs={"pk": job.pk}))
+        answer = JobOutputSerializer(job, context={"request": request}).data
+        return Response(answer, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 # --- A reseller's cashback: mounted under resellers/, served here ------------

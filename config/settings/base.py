@@ -604,6 +604,9 @@ JOB_RESEND_AFTER_SECONDS = env.int("JOB_RESEND_AFTER_SECONDS", default=120)
 # How long a job's file (an export) is kept and its link works. The files
 # are written to the "jobs" storage (STORAGES above: JOB_FILES_DIR).
 JOB_FILE_SECONDS = env.int("JOB_FILE_SECONDS", default=24 * 60 * 60)
+# Exports of purchases one person may have queued or running at once; one
+# more is refused (409) until one of them finishes.
+PURCHASE_EXPORTS_PER_USER = env.int("PURCHASE_EXPORTS_PER_USER", default=3)
 
 # --- Cached answers -----------------------------------------------------------
 # Catalogue answers are invalidated on every catalogue change (core.cache),

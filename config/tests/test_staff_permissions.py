@@ -17,6 +17,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from accounts.tests.factories import StaffFactory
 from conftest import authenticated_client
+from core.models import Job
 from products.models import Category, Product
 from products.tests.factories import CategoryFactory, ProductFactory
 from purchases.models import MonthlyCashback, Purchase, PurchaseItem
@@ -46,6 +47,8 @@ STAFF_OPERATIONS: dict[tuple[str, str], frozenset[str]] = {
     # admin too, the review buttons sit on pages that need view_purchase).
     ("POST", "/api/v1/purchases/{id}/approve/"): frozenset({VIEW_PURCHASE, REVIEW_PURCHASE}),
     ("POST", "/api/v1/purchases/{id}/reject/"): frozenset({VIEW_PURCHASE, REVIEW_PURCHASE}),
+    # An export's file is purchases: reading them is what it needs.
+    ("POST", "/api/v1/purchases/exports/"): frozenset({VIEW_PURCHASE}),
     # Catalogue management (reading it is open to every authenticated user)
     ("POST", "/api/v1/products/"): frozenset({"products.add_product"}),
     ("PUT", "/api/v1/products/{id}/"): frozenset({"products.change_product"}),
@@ -161,6 +164,7 @@ class World:
             ("PUT", "/api/v1/purchases/{id}/"): {"code": "NF-1", "value": "120.00", "date": today},
             ("PATCH", "/api/v1/purchases/{id}/"): {"value": "130.00"},
             ("POST", "/api/v1/purchases/{id}/reject/"): {"reason": "Nota ilegível."},
+            ("POST", "/api/v1/purchases/exports/"): {"status": "validating", "dialect": "pt-BR"},
             ("POST", "/api/v1/products/"): {
                 "sku": "NEW-0001",
                 "name": "Batom Novo",
@@ -189,7 +193,7 @@ def snapshot() -> dict:
     """Every row a staff route could write."""
     return {
         model.__name__: list(model.objects.order_by("pk").values())
-        for model in (Purchase, PurchaseItem, MonthlyCashback, Product, Category, Reseller)
+        for model in (Purchase, PurchaseItem, MonthlyCashback, Product, Category, Reseller, Job)
     }
 
 

@@ -72,6 +72,21 @@ def routes(world, reseller):
         (
             "staff",
             "post",
+            "/api/v1/purchases/exports/",
+            {
+                "status": "validating",
+                "month": "2026-03",
+                "date_from": "2026-03-01",
+                "date_to": "2026-03-31",
+                "reseller": 1,
+                "search": "NF",
+                "ordering": "-value",
+                "dialect": "pt-BR",
+            },
+        ),
+        (
+            "staff",
+            "post",
             "/api/v1/products/",
             {"sku": "NEW-1", "name": "Novo", "category": category.pk, "price": "9.90"},
         ),
@@ -88,7 +103,7 @@ def routes(world, reseller):
     ]
 
 
-@pytest.mark.parametrize("index", range(15))
+@pytest.mark.parametrize("index", range(16))
 @pytest.mark.parametrize("extra", [{"unexpected": 1}, {"id": 999}])
 def test_every_write_route_refuses_a_field_it_would_not_write(
     index, extra, world, reseller, staff_user, reseller_client, staff_client, api_client
@@ -188,7 +203,7 @@ def _typed_routes(world, reseller):
     ]
 
 
-@pytest.mark.parametrize("index", range(17))
+@pytest.mark.parametrize("index", range(18))
 def test_every_body_field_takes_only_its_json_type(
     index, world, reseller, staff_user, reseller_client, staff_client, api_client, monkeypatch
 ):

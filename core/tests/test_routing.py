@@ -292,8 +292,9 @@ def test_staff_analytics_are_read_from_the_replica(replica, reads, routed_db, st
     replica.replay_lsn = replica.primary_lsn
     reads.clear()
     assert staff_client.get(reverse("analytics-summary")).status_code == 200
-    assert ("purchases.Purchase", REPLICA) in reads
-    assert ("purchases.Purchase", PRIMARY) not in reads
+    # The maintained figures (purchases.MonthTotals...), never the primary.
+    assert ("purchases.MonthTotals", REPLICA) in reads
+    assert not [label for label, alias in reads if label.startswith("purchases.") and alias == PRIMARY]
 
 
 def test_after_a_write_the_writer_reads_the_primary(replica, reads, routed_db, reseller, reseller_client):
@@ -348,9 +349,9 @@ def test_the_admin_changelist_and_export_read_from_the_replica(
     assert admin_client.get(reverse("admin:purchases_purchase_changelist")).status_code == 200
     assert ("purchases.Purchase", REPLICA) in reads
     reads.clear()
-    response = admin_client.get(reverse("admin:purchases_purchase_export"))
-    assert response.status_code == 200
-    assert b"P-1" in b"".join(response.streaming_content)
+    # The export is a job (run in-process here): its task reads the replica.
+    response = admin_client.post(reverse("admin:purchases_purchase_export"), {"dialect": "plain"})
+    assert response.status_code == 302
     assert ("purchases.Purchase", REPLICA) in reads
 
 

@@ -5,7 +5,7 @@ import csv
 import io
 import re
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.spreadsheet import FORMULA_CHARACTERS, spreadsheet_text, spreadsheet_writer
@@ -84,3 +84,15 @@ def test_numbers_and_dates_are_written_as_they_are():
 def test_no_text_starts_a_cell_with_a_formula(values):
     text = write([values])
     assert not any(starts_a_formula(cell) for cell in cells_a_spreadsheet_could_see(text))
+
+
+def _by_the_rule(value: str) -> str:
+    from core.spreadsheet import _CELL_START
+
+    return _CELL_START.sub(r"\1'", value)
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.sampled_from(list(' "\t\r\n,;=+-@a1\u00a0\u2003')) | st.characters(), max_size=12))
+def test_the_fast_path_neutralises_exactly_what_the_rule_does(value):
+    assert spreadsheet_text(value) == _by_the_rule(value)

@@ -9,7 +9,6 @@ go to docs/ with `make screenshots`, so a change to the layout shows in review."
 import csv
 import io
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -219,12 +218,19 @@ def test_staff_filters_by_dates_and_exports_the_filtered_list(
     expected = sorted(p.code for p in purchases.values() if p.date == today)
     assert shown == expected
 
+    # The export's page: the format (a Brazilian spreadsheet unless changed),
+    # then the job's page, where the file's link appears once it is written.
+    page.click("a.purchase-export")
+    page.wait_for_selector("input[name=dialect]")
+    assert page.locator("input[name=dialect][value=pt-BR]").is_checked()
+    page.click("input[type=submit][value=Exportar]")
+    page.wait_for_url("**/admin/core/job/*/change/")
     with page.expect_download() as download_info:
-        page.click("a.purchase-export")
+        page.click(".field-file_link a")
     download = download_info.value
-    assert download.suggested_filename == f"compras-{today.isoformat()}.csv"
+    assert download.suggested_filename.startswith(f"compras-{today.isoformat()}-")
     text = Path(download.path()).read_text(encoding="utf-8-sig")
-    header, *rows = list(csv.reader(io.StringIO(text)))
+    header, *rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert header[:4] == ["Id", "Código", "Data", "Valor"]
     assert sorted(row[1] for row in rows) == expected
-    assert Decimal(next(row for row in rows if row[1] == "NF-MAX-VALUE")[3]) == Decimal("1000000.00")
+    assert next(row for row in rows if row[1] == "NF-MAX-VALUE")[3] == "1000000,00"

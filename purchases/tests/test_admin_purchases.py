@@ -9,13 +9,15 @@ import pytest
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
+from django.core.files.storage import storages
 from django.db import connection
-from django.http import StreamingHttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.tests.factories import StaffFactory, UserFactory
 from conftest import EN
+from core.models import Job
 from products.models import Category, Product
 from purchases.admin import DATE_RANGE_REVERSED_MESSAGE, PurchaseMonthFilter
 from purchases.models import Purchase
@@ -1014,43 +1016,100 @@ def test_the_reviewer_filter_never_reads_the_purchases_for_its_choices(admin_cli
     assert not any('"purchases_purchase"' in sql and "reviewed_by" in sql for sql in distinct)
 
 
-# --- CSV export ---------------------------------------------------------------------
+# --- CSV export (a background job) ---------------------------------------------------
 
 EXPORT = CHANGELIST + "export/"
 
 
-def read_export(response):
-    assert isinstance(response, StreamingHttpResponse)
-    text = b"".join(response.streaming_content).decode("utf-8")
-    assert text.startswith("\ufeff")
-    return list(csv.reader(io.StringIO(text[1:])))
+@pytest.fixture
+def export(admin_client, django_capture_on_commit_callbacks):
+    """Start the export of the changelist for ``query`` in ``dialect`` from
+    its page (its task runs once the request commits) and return its job."""
+
+    def run(query=None, dialect="pt-BR", client=None):
+        url = EXPORT + (f"?{urlencode(query, doseq=True)}" if query else "")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = (client or admin_client).post(url, {"dialect": dialect})
+        assert response.status_code == 302, response.content
+        job = Job.objects.get()
+        assert response["Location"] == f"/admin/core/job/{job.pk}/change/"
+        job.refresh_from_db()
+        return job
+
+    return run
 
 
-def test_export_streams_the_filtered_list_as_csv(admin_client, march):
-    response = admin_client.get(EXPORT, {"month": "2026-03"}, **EN)
+def read_job(job) -> list[list[str]]:
+    with storages["jobs"].open(job.file, "rb") as stored:
+        text = stored.read().decode("utf-8")
+    if job.params["dialect"] == "pt-BR":
+        assert text.startswith("\ufeff")
+        return list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_export_page_asks_for_the_format_and_starts_nothing(admin_client, march):
+    response = admin_client.get(EXPORT, {"month": "2026-03", "status__exact": "validating", "q": "ana"})
     assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == 'attachment; filename="purchases-2026-03-20.csv"'
-    header, *rows = read_export(response)
-    assert header == [
-        "Id", "Code", "Date", "Value", "Status", "Cashback percent", "Cashback value",
-        "Reseller id", "Reseller name", "Reseller e-mail",
-    ]  # fmt: skip
+    content = response.content.decode()
+    assert '<input type="radio" name="dialect" value="pt-BR"' in content
+    assert re.search(r'value="pt-BR"[^>]*checked', content)  # the default in the back office
+    assert "Planilha brasileira" in content
+    assert response.context["filters"] == ["Status: Em validação", "Mês: Março de 2026", "Pesquisar: ana"]
+    assert 'href="/admin/purchases/purchase/?month=2026-03&amp;q=ana&amp;status__exact=validating"' in content
+    assert not Job.objects.exists()
+
+
+def test_export_starts_a_job_whose_page_offers_the_file(admin_client, march, export):
+    job = export({"month": "2026-03"})
+    assert job.kind == Job.Kind.PURCHASE_EXPORT
+    assert job.status == Job.Status.SUCCEEDED
+    assert (job.done, job.total) == (3, 3)
+    assert job.description == "Exportação de compras (CSV pt-BR): Mês: Março de 2026"
+    page = admin_client.get(f"/admin/core/job/{job.pk}/change/")
+    content = page.content.decode()
+    assert "3 compras exportadas (CSV pt-BR" in content
+    link = re.search(r'href="(/admin/core/job/[^"]+/download/\?token=[^"]+)"', content).group(1)
+    download = admin_client.get(link.replace("&amp;", "&"))
+    assert download.status_code == 200
+    assert download["Content-Type"] == "text/csv"
+
+
+def test_export_started_says_so(admin_client, march, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(EXPORT, {"dialect": "pt-BR"}, follow=True)
+    assert (
+        messages.SUCCESS,
+        "A exportação começou: o arquivo aparece nesta página assim que for escrito.",
+    ) in [(message.level, message.message) for message in response.context["messages"]]
+
+
+def test_export_is_a_brazilian_spreadsheet_by_default(admin_client, big, export):
+    job = export()
+    header, row = read_job(job)
+    assert header[:4] == ["Id", "Código", "Data", "Valor"]
+    assert row[2:7] == ["05/03/2026", "1202,14", "Em validação", "15,00", "180,32"]
+    assert job.file == f"exports/compras-2026-03-20-{job.pk}.csv"
+
+
+def test_export_in_the_plain_dialect(admin_client, march, export):
+    _header, *rows = read_job(export({"month": "2026-03"}, dialect="plain", client=admin_client))
     apr = march["NF-APR"]
+    apr.refresh_from_db()
     assert rows[1] == [
-        str(apr.pk), "NF-APR", "2026-03-03", "200.00", "Approved", "10.00", "20.00",
+        str(apr.pk), "NF-APR", "2026-03-03", "200.00", "Aprovado", "10.00", "20.00",
         str(march["ana"].pk), "Ana Souza", "ana@example.com",
+        "", "admin@example.com", timezone.localtime(apr.reviewed_at).isoformat(), "",
     ]  # fmt: skip
     # The list's order: newest first.
     assert [row[1] for row in rows] == ["NF-REJ", "NF-APR", "NF-VAL"]
 
 
-def test_export_is_in_portuguese_with_machine_readable_numbers(admin_client, big):
-    response = admin_client.get(EXPORT)
-    assert response["Content-Disposition"] == 'attachment; filename="compras-2026-03-20.csv"'
-    header, row = read_export(response)
-    assert header[:4] == ["Id", "Código", "Data", "Valor"]
-    assert row[2:7] == ["2026-03-05", "1202.14", "Em validação", "15.00", "180.32"]
+def test_export_says_who_rejected_and_why(admin_client, march, export):
+    _header, *rows = read_job(export({"status": "rejected"}))
+    (row,) = rows
+    assert row[1] == "NF-REJ"
+    assert row[11:] == ["admin@example.com", "20/03/2026 09:00:00", "Invoice missing."]
 
 
 @pytest.mark.parametrize(
@@ -1060,24 +1119,50 @@ def test_export_is_in_portuguese_with_machine_readable_numbers(admin_client, big
         {"status": "validating"},
         {"month": "2026-03"},
         {"q": "ana@"},
+        {"q": "Bia"},
         {"date__range__gte": "2026-03-03", "date__range__lte": "2026-03-31"},
+        {"date__range__gte": "03/03/2026"},
         {"date__range__gte": "not a date"},
+        {"value__range__gte": "200,00", "value__range__lte": "300"},
+        {"value__range__gte": "300", "value__range__lte": "200"},
+        {"o": "4"},
+        {"o": "-4.3"},
+        {"month": "2026-03", "o": "3", "status": "validating"},
     ],
 )
-def test_export_has_the_rows_of_the_changelist(admin_client, march, query):
+def test_export_has_the_rows_of_the_changelist_in_its_order(admin_client, march, export, query):
     listed = admin_client.get(CHANGELIST, query).context["cl"]
-    _header, *rows = read_export(admin_client.get(EXPORT, query))
-    assert len(rows) == listed.result_count
-    assert sorted(row[1] for row in rows) == codes_of(listed)
+    _header, *rows = read_job(export(query))
+    assert [row[1] for row in rows] == list(listed.queryset.values_list("code", flat=True))
 
 
-def codes_of(changelist):
-    return sorted(purchase.code for purchase in changelist.queryset)
+def test_export_follows_the_reviewer_filter(admin_client, reviewers, export):
+    _header, *rows = read_job(export({"reviewer": reviewers["carla"].pk}))
+    assert [(row[1], row[10]) for row in rows] == [("NF-FEB", "Carla Revisora")]
 
 
-def test_export_never_contains_a_cpf(admin_client, march):
-    response = admin_client.get(EXPORT, **EN)
-    header, *rows = read_export(response)
+def test_export_of_one_resellers_purchases(admin_client, march, export):
+    job = export({"reseller__id__exact": march["bia"].pk})
+    _header, *rows = read_job(job)
+    assert [row[1] for row in rows] == ["NF-FEB"]
+    assert job.description.endswith(f"Id do revendedor: {march['bia'].pk}")
+
+
+def test_export_searched_by_cpf_never_stores_the_cpf(admin_client, march, export):
+    ana = march["ana"]
+    job = export({"q": ana.cpf_formatted})
+    _header, *rows = read_job(job)
+    assert sorted(row[1] for row in rows) == ["NF-APR", "NF-REJ", "NF-VAL"]
+    stored = str(Job.objects.filter(pk=job.pk).values_list("params", "description", "result").get())
+    assert ana.cpf not in stored
+    assert ana.cpf_formatted not in stored
+    assert job.description.endswith("Pesquisar: CPF")
+    assert cpf_codec.decrypt(job.params["search"]) == ana.cpf_formatted
+
+
+def test_export_never_contains_a_cpf(admin_client, march, export):
+    job = export(dialect="plain")
+    header, *rows = read_job(job)
     assert not any("cpf" in title.lower() for title in header)
     text = "\n".join(",".join(row) for row in rows)
     for reseller in [march["ana"], march["bia"]]:
@@ -1086,90 +1171,86 @@ def test_export_never_contains_a_cpf(admin_client, march):
         assert reseller.cpf_encrypted not in text
 
 
-def test_export_neutralises_spreadsheet_formulas(admin_client, make_purchase):
+@pytest.mark.parametrize("dialect", ["plain", "pt-BR"])
+def test_export_neutralises_spreadsheet_formulas(admin_client, make_purchase, export, dialect):
     reseller = ResellerFactory(user__full_name='=HYPERLINK("http://x")', user__email="@evil@example.com")
     make_purchase(reseller, "10.00", date(2026, 3, 1), "-1-1")
     make_purchase(reseller, "10.00", date(2026, 3, 2), "NF-PLAIN")
-    _header, *rows = read_export(admin_client.get(EXPORT))
+    _header, *rows = read_job(export(dialect=dialect))
     by_code = {row[1]: row for row in rows}
     assert set(by_code) == {"'-1-1", "NF-PLAIN"}
     assert by_code["NF-PLAIN"][8] == '\'=HYPERLINK("http://x")'
     assert by_code["NF-PLAIN"][9] == "'@evil@example.com"
 
 
-@pytest.mark.parametrize("separator", [",", ";"])
-def test_export_starts_no_cell_with_a_formula_whatever_the_separator(admin_client, make_purchase, separator):
-    # A spreadsheet in pt-BR splits on ";": quoting alone does not stop
-    # "Maria;=1+1;" from becoming three cells there.
-    reseller = ResellerFactory(user__full_name="Maria;=1+1;", user__email="a,=2+2@example.com")
-    make_purchase(reseller, "10.00", date(2026, 3, 1), "-1")
-    make_purchase(reseller, "10.00", date(2026, 3, 2), "NF_2")
-    response = admin_client.get(EXPORT)
-    text = b"".join(response.streaming_content).decode("utf-8").removeprefix("\ufeff")
-    lines = text.splitlines()
-    assert len(lines) == 3
-    assert all(line.startswith('"') and line.endswith('"') for line in lines)  # every field quoted
-    cells = [piece.lstrip(' "') for line in lines for piece in line.split(separator)]
-    assert [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))] == []
-    _header, *rows = csv.reader(io.StringIO(text))
-    assert {(row[1], row[8], row[9]) for row in rows} == {
-        ("'-1", "Maria;'=1+1;", "a,'=2+2@example.com"),
-        ("NF_2", "Maria;'=1+1;", "a,'=2+2@example.com"),
-    }
+def test_export_task_reads_a_constant_number_of_queries(admin_client, make_purchase, export):
+    from purchases.tasks import purchases_export_job
 
+    make_purchase(ResellerFactory(), "10.00", date(2026, 3, 1), "FIRST")
+    job = export({"month": "2026-03", "q": "NF"})
 
-def test_export_reads_a_constant_number_of_queries(
-    admin_client, make_purchase, django_assert_max_num_queries
-):
-    reseller = ResellerFactory()
-    make_purchase(reseller, "10.00", date(2026, 3, 1), "FIRST")
-    with CaptureQueriesContext(connection) as one:
-        assert len(read_export(admin_client.get(EXPORT))) == 2
+    def task_queries():
+        Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED, finished_at=None)
+        with CaptureQueriesContext(connection) as queries:
+            purchases_export_job(str(job.pk))
+        return len(queries.captured_queries)
+
+    one = task_queries()
     for n in range(60):
-        make_purchase(value="10.00", date=date(2026, 3 - n % 3, 1 + n % 20), code=f"NF-{n}")
-    # session, user, the month filter's months, the reviewer filter's staff,
-    # the rows (one query, read 2,000 at a time from one cursor); no COUNT
-    # and no page of the list.
-    with django_assert_max_num_queries(len(one.captured_queries)):
-        assert len(read_export(admin_client.get(EXPORT))) == 62
-    assert len(one.captured_queries) <= 5
+        make_purchase(value="10.00", date=date(2026, 3, 1 + n % 19), code=f"NF-{n}")
+    # The API's export's queries (purchases/tests/test_api_exports.py), and
+    # the changelist's own: the author's permissions, the month filter's
+    # months, the reviewer filter's staff, the resellers the search names.
+    assert task_queries() == one
+    assert one <= 20
+    assert Job.objects.get(pk=job.pk).done == 60
 
 
-def test_export_reads_the_rows_with_an_iterator(admin_client, march, monkeypatch):
-    from django.db.models.query import QuerySet
-
-    chunk_sizes = []
-    real_iterator = QuerySet.iterator
-
-    def spy(self, chunk_size=None):
-        chunk_sizes.append(chunk_size)
-        return real_iterator(self, chunk_size=chunk_size)
-
-    monkeypatch.setattr(QuerySet, "iterator", spy)
-    read_export(admin_client.get(EXPORT))
-    assert chunk_sizes == [2000]
-
-
-def test_export_with_a_bad_filter_is_not_a_server_error(admin_client, march):
-    response = admin_client.get(EXPORT, {"month": "garbage"})
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_export_with_a_bad_filter_is_not_a_server_error(admin_client, march, method):
+    response = getattr(admin_client, method)(EXPORT + "?month=garbage", {"dialect": "pt-BR"})
     assert response.status_code == 302
     assert response["Location"] == CHANGELIST + "?e=1"
+    assert not Job.objects.exists()
 
 
-def test_export_needs_the_view_permission(client, march):
+def test_export_with_an_unknown_format_asks_again(admin_client, march):
+    response = admin_client.post(EXPORT, {"dialect": "xlsx"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["dialect"]
+    assert not Job.objects.exists()
+
+
+def test_export_beyond_the_limit_says_so_and_starts_nothing(admin_client, march, settings):
+    settings.PURCHASE_EXPORTS_PER_USER = 1
+    assert admin_client.post(EXPORT, {"dialect": "pt-BR"}).status_code == 302  # queued, not run
+    response = admin_client.post(EXPORT, {"dialect": "pt-BR"})
+    assert response.status_code == 200
+    assert sent_messages(response)[-1] == (
+        messages.ERROR,
+        "Você já tem 1 exportação em andamento. Espere que ela termine.",
+    )
+    assert Job.objects.count() == 1
+
+
+def test_export_needs_the_view_permission(client, march, django_capture_on_commit_callbacks):
     viewer = viewer_client(Client(), "view_purchase")
-    assert len(read_export(viewer.get(EXPORT))) == 5
+    assert viewer.get(EXPORT).status_code == 200
+    assert viewer.post(EXPORT, {"dialect": "plain"}).status_code == 302
     no_permission = viewer_client(client)
     assert no_permission.get(EXPORT).status_code == 403
+    assert no_permission.post(EXPORT, {"dialect": "plain"}).status_code == 403
+    assert Job.objects.count() == 1
 
 
 @pytest.mark.parametrize("who", ["anonymous", "reseller"])
 def test_export_needs_a_staff_login(client, march, who):
     if who == "reseller":
         client.force_login(march["ana"].user)
-    response = client.get(EXPORT)
-    assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+    for response in (client.get(EXPORT), client.post(EXPORT, {"dialect": "plain"})):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+    assert not Job.objects.exists()
 
 
 def test_changelist_links_the_export_with_its_filters(admin_client, march):
