@@ -265,7 +265,12 @@ def pytest_collection_modifyitems(config, items):
     from django.conf import settings
     from django.db import connection
 
-    if not settings.REDIS_URL:
+    if not settings.REDIS_SENTINELS:
+        skip_sentinel = pytest.mark.skip(reason="needs Redis with Sentinel (bash .ci/sentinel)")
+        for item in items:
+            if item.get_closest_marker("sentinel"):
+                item.add_marker(skip_sentinel)
+    if not (settings.REDIS_URL or settings.REDIS_SENTINELS):
         skip_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL)")
         for item in items:
             if item.get_closest_marker("redis"):

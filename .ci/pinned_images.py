@@ -1,20 +1,22 @@
-"""Fail when a base image (compose services, Dockerfile stages) is not pinned to a version."""
+"""Fail when a base image (compose files' services, Dockerfile stages) is not pinned to a version."""
 
 import re
 import sys
 from pathlib import Path
 
-import yaml
+from compose import load
 
 ROOT = Path(__file__).resolve().parent.parent
+# The stack and its override for several api containers (docs/operations.md).
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.scale.yml")
 OWN_IMAGE = "reseller-cashback:"
 # A version number (postgres:16.9-alpine) or a dated release (debian:bookworm-20250520-slim).
 PINNED = re.compile(r":(?:[^:]*\d+\.\d+|[a-z]+-\d{8})")
 
 
 def main() -> int:
-    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    compose = [service["image"] for service in services.values() if "image" in service]
+    services = [service for name in COMPOSE_FILES for service in load(ROOT / name)["services"].values()]
+    compose = [service["image"] for service in services if "image" in service]
     dockerfile = (ROOT / "Dockerfile").read_text()
     stages = set(re.findall(r"^FROM \S+ AS (\S+)", dockerfile, flags=re.MULTILINE))
     froms = re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE)

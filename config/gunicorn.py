@@ -12,7 +12,8 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
 # Without Redis every worker keeps its own cache and throttles
 # (ALLOW_LOCAL_CACHE=true, see config/settings/production.py): one process then.
-_local_cache = not os.environ.get("REDIS_URL") and os.environ.get("ALLOW_LOCAL_CACHE", "").lower() == "true"
+_redis = os.environ.get("REDIS_URL") or os.environ.get("REDIS_SENTINELS")
+_local_cache = not _redis and os.environ.get("ALLOW_LOCAL_CACHE", "").lower() == "true"
 workers = int(os.environ.get("GUNICORN_WORKERS", "1" if _local_cache else "3"))
 # Threads per worker. No request waits on the brand's cashback API (the
 # Celery workers call it); a slow request holds one thread, not the worker.

@@ -11,6 +11,7 @@ transaction that is rolled back) and the one get-or-compute
 (``get_or_set``).
 """
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -19,6 +20,7 @@ from urllib.parse import urlencode
 
 import redis
 import redis.exceptions
+import redis.sentinel
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import DatabaseError, transaction
@@ -242,6 +244,7 @@ CATALOGUE = "products"
 # The staff's analytics: any purchase write or review (purchases.services),
 # the seed.
 ANALYTICS = "analytics"
+NAMESPACES = (CATALOGUE, ANALYTICS)
 # The purchase lists are not cached: on the mixed load test (random resellers,
 # filters, orderings and pages) not one answer was asked for twice within a
 # minute, so a cache only added its round trips (docs/performance.md).
@@ -371,6 +374,12 @@ def canonical_url(request) -> str:
 #   bump or an auth-cache drop is retried in the background;
 # * then half-open: one thread's commands go out as the trial; an answer
 #   closes it, a failure opens it again.
+#
+# A connection is behind the breaker of the server it connects to, chosen when
+# it connects: with Sentinel (BreakerSentinelConnectionPool) that is whichever
+# server the sentinels name as the primary at that moment, so once a failover
+# has promoted a replica, new connections go to it through a breaker of its
+# own, however long the old primary's stays open.
 
 
 class CacheUnavailable(redis.exceptions.ConnectionError):
@@ -448,6 +457,15 @@ class CacheBreaker:
         threshold = settings.CACHE_BREAKER_FAILURES
         return 0 < threshold <= self.failures
 
+    def retire(self) -> None:
+        """Close it for good: the server is no longer the one used (Sentinel
+        promoted another), so its failures say nothing about the cache."""
+        with self.lock:
+            was_open = self.is_open()
+            self.failures, self.open_until, self.trial_thread = 0, 0.0, None
+        if was_open:
+            _notify(self.server, is_open=False)
+
 
 _breakers: dict[str, CacheBreaker] = {}
 _breakers_lock = threading.Lock()
@@ -495,13 +513,19 @@ def reset_cache_breakers() -> None:
 _OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
+def _server_name(address) -> str:
+    host, port = address
+    return f"{host}:{port}"
+
+
 class _BreakerConnection:
     """Mixed into the pool's connection class (see BreakerConnectionPool)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        path = getattr(self, "path", "")
-        self._breaker = _breaker(path or f"{getattr(self, 'host', '')}:{getattr(self, 'port', '')}")
+        # The breaker of the server it connects to, chosen when it connects
+        # (a Sentinel-managed connection learns the server only then).
+        self._breaker: CacheBreaker | None = None
         # How long a trial may take: a connection and a command.
         self._trial_seconds = (self.socket_connect_timeout or 1) + (self.socket_timeout or 1) + 1
 
@@ -510,12 +534,16 @@ class _BreakerConnection:
             raise CacheUnavailable(f"Redis at {self._breaker.server} is skipped (circuit open)")
 
     def _outage(self, error: BaseException) -> None:
-        if not isinstance(error, CacheUnavailable) and not getattr(error, "_breaker_counted", False):
+        if self._breaker is None or isinstance(error, CacheUnavailable):
+            return
+        if not getattr(error, "_breaker_counted", False):
             error._breaker_counted = True
             self._breaker.failed()
 
     def connect_check_health(self, *args, **kwargs):
         if self._sock is None:
+            address = (getattr(self, "host", ""), getattr(self, "port", ""))
+            self._breaker = _breaker(getattr(self, "path", "") or _server_name(address))
             self._gate()
         try:
             return super().connect_check_health(*args, **kwargs)
@@ -524,7 +552,8 @@ class _BreakerConnection:
             raise
 
     def send_packed_command(self, *args, **kwargs):
-        self._gate()
+        if self._sock is not None:
+            self._gate()  # else the connection is made first, behind the gate
         try:
             return super().send_packed_command(*args, **kwargs)
         except _OUTAGES as error:
@@ -563,6 +592,117 @@ class BreakerConnectionPool(redis.ConnectionPool):
 
     def __init__(self, connection_class=redis.Connection, **kwargs):
         super().__init__(connection_class=_with_breaker(connection_class), **kwargs)
+
+
+# --- Redis with Sentinel --------------------------------------------------------
+#
+# With REDIS_SENTINELS, django-redis's SentinelConnectionFactory builds this
+# pool for the primary only (is_master): every read and write goes to the one
+# server the sentinels name as the primary, never to a replica that may lag
+# (reading replicas gave stale reads). redis-py asks the sentinels when a
+# connection is made, drops the idle connections once the answer changes, and
+# turns a READONLY reply (the old primary demoted) into a reconnection. Until a
+# replica is promoted, commands fail as in any outage (the breaker of the
+# frozen primary opens; while the sentinels name no healthy primary each new
+# connection fails at once); the first connection made after the promotion
+# goes to the new primary through its own breaker.
+
+
+class BreakerSentinelConnectionPool(redis.sentinel.SentinelConnectionPool):
+    """redis-py's Sentinel pool, its connections behind the breaker of the
+    server they reach; a move of the primary retires the old one's breaker
+    and makes every cached answer unreachable (``_primary_moved``).
+    Set as CONNECTION_POOL_CLASS with django-redis's SentinelConnectionFactory.
+
+    redis-py asks the sentinels only when it makes a connection, so a
+    process that sent nothing while the primary was down would go on using
+    its pooled connections to the old primary. If that one was only paused,
+    it answers again as a primary, and keeps taking writes that are lost when
+    the sentinels demote it (about ten seconds later, at their next check):
+    counts of the throttles, version bumps. Before handing out a connection
+    the pool therefore asks the sentinels again when it last did more than
+    REDIS_SENTINEL_RECHECK_SECONDS ago (one short round trip)."""
+
+    def __init__(self, service_name, sentinel_manager, **kwargs):
+        # A rediss:// URL names redis-py's TLS connection class.
+        tls = issubclass(kwargs.pop("connection_class", redis.Connection), redis.SSLConnection)
+        managed = redis.sentinel.SentinelManagedConnection
+        if tls or kwargs.pop("ssl", False):
+            managed = redis.sentinel.SentinelManagedSSLConnection
+        super().__init__(service_name, sentinel_manager, connection_class=_with_breaker(managed), **kwargs)
+        self.proxy = _WatchedSentinelProxy(
+            connection_pool=self,
+            is_master=self.is_master,
+            check_connection=self.check_connection,
+            service_name=service_name,
+            sentinel_manager=sentinel_manager,
+        )
+        self.connection_kwargs["connection_pool"] = self.proxy
+        self._recheck_at = 0.0
+
+    def get_connection(self, *args, **kwargs):
+        now = time.monotonic()
+        if self.is_master and now >= self._recheck_at:
+            self._recheck_at = now + settings.REDIS_SENTINEL_RECHECK_SECONDS
+            # A new address drops the idle connections (to reconnect); no
+            # primary named now, and the command finds out for itself.
+            with contextlib.suppress(redis.exceptions.ConnectionError):
+                self.get_master_address()
+        return super().get_connection(*args, **kwargs)
+
+
+class _WatchedSentinelProxy(redis.sentinel.SentinelConnectionPoolProxy):
+    # What the pool's connections ask for the primary's address.
+    unnamed = False  # the sentinels named no primary when last asked
+
+    def get_master_address(self):
+        previous = self.master_address
+        try:
+            address = super().get_master_address()
+        except redis.sentinel.MasterNotFoundError as error:
+            # Between the primary's loss and a promotion. Every cache call
+            # meanwhile fails at once, skipped in the logs as while a breaker
+            # is open: the start and the end are logged once each.
+            if not self.unnamed:
+                self.unnamed = True
+                logger.warning(
+                    "Redis Sentinel names no primary of %r: the cache is skipped until it does.",
+                    self.service_name,
+                )
+            raise CacheUnavailable(f"Redis Sentinel names no primary of {self.service_name!r}") from error
+        if self.is_master and previous is not None and address != previous:
+            _primary_moved(self.service_name, previous, address)
+        elif self.unnamed:
+            named = _server_name(address)
+            logger.warning("Redis Sentinel names %s as the primary of %r again.", named, self.service_name)
+        self.unnamed = False
+        return address
+
+
+def _primary_moved(service: str, previous, address) -> None:
+    """This process found the primary of ``service`` moved (a failover).
+    The old primary's breaker is retired: nothing is sent there any more,
+    and an open breaker would keep reporting an outage that is over. Every
+    namespace's version is bumped on the new primary: replication is
+    asynchronous, so a bump the old primary acknowledged in its last moment
+    (or took after a pause, before the sentinels demoted it) may be missing
+    there, and an answer it should have made unreachable would be served
+    again."""
+    logger.warning(
+        "Redis Sentinel moved the primary of %r from %s to %s.",
+        service,
+        _server_name(previous),
+        _server_name(address),
+    )
+    breaker = _breakers.get(_server_name(previous))
+    if breaker is not None:
+        breaker.retire()
+    for namespace in NAMESPACES:
+        retry_in_background(
+            f"cache version bump of {namespace!r}",
+            lambda namespace=namespace: _bump(namespace),
+            give_up_after=max(settings.PRODUCTS_CACHE_SECONDS, settings.ANALYTICS_CACHE_SECONDS),
+        )
 
 
 class _SkippedCalls(logging.Filter):

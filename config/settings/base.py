@@ -6,6 +6,7 @@ change defaults and hardening.
 """
 
 import copy
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -219,13 +220,75 @@ REDIS_CACHE_OPTIONS = {
     "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
     "IGNORE_EXCEPTIONS": True,
 }
-if REDIS_URL:
+# The Redis servers' password, when REDIS_URL does not carry one (and with
+# Sentinel, where there is no URL).
+if env("REDIS_PASSWORD", default=""):
+    REDIS_CACHE_OPTIONS["PASSWORD"] = env("REDIS_PASSWORD")
+
+
+def sentinel_addresses(entries: list[str]) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS (``host:port,host:port``, ``[::1]:26379``) as
+    (host, port) pairs; anything else refuses to start."""
+    addresses = []
+    for entry in entries:
+        host, colon, port = entry.strip().rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(f"REDIS_SENTINELS: {entry!r} is not host:port.")
+        addresses.append((host, int(port)))
+    return addresses
+
+
+# Redis with Sentinel instead of one server: a primary, its replicas and the
+# sentinels that watch them (docs/operations.md, "Redis with Sentinel").
+# REDIS_SENTINELS lists the sentinels, REDIS_SENTINEL_MASTER is the name they
+# monitor the primary under. Every command, reads too, goes to the primary the
+# sentinels name, found again after a failover; the breaker is kept, one per
+# server (core.cache.BreakerSentinelConnectionPool).
+REDIS_SENTINELS = sentinel_addresses(env.list("REDIS_SENTINELS", default=[]))
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default="")
+# How stale a process's idea of the primary may get: a pool that has not asked
+# the sentinels for this long asks them before its next command (so a process
+# that sent nothing during a failover does not write to the old primary).
+REDIS_SENTINEL_RECHECK_SECONDS = env.float("REDIS_SENTINEL_RECHECK_SECONDS", default=1.0)
+if REDIS_SENTINELS:
+    if REDIS_URL:
+        raise ImproperlyConfigured("Set REDIS_URL or REDIS_SENTINELS, not both.")
+    if not REDIS_SENTINEL_MASTER:
+        raise ImproperlyConfigured(
+            "Set the REDIS_SENTINEL_MASTER environment variable "
+            "(the name the sentinels monitor the primary under)."
+        )
+    # django-redis takes the name from a URL's host, which is read in lower case.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", REDIS_SENTINEL_MASTER):
+        raise ImproperlyConfigured(
+            f"REDIS_SENTINEL_MASTER: {REDIS_SENTINEL_MASTER!r} is not a name of "
+            "lower-case letters, digits, '.', '_' and '-'."
+        )
+    _sentinel_kwargs = {
+        "socket_connect_timeout": REDIS_CACHE_OPTIONS["SOCKET_CONNECT_TIMEOUT"],
+        "socket_timeout": REDIS_CACHE_OPTIONS["SOCKET_TIMEOUT"],
+    }
+    if env("REDIS_SENTINEL_PASSWORD", default=""):
+        # The sentinels' own password (their requirepass), if they have one.
+        _sentinel_kwargs["password"] = env("REDIS_SENTINEL_PASSWORD")
+    REDIS_LOCATION = f"redis://{REDIS_SENTINEL_MASTER}/{env.int('REDIS_SENTINEL_DB', default=0)}?is_master=1"
+    REDIS_OPTIONS = {
+        **REDIS_CACHE_OPTIONS,
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "CONNECTION_POOL_CLASS": "core.cache.BreakerSentinelConnectionPool",
+        "SENTINELS": REDIS_SENTINELS,
+        "SENTINEL_KWARGS": _sentinel_kwargs,
+    }
+else:
+    REDIS_LOCATION, REDIS_OPTIONS = REDIS_URL, REDIS_CACHE_OPTIONS
+if REDIS_LOCATION:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": REDIS_LOCATION,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": REDIS_CACHE_OPTIONS,
+            "OPTIONS": REDIS_OPTIONS,
         }
     }
 else:
@@ -244,7 +307,7 @@ CACHES["strict"] = {
     **CACHES["default"],
     "OPTIONS": {**CACHES["default"].get("OPTIONS", {}), "IGNORE_EXCEPTIONS": False},
 }
-if not REDIS_URL:
+if not REDIS_LOCATION:
     del CACHES["strict"]["OPTIONS"]
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True

@@ -37,9 +37,10 @@ PUBLIC_BASE_URL = public_base_url(PUBLIC_BASE_URL)
 # ALLOW_LOCAL_CACHE=true accepts that knowingly, for one single-process
 # instance (GUNICORN_WORKERS=1) only.
 ALLOW_LOCAL_CACHE = env.bool("ALLOW_LOCAL_CACHE", default=False)
-if not REDIS_URL and not ALLOW_LOCAL_CACHE:  # noqa: F405
+if not (REDIS_URL or REDIS_SENTINELS) and not ALLOW_LOCAL_CACHE:  # noqa: F405
     raise ImproperlyConfigured(
-        "Set the REDIS_URL environment variable (or ALLOW_LOCAL_CACHE=true for a single-process instance)."
+        "Set the REDIS_URL environment variable (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER "
+        "for Redis with Sentinel, or ALLOW_LOCAL_CACHE=true for a single-process instance)."
     )
 
 # --- Background work -----------------------------------------------------------

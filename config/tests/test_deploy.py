@@ -105,7 +105,14 @@ SECRETS = {
     "CELERY_BROKER_URL": "amqp://cashback:secret@rabbitmq:5672/cashback",
 }
 PRINT_CACHE_BACKEND = "import config.settings.production as s; print(s.CACHES['default']['BACKEND'])"
-_UNSET = ("REDIS_URL", "ALLOW_LOCAL_CACHE", "ALLOW_IN_PROCESS_JOBS", "DATABASE_URL", *SECRETS)
+_UNSET = (
+    "REDIS_URL",
+    "REDIS_SENTINELS",
+    "ALLOW_LOCAL_CACHE",
+    "ALLOW_IN_PROCESS_JOBS",
+    "DATABASE_URL",
+    *SECRETS,
+)
 
 
 def load_production_settings(**env: str) -> subprocess.CompletedProcess:

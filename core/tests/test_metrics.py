@@ -343,7 +343,7 @@ PRODUCTION = {
 def load_settings(**env: str) -> subprocess.CompletedProcess:
     """Import a settings module in a fresh interpreter with these variables
     (and none of the machine's METRICS_* or secrets)."""
-    read = {*PRODUCTION, "ALLOW_LOCAL_CACHE", "ALLOW_IN_PROCESS_JOBS", "DATABASE_URL"}
+    read = {*PRODUCTION, "ALLOW_LOCAL_CACHE", "ALLOW_IN_PROCESS_JOBS", "DATABASE_URL", "REDIS_SENTINELS"}
 
     def unset(key: str) -> bool:
         return key.startswith("METRICS_") or key in read
