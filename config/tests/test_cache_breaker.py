@@ -78,6 +78,9 @@ def test_a_paused_redis_costs_little_and_the_app_recovers_by_itself(breaker_sett
     }
     for name, call in routes.items():  # warm every cache
         assert call().status_code in (200, 201), name
+    # What each route costs with Redis answering, on this machine now: a
+    # busy machine (CI beside other work) slows every request, Redis or not.
+    usual = {name: max(timed(call)[1] for _ in range(3)) for name, call in routes.items()}
 
     with paused(breaker_settings):
         # Before the breaker opens, each cache call waits out its timeout.
@@ -102,7 +105,8 @@ def test_a_paused_redis_costs_little_and_the_app_recovers_by_itself(breaker_sett
                     assert response.json()["code"] == "throttle_unavailable"
                 else:
                     assert response.status_code in (200, 201), (name, response.content)
-        assert all(elapsed < FAST for elapsed in slowest.values()), slowest
+        slow = {name: elapsed for name, elapsed in slowest.items() if elapsed >= FAST + 3 * usual[name]}
+        assert not slow, (slow, usual)
         created_codes = {f"NF-{n}" for n in range(rounds + 1)}
         assert created_codes <= listed_codes(client)  # served from the database
 
