@@ -247,6 +247,9 @@ class ModelAdmin(BoundedChangeListMixin, ActionCheckboxMixin, admin.ModelAdmin):
         if not hasattr(request, "_admin_fresh_count"):
             request._admin_fresh_count = request.session.pop(FRESH_COUNT_SESSION_KEY, False)
         paginator.fresh_count = request._admin_fresh_count
+        if hasattr(paginator, "count_floor"):
+            # Set by a search that knows some of its rows (PurchaseAdmin's).
+            paginator.count_floor = getattr(request, "admin_count_floor", None)
         return paginator
 
     def message_user(self, request, message, level=messages.INFO, extra_tags="", fail_silently=False):

@@ -236,6 +236,11 @@ class CachedCountPaginator(_LargeTablePaginator):
     """
 
     fresh_count = False
+    # Some of the list's rows, counted first when given (the purchases'
+    # search sets it to the purchases of the first resellers it found, an
+    # index-only count): when they alone pass ``max_rows``, so does the list,
+    # which then is not counted (its search's OR reads every row's code).
+    count_floor = None
 
     def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True):
         Paginator.__init__(self, object_list, per_page, orphans, allow_empty_first_page)
@@ -256,9 +261,14 @@ class CachedCountPaginator(_LargeTablePaginator):
     def count(self) -> int:
         limit = self.max_rows + 1
 
+        def compute() -> int:
+            if self.count_floor is not None and count_up_to(self.count_floor, limit) >= limit:
+                return limit
+            return count_up_to(self.object_list, limit)
+
         return _counted_once_per_window(
             self.object_list,
-            lambda: count_up_to(self.object_list, limit),
+            compute,
             refresh=self.fresh_count,
             kind=f"count-up-to:{limit}",
         )

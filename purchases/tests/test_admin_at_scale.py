@@ -1,5 +1,7 @@
 """The purchases' admin at millions of rows: a count that stops one row past
-the rows a page may reach ("mais de 10.000 compras")."""
+the rows a page may reach ("mais de 10.000 compras"), the search finding the
+resellers first (name, e-mail, exact CPF) and the code, with a constant
+number of queries."""
 
 import re
 from datetime import date
@@ -11,8 +13,10 @@ from django.test.utils import CaptureQueriesContext
 
 from core import pagination
 from core.pagination import CachedCountPaginator, rounded
+from purchases import admin as purchases_admin
 from purchases.admin import PurchaseAdmin
 from purchases.models import Purchase
+from resellers import cpf as cpf_codec
 from resellers.tests.factories import ResellerFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_today")]
@@ -165,3 +169,110 @@ def test_the_count_is_cached_apart_from_the_apis_exact_count(settings, over_ten_
     exact = pagination._LargeTablePaginator(queryset, 100, max_rows=10_000, cached_count=True)
     assert exact.count == 10_002
     assert CachedCountPaginator(queryset, 100).count == 10_001
+
+
+# --- The search --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(make_purchase):
+    maria = ResellerFactory(user__full_name="Maria Aparecida", user__email="cida@example.com")
+    mario = ResellerFactory(user__full_name="Mário Souza", user__email="mario.souza@example.com")
+    joana = ResellerFactory(user__full_name="Joana Lima", user__email="joana@mariana.com.br")
+    other = ResellerFactory(user__full_name="Pedro Alves", user__email="pedro@example.com")
+    made = {
+        "NF-100": make_purchase(maria, "10.00", date(2026, 3, 1), "NF-100"),
+        "NF-101": make_purchase(maria, "10.00", date(2026, 3, 2), "NF-101"),
+        "NF-200": make_purchase(mario, "10.00", date(2026, 3, 3), "NF-200"),
+        "NF-300": make_purchase(joana, "10.00", date(2026, 3, 4), "NF-300"),
+        "MARIA-7": make_purchase(other, "10.00", date(2026, 3, 5), "MARIA-7"),  # the code matches
+    }
+    return {"maria": maria, "mario": mario, "joana": joana, "other": other, **made}
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("maria", ["MARIA-7", "NF-100", "NF-101", "NF-300"]),  # name, code, e-mail's domain
+        ("MARIA APARECIDA", ["NF-100", "NF-101"]),
+        ("cida@example", ["NF-100", "NF-101"]),
+        ("mario.souza@example.com", ["NF-200"]),
+        ("nf-10", ["NF-100", "NF-101"]),
+        ("NF-300", ["NF-300"]),
+        ("  joana  ", ["NF-300"]),
+        ("ninguém", []),
+    ],
+)
+def test_search_by_name_email_and_code(admin_client, people, term, expected):
+    assert codes(admin_client.get(CHANGELIST, {"q": term})) == expected
+
+
+def test_search_by_exact_cpf_only(admin_client, people):
+    digits = people["mario"].cpf
+    assert codes(admin_client.get(CHANGELIST, {"q": digits})) == ["NF-200"]
+    assert codes(admin_client.get(CHANGELIST, {"q": cpf_codec.format_cpf(digits)})) == ["NF-200"]
+    assert codes(admin_client.get(CHANGELIST, {"q": digits[:8]})) == []
+
+
+def test_search_keeps_the_filters(admin_client, people, admin_user):
+    from purchases.services import purchase_approve
+
+    purchase_approve(purchase=people["NF-100"], reviewer=admin_user)
+    response = admin_client.get(CHANGELIST, {"q": "maria", "status__exact": "validating"})
+    assert codes(response) == ["MARIA-7", "NF-101", "NF-300"]
+
+
+def test_search_past_the_written_ids_finds_every_reseller(admin_client, people, monkeypatch):
+    # More resellers than the query writes ids of: a subquery, all of them.
+    monkeypatch.setattr(purchases_admin, "MAX_SEARCHED_RESELLERS", 1)
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST, {"q": "maria"})
+    assert codes(response) == ["MARIA-7", "NF-100", "NF-101", "NF-300"]
+    page = [q["sql"] for q in queries.captured_queries if '"purchases_purchase"."code"' in q["sql"]]
+    assert any("SELECT" in sql.partition(" WHERE ")[2] for sql in page)  # the resellers as a subquery
+
+
+def test_search_reads_a_constant_number_of_queries(admin_client, people, django_assert_max_num_queries):
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(CHANGELIST, {"q": "maria"})
+    for n in range(30):
+        reseller = ResellerFactory(user__full_name=f"Maria {n}")
+        Purchase.objects.create(
+            reseller=reseller,
+            code=f"X-{n}",
+            value=Decimal("1.00"),
+            date=date(2026, 3, 1),
+            status="validating",
+        )
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        response = admin_client.get(CHANGELIST, {"q": "maria"})
+    assert len(response.context["cl"].result_list) == 34
+    # session, user, months, staff, the resellers found, the count, the page.
+    assert len(one.captured_queries) <= 8
+
+
+@pytest.mark.usefixtures("shallow_bound")
+def test_a_search_whose_resellers_pass_the_bound_is_not_counted_row_by_row(admin_client, make_purchase):
+    maria = ResellerFactory(user__full_name="Maria Grande")
+    for day in range(1, 9):
+        make_purchase(maria, "10.00", date(2026, 3, day))
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST, {"q": "maria"})
+    assert "mais de 6 resultados" in text_of(response)
+    # One count, of the resellers' purchases alone (an index-only range), not
+    # of the search's OR over every code.
+    [count] = counts(queries)
+    assert "reseller_id" in count
+    assert "code" not in count
+
+
+@pytest.mark.usefixtures("shallow_bound")
+def test_a_search_whose_resellers_stay_under_the_bound_counts_the_whole_search(admin_client, make_purchase):
+    maria = ResellerFactory(user__full_name="Maria Pequena")
+    make_purchase(maria, "10.00", date(2026, 3, 1), "NF-1")
+    make_purchase(ResellerFactory(), "10.00", date(2026, 3, 2), "MARIA-2")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST, {"q": "maria"})
+    assert codes(response) == ["MARIA-2", "NF-1"]
+    assert "2 resultados" in text_of(response)
+    assert len(counts(queries)) == 2  # the floor, then the search
