@@ -32,7 +32,6 @@ from purchases.models import (
     REVIEW_PERMISSION,
     CashbackPolicy,
     CashbackTier,
-    MonthlyCashback,
     Purchase,
     PurchaseItem,
     format_brl,
@@ -40,6 +39,7 @@ from purchases.models import (
     format_percent,
 )
 from purchases.months import current_month, format_month, next_month, parse_month
+from purchases.selectors import cashback_months_get
 from purchases.services import (
     ALREADY_REVIEWED_MESSAGE,
     REASON_REQUIRED_MESSAGE,
@@ -165,8 +165,7 @@ class PurchaseMonthFilter(admin.SimpleListFilter):
         # million): a month whose purchases were all rejected has no aggregate
         # and is not offered (the parameter still filters it). Their months
         # are first days already: read as stored, not truncated row by row.
-        months = MonthlyCashback.objects.order_by("-month").values_list("month", flat=True).distinct()
-        months = months[: self.months_offered]
+        months = cashback_months_get(limit=self.months_offered)
         return [(format_month(month), format_month_name(month)) for month in months]
 
     def queryset(self, request, queryset):

@@ -276,3 +276,17 @@ def test_a_search_whose_resellers_stay_under_the_bound_counts_the_whole_search(a
     assert codes(response) == ["MARIA-2", "NF-1"]
     assert "2 resultados" in text_of(response)
     assert len(counts(queries)) == 2  # the floor, then the search
+
+
+# --- The month filter --------------------------------------------------------------------
+
+
+def test_the_month_filter_reads_the_months_without_a_distinct(admin_client, make_purchase):
+    for month in (1, 2, 3):
+        make_purchase(date=date(2026, month, 5))
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST)
+    assert "março de 2026" in text_of(response).lower()
+    months = [q["sql"] for q in queries.captured_queries if "purchases_monthlycashback" in q["sql"]]
+    assert len(months) == 1
+    assert "DISTINCT" not in months[0]
