@@ -12,7 +12,9 @@ median of three is reported, with the slowest.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cashback_loadtest \
         .venv/bin/python bench/admin_pages.py [--output bench/ADMIN.md] [--limit-ms 300]
 
-Exits 1 when a page's median is over the limit.
+Exits 1 when a page's median is over the limit. Notes written by hand in the
+report between "<!-- notes:start -->" and "<!-- notes:end -->" are kept when
+it is written again.
 """
 
 import argparse
@@ -27,6 +29,18 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEATS = 3
+NOTES_START, NOTES_END = "<!-- notes:start -->", "<!-- notes:end -->"
+
+
+def kept_notes(output: Path) -> list[str]:
+    """The hand-written notes of the report being replaced (between the
+    notes markers), kept across runs."""
+    if not output.exists():
+        return []
+    text = output.read_text()
+    if NOTES_START not in text or NOTES_END not in text:
+        return []
+    return ["", NOTES_START + text.split(NOTES_START, 1)[1].split(NOTES_END, 1)[0] + NOTES_END]
 
 
 def parse_args():
@@ -188,6 +202,7 @@ def main() -> None:
     ]
     if over:
         text += ["", "Over the limit: " + "; ".join(over) + "."]
+    text += kept_notes(args.output)
     args.output.write_text("\n".join(text) + "\n")
     print(f"Wrote {args.output}")
     sys.exit(1 if over else 0)
