@@ -225,7 +225,16 @@ class Purchase(models.Model):
             # busiest reseller's page by value: 34 ms, 22,000 rows read).
             models.Index(fields=["reseller", "value", "id"], name="purchases_res_value_id_idx"),
             models.Index(fields=["reseller", "created_at", "id"], name="purchases_res_created_id_idx"),
-            models.Index(fields=["date", "id"], name="purchases_date_id_idx"),
+            # The default order, carrying the columns of the filters no other
+            # index serves in it (a value range, the search's resellers and
+            # code): their deep pages walk this index alone, not each row on
+            # the table (page 100 of a value range at 10,000,000 purchases:
+            # 28 ms, 390 ms before; of the search "maria": 47 ms, 430 ms).
+            models.Index(
+                fields=["date", "id"],
+                include=["value", "reseller", "code"],
+                name="purchases_date_id_cover_idx",
+            ),
             # The other orderings carry the filters' columns (PostgreSQL's
             # INCLUDE): a month or a status ordered by value or creation is
             # filtered in an index-only scan, not row by row on the heap.
