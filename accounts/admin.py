@@ -19,6 +19,7 @@ from accounts.throttles import (
     login_allowed,
 )
 from core.admin import ActionCheckboxMixin, BoundedChangeListMixin, ReplicaReadsAdminMixin
+from core.pagination import DeferredJoinPaginator
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
@@ -83,6 +84,11 @@ class UserAdmin(ReplicaReadsAdminMixin, BoundedChangeListMixin, ActionCheckboxMi
         return formats.date_format(timezone.localtime(user.date_joined), "SHORT_DATE_FORMAT")
 
     add_form = UserCreateForm
+    # Built for tens of thousands of accounts (every reseller has one): deep
+    # pages walk the ids first, and no count per filter choice (the facets
+    # read the whole table once per filter, on every list).
+    paginator = DeferredJoinPaginator
+    show_facets = admin.ShowFacets.NEVER
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "joined_on"]
     list_filter = ["is_staff", "is_superuser", "is_active"]

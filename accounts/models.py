@@ -84,6 +84,14 @@ class User(AbstractBaseUser, PermissionsMixin):
             # normalisation.
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
+        indexes = [
+            # The staff by name (the purchases' reviewer filter lists them on
+            # every purchase list): a few index entries, not a scan of every
+            # reseller's login.
+            models.Index(
+                fields=["full_name", "id"], condition=models.Q(is_staff=True), name="accounts_user_staff_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -12,7 +12,9 @@ median of three is reported, with the slowest.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cashback_loadtest \
         .venv/bin/python bench/admin_pages.py [--output bench/ADMIN.md] [--limit-ms 300]
 
-Exits 1 when a page's median is over the limit.
+Exits 1 when a page's median is over the limit. Notes written by hand in the
+report between "<!-- notes:start -->" and "<!-- notes:end -->" are kept when
+it is written again.
 """
 
 import argparse
@@ -27,6 +29,18 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 REPEATS = 3
+NOTES_START, NOTES_END = "<!-- notes:start -->", "<!-- notes:end -->"
+
+
+def kept_notes(output: Path) -> list[str]:
+    """The hand-written notes of the report being replaced (between the
+    notes markers), kept across runs."""
+    if not output.exists():
+        return []
+    text = output.read_text()
+    if NOTES_START not in text or NOTES_END not in text:
+        return []
+    return ["", NOTES_START + text.split(NOTES_START, 1)[1].split(NOTES_END, 1)[0] + NOTES_END]
 
 
 def parse_args():
@@ -145,21 +159,30 @@ def main() -> None:
         else:
             cache.clear()
 
+    from django.test.utils import CaptureQueriesContext
+
     client = _client()
     rows, over = [], []
+    load_before = os.getloadavg()
     for title, path in pages():
-        times, status = [], None
+        times, database, status, queries = [], [], None, 0
         for _ in range(REPEATS):
             clear_cache()
-            started = time.perf_counter()
-            response = client.get(path)
-            times.append((time.perf_counter() - started) * 1000)
-            status = response.status_code
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(path)
+                times.append((time.perf_counter() - started) * 1000)
+            database.append(sum(float(query["time"]) for query in captured.captured_queries) * 1000)
+            status, queries = response.status_code, len(captured.captured_queries)
         median, worst = statistics.median(times), max(times)
-        rows.append(f"| {title} | `{path}` | {status} | {median:,.0f} | {worst:,.0f} |")
+        rows.append(
+            f"| {title} | `{path}` | {status} | {median:,.0f} | {worst:,.0f} | "
+            f"{queries} | {statistics.median(database):,.0f} |"
+        )
         if median > args.limit_ms or status >= 400:
             over.append(title)
         print(f"{median:7.0f} ms  {worst:7.0f} ms  {status}  {title}", flush=True)
+    load_after = os.getloadavg()
     purchases = Purchase.objects.count()
     text = [
         "# Admin pages, cold",
@@ -167,14 +190,19 @@ def main() -> None:
         f"Made by `bench/admin_pages.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC against "
         f"`{connection.settings_dict['NAME']}` ({purchases:,} purchases): every page requested "
         f"{REPEATS} times in-process as a superuser, the application's cache emptied before each. "
-        f"Limit {args.limit_ms:,.0f} ms (median); {len(rows) - len(over)} of {len(rows)} pages within it.",
+        f"Limit {args.limit_ms:,.0f} ms (median); {len(rows) - len(over)} of {len(rows)} pages within it. "
+        f"The machine's load average (1 min) was {load_before[0]:.1f} before and {load_after[0]:.1f} "
+        f'after, on {os.cpu_count()} CPUs. "queries" and "database ms" (the median of the time '
+        "the queries took, as the client saw it) tell the database's share from the rest "
+        "(templates, Python, waiting for a CPU).",
         "",
-        "| page | path | status | median ms | slowest ms |",
-        "|---|---|---|---|---|",
+        "| page | path | status | median ms | slowest ms | queries | database ms |",
+        "|---|---|---|---|---|---|---|",
         *rows,
     ]
     if over:
         text += ["", "Over the limit: " + "; ".join(over) + "."]
+    text += kept_notes(args.output)
     args.output.write_text("\n".join(text) + "\n")
     print(f"Wrote {args.output}")
     sys.exit(1 if over else 0)

@@ -168,6 +168,16 @@ class BoundedChangeList(ChangeList):
             messages.warning(request, paginator.deep_page_message)
             self.page_num = paginator.num_pages  # the last offered, or the last there is
         super().get_results(request)
+        # A count that stopped past the rows a page may reach (the bounded
+        # paginator's): the list says "more than 10,000", or for a whole
+        # table "about 10,000,000" (core.templatetags.admin_counts).
+        self.count_over_bound = getattr(self.paginator, "over_bound", False)
+        self.count_bound = getattr(self.paginator, "max_rows", None)
+        self.count_estimate = (
+            getattr(self.paginator, "estimated_total", None) if self.count_over_bound else None
+        )
+        if self.count_over_bound:
+            self.can_show_all = False  # "show all" of a count that stopped: never
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)
@@ -248,6 +258,9 @@ class ModelAdmin(ReplicaReadsAdminMixin, BoundedChangeListMixin, ActionCheckboxM
         if not hasattr(request, "_admin_fresh_count"):
             request._admin_fresh_count = request.session.pop(FRESH_COUNT_SESSION_KEY, False)
         paginator.fresh_count = request._admin_fresh_count
+        if hasattr(paginator, "count_floor"):
+            # Set by a search that knows some of its rows (PurchaseAdmin's).
+            paginator.count_floor = getattr(request, "admin_count_floor", None)
         return paginator
 
     def message_user(self, request, message, level=messages.INFO, extra_tags="", fail_silently=False):

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ModelAdmin
+from core.pagination import DeferredJoinPaginator
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 from resellers.permissions import cpf_visible_to
@@ -70,7 +71,10 @@ class ResellerAdmin(ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["user__full_name", "user__email"]
     search_help_text = CPF_SEARCH_HELP
-    ordering = ["-created_at", "-id"]
+    ordering = ["-created_at", "-id"]  # an index (resellers 0003), read backwards
+    # Deep pages walk the ids first (an index-only scan), then read and join
+    # the page's rows alone.
+    paginator = DeferredJoinPaginator
     autocomplete_fields = ["user"]
     exclude = ["cpf_encrypted", "cpf_index"]
     readonly_fields = ["created_at", "updated_at"]

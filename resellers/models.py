@@ -25,6 +25,9 @@ class Reseller(models.Model):
         verbose_name = _("reseller")
         verbose_name_plural = _("resellers")
         ordering = ["-created_at", "-id"]
+        # The list's order (admin and API), read backwards: a page is an
+        # index range, not a sort of every reseller joined to their month.
+        indexes = [models.Index(fields=["created_at", "id"], name="resellers_created_id_idx")]
         # Staff without it see resellers but not their CPFs (API and admin).
         permissions = [("view_reseller_cpf", gettext_noop("Can view reseller CPF"))]
 

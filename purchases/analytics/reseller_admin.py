@@ -9,13 +9,15 @@ purchases/analytics/admin.py registers the result.
 """
 
 from decimal import Decimal
+from functools import lru_cache
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import DecimalField, F, FilteredRelation, Q, Value
 from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -36,9 +38,16 @@ _PERCENT = DecimalField(max_digits=5, decimal_places=2)
 HISTORY_MONTHS = 12  # on a reseller's page
 
 
+@lru_cache(maxsize=16)
+def _purchases_changelist(urlconf, script_prefix: str) -> str:
+    return reverse("admin:purchases_purchase_changelist", urlconf=urlconf)
+
+
 def reseller_purchases_url(reseller_id: int) -> str:
-    """The purchase changelist showing only this reseller's purchases."""
-    changelist = reverse("admin:purchases_purchase_changelist")
+    """The purchase changelist showing only this reseller's purchases. The
+    changelist's address is reversed once (per URLconf and prefix), not on
+    each of a page's hundred rows."""
+    changelist = _purchases_changelist(get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
     return f"{changelist}?{urlencode({RESELLER_PARAMETER: reseller_id})}"
 
 
