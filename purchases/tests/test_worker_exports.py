@@ -11,7 +11,8 @@ from conftest import authenticated_client, wait_until
 from core.models import Job
 from purchases.tests.test_api_exports import list_rows
 
-pytestmark = pytest.mark.worker
+# The worker's tests run on a flushed database: the policy is set up again.
+pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("default_cashback_policy")]
 
 
 def test_an_export_written_by_the_worker_is_the_lists_rows(celery_worker, staff_user, make_purchase):
