@@ -326,8 +326,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Password reset links (API and admin) work once, for one hour at most.
 PASSWORD_RESET_TIMEOUT = 3600
 # Seconds a reset request (API and admin) takes at least, whether or not an
-# account uses the address: the message handed to the sending thread, and the
-# send itself competing for the CPU, would otherwise tell that one does. Above
+# account uses the address: the message written to the outbox and its task
+# handed to the broker would otherwise tell that one does. Above
 # the work of a busy server; raise it if the logs show requests exceeding it.
 PASSWORD_RESET_MIN_SECONDS = env.float("PASSWORD_RESET_MIN_SECONDS", default=0.2)
 
@@ -372,10 +372,9 @@ EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
 EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
 EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
-# Seconds a mail server may take to answer: messages are sent by a background
-# thread (accounts.emails), which must not wait forever.
+# Seconds a mail server may take to answer: messages are sent by a worker's
+# task (core.mail), which must not wait forever.
 EMAIL_TIMEOUT = 10
-EMAIL_IN_BACKGROUND = True
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Cashback <no-reply@example.com>")
 
 # --- Internationalisation ---------------------------------------------------
