@@ -669,6 +669,14 @@ JOB_FILE_SECONDS = env.int("JOB_FILE_SECONDS", default=24 * 60 * 60)
 # Exports of purchases one person may have queued or running at once; one
 # more is refused (409) until one of them finishes.
 PURCHASE_EXPORTS_PER_USER = env.int("PURCHASE_EXPORTS_PER_USER", default=3)
+# A bulk review (the purchase list's approve and reject actions) of at most
+# this many purchases in validation is done in the request; a larger one asks
+# for confirmation, then runs as a background job.
+BULK_REVIEW_IMMEDIATE_MAX = env.int("BULK_REVIEW_IMMEDIATE_MAX", default=200)
+# How many worker processes may share such a job's chunks (its task is sent
+# this many times): two review about twice as fast as one, while they run
+# other tasks (e-mail) wait for the end of a slice (JOB_SLICE_SECONDS).
+BULK_REVIEW_WORKERS = env.int("BULK_REVIEW_WORKERS", default=2)
 
 # --- Cached answers -----------------------------------------------------------
 # Catalogue answers are invalidated on every catalogue change (core.cache),
