@@ -854,8 +854,17 @@ class PurchaseAdmin(ModelAdmin):
     # then run as a background job staff follow on its page. Either way each
     # reseller gets one e-mail about their purchases.
 
-    def _pending_ids(self, queryset):
-        return queryset.filter(status=Purchase.Status.VALIDATING).order_by("pk").values_list("pk", flat=True)
+    def _pending_ids(self, queryset, *, action: str = APPROVE):
+        pending = queryset.filter(status=Purchase.Status.VALIDATING)
+        if action == REJECT:
+            # A rejection recomputes each reseller-month it touches: a
+            # reseller's purchases together, each month is recomputed in one
+            # chunk (not once per chunk holding one of its purchases), and
+            # workers sharing the job seldom wait on each other's resellers.
+            pending = pending.order_by("reseller_id", "date", "pk")
+        else:
+            pending = pending.order_by("pk")
+        return pending.values_list("pk", flat=True)
 
     def _review_selected(self, request, queryset, *, action: str, reason: str = "", confirmed: bool = True):
         limit = settings.BULK_REVIEW_IMMEDIATE_MAX
@@ -893,7 +902,7 @@ class PurchaseAdmin(ModelAdmin):
                 user=request.user,
                 permission=REVIEW_PERMISSION,
                 params={"action": action, "reason": reason, "reviewer_id": request.user.pk},
-                chunks=self._pending_ids(queryset).iterator(chunk_size=5000),
+                chunks=self._pending_ids(queryset, action=action).iterator(chunk_size=5000),
                 chunk_size=REVIEW_CHUNK_SIZE,
             )
             # Stored text, read by whoever follows the job: in the project's language.

@@ -512,3 +512,22 @@ def test_a_job_keeps_the_analytics_figures_exact(
         admin_client.post(CHANGELIST, select_all(action, apply="yes", reason="Lote."))
     assert Job.objects.get().status == Job.Status.SUCCEEDED
     assert not analytics_figures_differences()
+
+
+@pytest.mark.usefixtures("small_limit")
+def test_a_rejection_job_holds_each_resellers_purchases_together(
+    make_purchase, admin_client, django_capture_on_commit_callbacks
+):
+    # Recorded interleaved: by id the chunks would mix the two resellers.
+    ana, bia = ResellerFactory(), ResellerFactory()
+    for n in range(6):
+        make_purchase(ana if n % 2 else bia, "10.00", date(2026, 3, 1 + n), f"I-{n}")
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client.post(CHANGELIST, select_all("reject_selected", apply="yes", reason="Lote."))
+    owners = dict(Purchase.objects.values_list("pk", "reseller_id"))
+    chunks = JobChunk.objects.filter(job=Job.objects.get()).order_by("index").values_list("ids", flat=True)
+    assert [[owners[pk] for pk in ids] for ids in chunks] == [
+        [ana.pk, ana.pk],
+        [ana.pk, bia.pk],
+        [bia.pk, bia.pk],
+    ]
