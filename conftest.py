@@ -20,7 +20,7 @@ import time_machine
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.test import override_settings
+from django.test import TestCase, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -97,6 +97,15 @@ def authenticated_client(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user)['access']}")
     return client
+
+
+def committed():
+    """A block whose on-commit callbacks (queued e-mail, a job's task) run
+    when it ends, as they would once a request's transaction commits: tests
+    run inside one that never does. pytest-django's
+    ``django_capture_on_commit_callbacks(execute=True)``, for helpers that
+    take no fixture."""
+    return TestCase.captureOnCommitCallbacks(execute=True)
 
 
 def run_together(*calls):

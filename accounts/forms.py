@@ -59,7 +59,7 @@ class AdminPasswordResetForm(PasswordResetForm):
         html_email_template_name=None,
     ):
         # As Django's, but sent like every other message (accounts.emails):
-        # in the background, failures logged with the account's id.
+        # through the outbox by a worker, failures logged with the account's id.
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines()).strip()
         body = loader.render_to_string(email_template_name, context)
         message = EmailMultiAlternatives(subject, body, from_email, [to_email])
@@ -67,7 +67,7 @@ class AdminPasswordResetForm(PasswordResetForm):
             message.attach_alternative(
                 loader.render_to_string(html_email_template_name, context), "text/html"
             )
-        emails.deliver(message, user_id=context["user"].pk)
+        emails.password_reset_queue(message, user=context["user"])
 
 
 class AdminSetPasswordForm(SetPasswordForm):

@@ -11,7 +11,6 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import translation
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext_lazy as _
@@ -97,10 +96,9 @@ def password_reset_floor() -> Iterator[None]:
     """Make the block take PASSWORD_RESET_MIN_SECONDS at least.
 
     A reset request for an account does a little more than one for an unknown
-    address (the message goes to the sending thread, and the send competes for
-    the CPU): without a floor, the median answer time tells whether an
-    account uses the address. The wait is a sleep, which costs no CPU and
-    lets the background send run meanwhile."""
+    address (the message is written to the outbox and its task sent to the
+    broker): without a floor, the median answer time tells whether an account
+    uses the address. The wait is a sleep, which costs no CPU."""
     deadline = time.monotonic() + settings.PASSWORD_RESET_MIN_SECONDS
     yield
     remaining = deadline - time.monotonic()
@@ -116,13 +114,13 @@ def user_password_reset_request(*, email: str) -> None:
     """E-mail a one-time link to choose a new password, valid for
     PASSWORD_RESET_TIMEOUT, to the account that uses ``email``; nothing when
     none does (or it is inactive). Both take the same time: the message is
-    rendered either way, sent in the background (accounts.emails), and the
+    rendered either way, queued for a worker (accounts.emails), and the
     answer waits for the same floor (``password_reset_floor``)."""
     with password_reset_floor():
         user = password_reset_user(email)
         message = emails.password_reset_message(user or User(email=normalize_email(email), full_name=""))
         if user is not None:
-            emails.deliver(message, user_id=user.pk)
+            emails.password_reset_queue(message, user=user)
 
 
 @transaction.atomic
@@ -170,14 +168,8 @@ def user_email_change_notify(*, user: User, old_email: str, changed_at: datetime
     """Once the change commits, tell ``old_email`` that the account's address
     is now ``user.email`` (masked), when, and how to take the account back
     (a reset link): an address changed by someone else must not go unnoticed.
-    In the active language (the request's); sent like every message
-    (accounts.emails). Call inside the transaction that changes the address."""
-    language = translation.get_language()
-
-    def send() -> None:
-        with translation.override(language):
-            message = emails.email_changed_message(user, old_email=old_email, changed_at=changed_at)
-        emails.deliver(message, user_id=user.pk)
-
-    # robust: the change is committed; a message that fails is logged, not a 500.
-    transaction.on_commit(send, robust=True)
+    In the active language (the request's); queued like every message
+    (accounts.emails). Call inside the transaction that changes the address:
+    a change rolled back sends nothing."""
+    message = emails.email_changed_message(user, old_email=old_email, changed_at=changed_at)
+    emails.email_changed_queue(message, user=user, changed_at=changed_at)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.models import OutboxEmail
@@ -23,6 +24,20 @@ from core.models import OutboxEmail
 logger = logging.getLogger(__name__)
 
 DUMMY_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+
+
+def email_message(template: str, context: dict, *, to: str) -> EmailMultiAlternatives:
+    """``template``_subject.txt, .txt and .html rendered, in the active
+    language, into one message to ``to``."""
+    subject = "".join(render_to_string(f"{template}_subject.txt", context).splitlines()).strip()
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"{template}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+    )
+    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
+    return message
 
 
 def email_queue(message: EmailMultiAlternatives, *, key: str, user_id: int | None) -> None:

@@ -1,8 +1,11 @@
 import copy
+import functools
 import io
+import uuid
 from collections.abc import Iterable, Iterator
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -10,6 +13,7 @@ from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import IGNORED_PARAMS, SEARCH_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.http import (
     HttpRequest,
@@ -19,7 +23,8 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import formats
+from django.utils import formats, translation
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext, pgettext_lazy
@@ -30,6 +35,7 @@ from accounts.models import User
 from core.admin import ModelAdmin, TabularInline
 from core.exceptions import ConflictError
 from core.forms import BrazilianDecimalField
+from core.jobs import job_send, job_start
 from core.lookups import InIntegers
 from core.models import Job
 from core.pagination import CachedCountPaginator
@@ -56,9 +62,12 @@ from purchases.months import current_month, format_month, next_month, parse_mont
 from purchases.selectors import cashback_months_get
 from purchases.services import (
     ALREADY_REVIEWED_MESSAGE,
+    APPROVE,
     REASON_REQUIRED_MESSAGE,
+    REJECT,
     purchase_approve,
     purchase_reject,
+    purchases_review_bulk,
 )
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
@@ -167,6 +176,12 @@ PURCHASE_REJECTED_MESSAGE = _("Purchase %(code)s rejected.")
 NO_PENDING_LEFT_MESSAGE = _("No purchase in validation is left in this list.")
 # The review buttons' "and open the next pending purchase of the list".
 NEXT_PENDING_PARAMETER = "_next_pending"
+# The first purchases a bulk review's confirmation lists (the count says how
+# many there are in all).
+CONFIRMATION_SHOWN = 20
+# Purchases a background review locks and reviews in one transaction: short
+# enough that a single review waiting on one of them waits briefly.
+REVIEW_CHUNK_SIZE = 500
 
 
 class PurchaseMonthFilter(admin.SimpleListFilter):
@@ -830,20 +845,122 @@ class PurchaseAdmin(ModelAdmin):
         return TemplateResponse(request, "admin/purchases/purchase/export.html", context)
 
     # --- Review actions ---------------------------------------------------------
+    #
+    # The selection's purchases in validation are reviewed through
+    # purchases_review_bulk (the rules and locks of a single review); those
+    # no longer in validation are skipped and counted. Up to
+    # BULK_REVIEW_IMMEDIATE_MAX of them are reviewed in the request; more
+    # (a "select all" across pages) ask for confirmation, showing how many,
+    # then run as a background job staff follow on its page. Either way each
+    # reseller gets one e-mail about their purchases.
 
-    def _review_each(self, request, queryset, review, done_message) -> None:
-        """Review the selected purchases one by one through the services (each
-        its own transaction, with the API's rules); those no longer in
-        validation are skipped and counted."""
-        changed = skipped = 0
-        for purchase in queryset.order_by("pk"):
-            try:
-                review(purchase)
-            except ConflictError:
-                skipped += 1
-            else:
-                changed += 1
-        self._report(request, changed=changed, skipped=skipped, done=done_message(changed))
+    def _pending_ids(self, queryset, *, action: str = APPROVE):
+        pending = queryset.filter(status=Purchase.Status.VALIDATING)
+        if action == REJECT:
+            # A rejection recomputes each reseller-month it touches: a
+            # reseller's purchases together, each month is recomputed in one
+            # chunk (not once per chunk holding one of its purchases), and
+            # workers sharing the job seldom wait on each other's resellers.
+            pending = pending.order_by("reseller_id", "date", "pk")
+        else:
+            pending = pending.order_by("pk")
+        return pending.values_list("pk", flat=True)
+
+    def _review_selected(self, request, queryset, *, action: str, reason: str = "", confirmed: bool = True):
+        limit = settings.BULK_REVIEW_IMMEDIATE_MAX
+        # At most one more than the limit is read to choose: a selection of
+        # 300,000 is not loaded here.
+        first = list(self._pending_ids(queryset)[: limit + 1])
+        if len(first) > limit:
+            if not confirmed:
+                return self._confirmation(request, queryset, action=action)
+            return self._review_in_background(request, queryset, action=action, reason=reason)
+        outcome = purchases_review_bulk(
+            purchase_ids=first,
+            reviewer=request.user,
+            action=action,
+            reason=reason,
+            notify_key=f"purchase-review-bulk:{uuid.uuid4().hex}",
+        )
+        changed = len(outcome.reviewed)
+        if action == APPROVE:
+            done = ngettext("%(count)d purchase approved.", "%(count)d purchases approved.", changed)
+        else:
+            done = ngettext("%(count)d purchase rejected.", "%(count)d purchases rejected.", changed)
+        self._report(
+            request, changed=changed, skipped=queryset.count() - changed, done=done % {"count": changed}
+        )
+        return None
+
+    def _review_in_background(self, request, queryset, *, action: str, reason: str):
+        with transaction.atomic():
+            # The ids are read with a cursor and written as chunk rows by
+            # job_start; the job's task is sent once this commits.
+            job = job_start(
+                kind=Job.Kind.PURCHASE_REVIEW,
+                task="purchases.tasks.purchases_review_job",
+                user=request.user,
+                permission=REVIEW_PERMISSION,
+                params={"action": action, "reason": reason, "reviewer_id": request.user.pk},
+                chunks=self._pending_ids(queryset, action=action).iterator(chunk_size=5000),
+                chunk_size=REVIEW_CHUNK_SIZE,
+            )
+            # Stored text, read by whoever follows the job: in the project's language.
+            with translation.override(settings.LANGUAGE_CODE):
+                count = number_format(job.total, force_grouping=True)
+                if action == APPROVE:
+                    description = gettext("Approval of %(count)s purchases") % {"count": count}
+                else:
+                    description = gettext("Rejection of %(count)s purchases: %(reason)s") % {
+                        "count": count,
+                        "reason": reason,
+                    }
+            Job.objects.filter(pk=job.pk).update(description=description[:300])
+            # More workers share the chunks (each takes them with SKIP LOCKED);
+            # the one that does the last runs the job's end.
+            for _extra in range(settings.BULK_REVIEW_WORKERS - 1):
+                transaction.on_commit(functools.partial(job_send, job.pk))
+        self.message_user(
+            request,
+            gettext("Reviewing %(count)s purchases in the background: this page shows how it goes.")
+            % {"count": number_format(job.total, force_grouping=True)},
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:core_job_change", args=[job.pk]))
+
+    def _confirmation(self, request, queryset, *, action: str, form=None):
+        """The page that asks before a review: how many purchases of the
+        selection will be reviewed (in the background, above the limit) and
+        skipped, the first of them, and for a rejection the reason. It
+        posts the selection back as it came (the checked ids, or "select
+        all" with the list's filters in the URL), never a list of every id."""
+        counts = queryset.aggregate(
+            selected=Count("pk"), validating=Count("pk", filter=Q(status=Purchase.Status.VALIDATING))
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Approve purchases") if action == APPROVE else _("Reject purchases"),
+            "opts": self.model._meta,
+            "approve": action == APPROVE,
+            "form": form,
+            "selected_count": counts["selected"],
+            "validating_count": counts["validating"],
+            "skipped_count": counts["selected"] - counts["validating"],
+            "background": counts["validating"] > settings.BULK_REVIEW_IMMEDIATE_MAX,
+            "shown": [
+                (purchase, format_brl(purchase.value))
+                for purchase in queryset.filter(status=Purchase.Status.VALIDATING).order_by("pk")[
+                    :CONFIRMATION_SHOWN
+                ]
+            ],
+            "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "approve_selected" if action == APPROVE else "reject_selected",
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/purchases/purchase/bulk_review.html", context)
 
     def _report(self, request, *, changed: int, skipped: int, done: str) -> None:
         if changed:
@@ -862,15 +979,9 @@ class PurchaseAdmin(ModelAdmin):
 
     @admin.action(description=_("Approve selected purchases"), permissions=["review"])
     def approve_selected(self, request, queryset):
-        self._review_each(
-            request,
-            queryset,
-            lambda purchase: purchase_approve(purchase=purchase, reviewer=request.user),
-            lambda count: (
-                ngettext("%(count)d purchase approved.", "%(count)d purchases approved.", count)
-                % {"count": count}
-            ),
-        )
+        # A few are approved at once; more are confirmed first (the page
+        # posts back here with "apply").
+        return self._review_selected(request, queryset, action=APPROVE, confirmed="apply" in request.POST)
 
     @admin.action(description=_("Reject selected purchases"), permissions=["review"])
     def reject_selected(self, request, queryset):
@@ -879,37 +990,5 @@ class PurchaseAdmin(ModelAdmin):
         submitted = "apply" in request.POST
         form = RejectReasonForm(request.POST if submitted else None)
         if submitted and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            self._review_each(
-                request,
-                queryset,
-                lambda purchase: purchase_reject(purchase=purchase, reviewer=request.user, reason=reason),
-                lambda count: (
-                    ngettext("%(count)d purchase rejected.", "%(count)d purchases rejected.", count)
-                    % {"count": count}
-                ),
-            )
-            return None
-
-        counts = queryset.aggregate(
-            selected=Count("pk"), validating=Count("pk", filter=Q(status=Purchase.Status.VALIDATING))
-        )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Reject purchases"),
-            "opts": self.model._meta,
-            "form": form,
-            "selected_count": counts["selected"],
-            "validating_count": counts["validating"],
-            "skipped_count": counts["selected"] - counts["validating"],
-            "shown": [
-                (purchase, format_brl(purchase.value))
-                for purchase in queryset.filter(status=Purchase.Status.VALIDATING)[: self.list_per_page]
-            ],
-            "selected_ids": queryset.values_list("pk", flat=True),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "action_name": "reject_selected",
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/purchases/purchase/reject_reason.html", context)
+            return self._review_selected(request, queryset, action=REJECT, reason=form.cleaned_data["reason"])
+        return self._confirmation(request, queryset, action=REJECT, form=form)

@@ -1,15 +1,17 @@
 """Every write to purchases, and the one place their cashback is stored.
 
 Locking order, the same in every function that takes more than one lock:
-the reseller row first, then the purchase row. Holding the reseller's lock
-serialises all writes to that reseller's purchases, so the month totals that
-set the cashback tiers are always computed from committed, current data.
-Last of all, at the end of the outermost write, the analytics figures' rows
+the reseller row first, then the purchase row; several of either in id
+order (a bulk review). Holding the reseller's lock serialises all writes to
+that reseller's purchases, so the month totals that set the cashback tiers
+are always computed from committed, current data. Last of all, at the end
+of the outermost write, the analytics figures' rows
 (purchases.analytics.services: each write records what it changes, and the
 sum is applied as increments in one global order).
 """
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -26,7 +28,7 @@ from accounts.models import User
 from core import cache
 from core.exceptions import ConflictError
 from products.models import Product
-from purchases import cashback
+from purchases import cashback, notifications
 from purchases.analytics.services import PurchaseFigures, current_figures_change, figures_maintained
 from purchases.models import MAX_PURCHASE_VALUE, MonthlyCashback, Purchase, PurchaseItem
 from purchases.months import month_start, next_month
@@ -382,20 +384,79 @@ def purchase_delete(*, purchase: Purchase) -> None:
     _purchases_changed(reseller.pk)
 
 
-def _review_logged(*, purchase: Purchase, reviewer: User, message, reason: str = "") -> None:
-    """The review as a line of the admin's history (the purchase's
+# --- Reviews ------------------------------------------------------------------
+
+APPROVE, REJECT = "approve", "reject"
+REVIEW_ACTIONS = (APPROVE, REJECT)
+
+
+@dataclass(frozen=True)
+class BulkReview:
+    # (purchase id, reseller id) of each purchase reviewed, in id order.
+    reviewed: list[tuple[int, int]]
+    # Asked for but not reviewed: no longer in validation, or deleted.
+    skipped: int
+
+
+def _reviews_logged(purchases: Sequence[Purchase], *, reviewer: User, message, reason: str = "") -> None:
+    """Each review as a line of the admin's history (the purchase's
     "Histórico" and the reviewer's "Ações recentes"), whether it came from
-    the admin or the API, in the review's transaction. Written in the
-    project's language: the log stores text, not a message to translate."""
+    the admin, the API or a background job, in the review's transaction
+    (one INSERT for a chunk). Written in the project's language: the log
+    stores text, not a message to translate."""
     with translation.override(settings.LANGUAGE_CODE):
         text = str(message) % {"reason": reason} if reason else str(message)
-    LogEntry.objects.log_actions(
-        user_id=reviewer.pk,
-        queryset=[purchase],
-        action_flag=CHANGE,
-        change_message=text,
-        single_object=True,
-    )
+        LogEntry.objects.log_actions(
+            user_id=reviewer.pk, queryset=purchases, action_flag=CHANGE, change_message=text
+        )
+
+
+def _review(purchases: Sequence[Purchase], *, reviewer: User, action: str, reason: str = "") -> None:
+    """Approve or reject ``purchases``, all locked and in validation (and,
+    to reject, their resellers locked first): the one place the rules of a
+    review are written, for one purchase or a chunk of a bulk review."""
+    if not purchases:
+        return
+    ids = [purchase.pk for purchase in purchases]
+    # An approved purchase's items stay counted in the product sales, so the
+    # figures move only its count, value and cashback between statuses; a
+    # rejected one's items leave them.
+    items = defaultdict(list)
+    if action == REJECT:
+        for item in PurchaseItem.objects.filter(purchase_id__in=ids):
+            items[item.purchase_id].append(item)
+    before = [PurchaseFigures.of(purchase, items[purchase.pk]) for purchase in purchases]
+    now = timezone.now()
+    changes = {"reviewed_by": reviewer, "reviewed_at": now, "updated_at": now}
+    if action == APPROVE:
+        changes["status"] = Purchase.Status.APPROVED
+    else:
+        changes.update(status=Purchase.Status.REJECTED, rejection_reason=reason)
+    figures = current_figures_change()
+    for purchase, figures_before in zip(purchases, before, strict=True):
+        for field, value in changes.items():
+            setattr(purchase, field, value)
+        # A rejected one with the share it had: the month's recalculation
+        # below sets it to zero.
+        figures.purchase_changed(figures_before, PurchaseFigures.of(purchase, items[purchase.pk]))
+    Purchase.objects.filter(pk__in=ids).update(**changes)
+    if action == APPROVE:
+        _reviews_logged(purchases, reviewer=reviewer, message=APPROVED_HISTORY_MESSAGE)
+    else:
+        _reviews_logged(purchases, reviewer=reviewer, message=REJECTED_HISTORY_MESSAGE, reason=reason)
+        # Leaving the month's total can lower the tier of the others: each
+        # reseller-month touched is recomputed once, under its reseller's lock.
+        for reseller_id, month in sorted({(p.reseller_id, month_start(p.date)) for p in purchases}):
+            monthly_cashback_recalculate(reseller_id=reseller_id, month=month)
+    # Approval keeps the purchase counted in its month: no tier changes.
+    _purchases_changed(purchases[0].reseller_id)
+
+
+def _reason_checked(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [REASON_REQUIRED_MESSAGE]}, code="required")
+    return reason
 
 
 @transaction.atomic
@@ -407,39 +468,77 @@ def purchase_approve(*, purchase: Purchase, reviewer: User) -> Purchase:
     purchase = _lock_purchase(purchase)
     if not purchase.is_editable:
         raise ConflictError(ALREADY_REVIEWED_MESSAGE)
-    before = PurchaseFigures.of(purchase)
-    purchase.status = Purchase.Status.APPROVED
-    purchase.reviewed_by = reviewer
-    purchase.reviewed_at = timezone.now()
-    purchase.save(update_fields=["status", "reviewed_by", "reviewed_at", "updated_at"])
-    current_figures_change().purchase_changed(before, PurchaseFigures.of(purchase))
-    _review_logged(purchase=purchase, reviewer=reviewer, message=APPROVED_HISTORY_MESSAGE)
-    _purchases_changed(purchase.reseller_id)
+    _review([purchase], reviewer=reviewer, action=APPROVE)
+    notifications.purchase_reviewed_notify(purchase=purchase)
     return purchase
 
 
 @transaction.atomic
 @figures_maintained
 def purchase_reject(*, purchase: Purchase, reviewer: User, reason: str) -> Purchase:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": [REASON_REQUIRED_MESSAGE]}, code="required")
-    reseller = _lock_reseller(purchase.reseller)
+    reason = _reason_checked(reason)
+    _lock_reseller(purchase.reseller)
     purchase = _lock_purchase(purchase)
     if not purchase.is_editable:
         raise ConflictError(ALREADY_REVIEWED_MESSAGE)
-    items = list(purchase.items.all())  # they leave the product sales
-    before = PurchaseFigures.of(purchase, items)
-    purchase.status = Purchase.Status.REJECTED
-    purchase.rejection_reason = reason
-    purchase.reviewed_by = reviewer
-    purchase.reviewed_at = timezone.now()
-    purchase.save(update_fields=["status", "rejection_reason", "reviewed_by", "reviewed_at", "updated_at"])
-    # With the share it had: the month's recalculation sets it to zero.
-    current_figures_change().purchase_changed(before, PurchaseFigures.of(purchase, items))
-    _review_logged(purchase=purchase, reviewer=reviewer, message=REJECTED_HISTORY_MESSAGE, reason=reason)
-    # Leaving the month's total can lower the tier of the others.
-    monthly_cashback_recalculate(reseller_id=reseller.pk, month=purchase.date)
-    _purchases_changed(reseller.pk)
+    _review([purchase], reviewer=reviewer, action=REJECT, reason=reason)
+    notifications.purchase_reviewed_notify(purchase=purchase)
     purchase.refresh_from_db()
     return purchase
+
+
+@transaction.atomic
+@figures_maintained
+def purchases_review_bulk(
+    *,
+    purchase_ids: Iterable[int],
+    reviewer: User,
+    action: str,
+    reason: str = "",
+    notify_key: str | None = None,
+) -> BulkReview:
+    """Approve or reject the purchases ``purchase_ids`` (a few hundred at
+    most: they are locked together) with the rules of a single review, in
+    one transaction: those no longer in validation (reviewed meanwhile) or
+    gone are skipped and counted, never changed.
+
+    Locks as the single reviews do, in the same order: to reject, the
+    purchases' resellers first (their month figures change), then the
+    purchases, each kind in id order; to approve, the purchases only.
+
+    Single reviews e-mail the reseller; a bulk review does not, per
+    purchase: with ``notify_key`` each reseller gets one message summing up
+    their purchases reviewed here (keyed ``{notify_key}:reseller:{id}``);
+    a background job, whose chunks call this once each, sends them when it
+    ends."""
+    if action not in REVIEW_ACTIONS:
+        raise ValueError(f"Unknown review action: {action!r}")
+    if action == REJECT:
+        reason = _reason_checked(reason)
+    ids = sorted(set(purchase_ids))
+    if action == REJECT:
+        # A purchase never changes reseller: read unlocked, then locked.
+        reseller_ids = set(Purchase.objects.filter(pk__in=ids).values_list("reseller_id", flat=True))
+        list(
+            Reseller.objects.select_for_update()
+            .filter(pk__in=sorted(reseller_ids))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    locked = (
+        Purchase.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .only("id", "reseller_id", "code", "date", "value", "status", "cashback_value")
+    )
+    pending = [purchase for purchase in locked if purchase.is_editable]
+    _review(pending, reviewer=reviewer, action=action, reason=reason)
+    outcome = BulkReview(
+        reviewed=[(purchase.pk, purchase.reseller_id) for purchase in pending],
+        skipped=len(ids) - len(pending),
+    )
+    if notify_key is not None:
+        notifications.purchases_reviewed_notify(
+            reviewed=outcome.reviewed, approved=action == APPROVE, reason=reason, key=notify_key
+        )
+    return outcome

@@ -1,21 +1,28 @@
-"""Celery tasks of the purchases app: exports (purchases.exports), beat's
-refresh of active resellers' credits, and its nightly check of the
-analytics figures."""
+"""Celery tasks of the purchases app: exports (purchases.exports), bulk
+reviews of any size, beat's refresh of active resellers' credits, and its
+nightly check of the analytics figures."""
 
 import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone, translation
+from django.utils.formats import number_format
+from django.utils.translation import ngettext
 
+from accounts.models import User
 from core import routing
-from core.jobs import job_run
+from core.jobs import job_chunk_results, job_run, job_run_chunks
 from core.models import Job
+from purchases import notifications
 from purchases.analytics.services import analytics_figures_differences, analytics_figures_rebuild
 from purchases.exports import purchase_export_list, purchase_export_write
+from purchases.models import REVIEW_PERMISSION
 from purchases.months import current_month, format_month, shift_month
 from purchases.selectors import resellers_credit_due
+from purchases.services import APPROVE, purchases_review_bulk
 from resellers.credit import request_refresh
 
 logger = logging.getLogger(__name__)
@@ -84,3 +91,76 @@ def _export(job: Job, deadline: float) -> bool:
             )
         purchase_export_write(job, purchases)
     return True
+
+
+# --- Bulk review ---------------------------------------------------------------
+
+
+@shared_task
+def purchases_review_job(job_id: str) -> None:
+    """A bulk review started in the admin (``Job.Kind.PURCHASE_REVIEW``):
+    its chunks of purchase ids reviewed with the rules and locks of a single
+    review, each in its own transaction; each reseller told once, at the
+    end, about their purchases in it."""
+    job_run(job_id, _work, on_success=_finished)
+
+
+def _work(job: Job, deadline: float) -> bool | None:
+    try:
+        return job_run_chunks(job, deadline, _review_chunk)
+    except Exception:
+        # Stopped short (and marked failed by job_run): what it did review
+        # is told all the same; the rest is for a new job to review.
+        _notify(job)
+        raise
+
+
+def _review_chunk(job: Job, ids: list[int]) -> dict:
+    reviewer = User.objects.filter(pk=job.params["reviewer_id"], is_active=True, is_staff=True).first()
+    # Checked chunk by chunk, as each single review checks it: a reviewer
+    # who lost the right meanwhile stops the job.
+    if reviewer is None or not reviewer.has_perm(REVIEW_PERMISSION):
+        raise PermissionDenied("The reviewer may no longer review purchases.")
+    outcome = purchases_review_bulk(
+        purchase_ids=ids,
+        reviewer=reviewer,
+        action=job.params["action"],
+        reason=job.params.get("reason", ""),
+    )
+    return {
+        "done": len(ids),
+        "failures": outcome.skipped,
+        "reviewed": [list(pair) for pair in outcome.reviewed],
+    }
+
+
+def _finished(job: Job) -> None:
+    """In the transaction that marks the job done: its result for the
+    admin, and the resellers' e-mails."""
+    reviewed = job.done - job.failures
+    with translation.override(settings.LANGUAGE_CODE):
+        if job.params["action"] == APPROVE:
+            summary = ngettext("%(count)s purchase approved.", "%(count)s purchases approved.", reviewed)
+        else:
+            summary = ngettext("%(count)s purchase rejected.", "%(count)s purchases rejected.", reviewed)
+        summary %= {"count": number_format(reviewed, force_grouping=True)}
+        if job.failures:
+            skipped = ngettext(
+                "%(count)s skipped: no longer in validation.",
+                "%(count)s skipped: no longer in validation.",
+                job.failures,
+            ) % {"count": number_format(job.failures, force_grouping=True)}
+            summary = f"{summary} {skipped}"
+    result = {"summary": summary, "reviewed": reviewed, "skipped": job.failures}
+    Job.objects.filter(pk=job.pk).update(result=result)
+    _notify(job)
+
+
+def _notify(job: Job) -> int:
+    reviewed = (tuple(pair) for result in job_chunk_results(job) for pair in result.get("reviewed", ()))
+    return notifications.purchases_reviewed_notify(
+        reviewed=reviewed,
+        approved=job.params["action"] == APPROVE,
+        reason=job.params.get("reason", ""),
+        key=f"job:{job.pk}",
+    )

@@ -17,7 +17,7 @@ from accounts.pages import PASSWORD_RESET_DONE_MESSAGE
 from accounts.serializers import tokens_for
 from accounts.services import INVALID_RESET_LINK_MESSAGE
 from accounts.tests.factories import PASSWORD, UserFactory
-from conftest import EN
+from conftest import EN, committed
 
 PAGE = "/conta/redefinir-senha/"
 NEW = "0utra-Senha-Forte-2025"
@@ -28,9 +28,10 @@ pytestmark = pytest.mark.django_db
 def emailed_link(user, **headers) -> str:
     """The link of the reset e-mail the API sends for ``user``, as a path."""
     mail.outbox.clear()
-    response = APIClient().post(
-        "/api/v1/auth/password/reset/", {"email": user.email}, format="json", **headers
-    )
+    with committed():
+        response = APIClient().post(
+            "/api/v1/auth/password/reset/", {"email": user.email}, format="json", **headers
+        )
     assert response.status_code == 202
     (message,) = mail.outbox
     url = re.search(r"https?://\S+", message.body).group()

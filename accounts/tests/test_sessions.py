@@ -27,7 +27,7 @@ from accounts import services
 from accounts.models import User
 from accounts.serializers import tokens_for
 from accounts.tests.factories import PASSWORD, UserFactory
-from conftest import EN, authenticated_client, run_together
+from conftest import EN, authenticated_client, committed, run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -232,7 +232,8 @@ def test_the_api_change_ends_the_sessions_without_the_blacklist(user):
 @pytest.mark.usefixtures("without_blacklisting")
 def test_the_api_reset_ends_the_sessions_without_the_blacklist(user):
     session = tokens_for(user)
-    assert APIClient().post(RESET, {"email": user.email}, format="json").status_code == 202
+    with committed():
+        assert APIClient().post(RESET, {"email": user.email}, format="json").status_code == 202
     (message,) = mail.outbox
     url = re.search(r"https?://\S+", message.body).group()
     link = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("#")[0].split("&"))

@@ -326,8 +326,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Password reset links (API and admin) work once, for one hour at most.
 PASSWORD_RESET_TIMEOUT = 3600
 # Seconds a reset request (API and admin) takes at least, whether or not an
-# account uses the address: the message handed to the sending thread, and the
-# send itself competing for the CPU, would otherwise tell that one does. Above
+# account uses the address: the message written to the outbox and its task
+# handed to the broker would otherwise tell that one does. Above
 # the work of a busy server; raise it if the logs show requests exceeding it.
 PASSWORD_RESET_MIN_SECONDS = env.float("PASSWORD_RESET_MIN_SECONDS", default=0.2)
 
@@ -372,10 +372,9 @@ EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
 EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
 EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
-# Seconds a mail server may take to answer: messages are sent by a background
-# thread (accounts.emails), which must not wait forever.
+# Seconds a mail server may take to answer: messages are sent by a worker's
+# task (core.mail), which must not wait forever.
 EMAIL_TIMEOUT = 10
-EMAIL_IN_BACKGROUND = True
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Cashback <no-reply@example.com>")
 
 # --- Internationalisation ---------------------------------------------------
@@ -670,6 +669,14 @@ JOB_FILE_SECONDS = env.int("JOB_FILE_SECONDS", default=24 * 60 * 60)
 # Exports of purchases one person may have queued or running at once; one
 # more is refused (409) until one of them finishes.
 PURCHASE_EXPORTS_PER_USER = env.int("PURCHASE_EXPORTS_PER_USER", default=3)
+# A bulk review (the purchase list's approve and reject actions) of at most
+# this many purchases in validation is done in the request; a larger one asks
+# for confirmation, then runs as a background job.
+BULK_REVIEW_IMMEDIATE_MAX = env.int("BULK_REVIEW_IMMEDIATE_MAX", default=200)
+# How many worker processes may share such a job's chunks (its task is sent
+# this many times): two review about twice as fast as one, while they run
+# other tasks (e-mail) wait for the end of a slice (JOB_SLICE_SECONDS).
+BULK_REVIEW_WORKERS = env.int("BULK_REVIEW_WORKERS", default=2)
 
 # --- Cached answers -----------------------------------------------------------
 # Catalogue answers are invalidated on every catalogue change (core.cache),

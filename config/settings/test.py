@@ -24,9 +24,9 @@ CASHBACK_AUTO_APPROVED_CPFS = DEMO_AUTO_APPROVED_CPFS
 # No floor under password reset requests but in the tests of it, for speed.
 PASSWORD_RESET_MIN_SECONDS = 0
 
-# E-mail into django.core.mail.outbox, sent before the answer so tests read it.
+# E-mail into django.core.mail.outbox: queued mail is sent by the on-commit
+# callbacks, which tests run with django_capture_on_commit_callbacks(execute=True).
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-EMAIL_IN_BACKGROUND = False
 
 # Never reach a real cashback API from the suite; tests point it at a
 # loopback server when they need one.

@@ -251,7 +251,7 @@ def test_reject_action_first_asks_for_the_reason(admin_client, march):
     selected = [march["NF-VAL"], march["NF-APR"]]
     response = admin_client.post(CHANGELIST, action("reject_selected", selected, index=0))
     assert response.status_code == 200
-    assert "admin/purchases/purchase/reject_reason.html" in [t.name for t in response.templates]
+    assert "admin/purchases/purchase/bulk_review.html" in [t.name for t in response.templates]
     assert response.context["validating_count"] == 1
     assert response.context["skipped_count"] == 1
     content = response.content.decode()
@@ -307,9 +307,11 @@ def test_rejecting_recalculates_the_cashback_of_the_month(admin_client, make_pur
 
 
 def test_reject_confirmation_keeps_the_selection_of_select_across(admin_client, march):
-    # "Select all" sends select_across: the page lists every filtered purchase's id.
+    # "Select all" sends select_across with the page's checked ids; the page
+    # posts both back (the list's filters are in its URL), not every id.
+    url = CHANGELIST + "?month=2026-03"
     response = admin_client.post(
-        CHANGELIST + "?month=2026-03",
+        url,
         {
             "action": "reject_selected",
             "_selected_action": [march["NF-VAL"].pk],
@@ -317,9 +319,29 @@ def test_reject_confirmation_keeps_the_selection_of_select_across(admin_client, 
             "index": 0,
         },
     )
-    assert sorted(response.context["selected_ids"]) == sorted(
-        march[code].pk for code in ["NF-VAL", "NF-APR", "NF-REJ"]
+    assert (response.context["selected_count"], response.context["validating_count"]) == (3, 1)
+    content = response.content.decode()
+    assert content.count('name="_selected_action"') == 1
+    assert 'name="select_across" value="1"' in content
+
+    response = admin_client.post(
+        url,
+        {
+            "action": "reject_selected",
+            "_selected_action": [march["NF-VAL"].pk],
+            "select_across": "1",
+            "apply": "yes",
+            "reason": "Duplicate.",
+        },
+        **EN,
     )
+    assert response.status_code == 302
+    assert sent_messages(response) == [
+        (messages.SUCCESS, "1 purchase rejected."),
+        (messages.WARNING, "2 purchases were skipped: only purchases in validation can be reviewed."),
+    ]
+    assert Purchase.objects.get(pk=march["NF-VAL"].pk).status == Purchase.Status.REJECTED
+    assert Purchase.objects.get(pk=march["NF-FEB"].pk).status == Purchase.Status.VALIDATING
 
 
 # --- Change page ----------------------------------------------------------------

@@ -86,3 +86,67 @@ def test_concurrent_creates_in_one_month_leave_consistent_tiers():
         4,
         Decimal("320.00"),
     )
+
+
+def test_a_bulk_review_and_single_reviews_never_deadlock_nor_overwrite(monkeypatch, make_purchase):
+    """A chunk of a bulk rejection (resellers then purchases, each in id
+    order) racing single reviews and a new purchase of the same resellers:
+    every call ends (no deadlock), each purchase is reviewed once, by
+    whoever locked it first, and the month figures are exact."""
+    from core.exceptions import ConflictError
+
+    resellers = [ResellerFactory() for _ in range(2)]
+    today = timezone.localdate()
+    purchases = [make_purchase(resellers[n % 2], f"{300 + n}.00", today, f"R-{n}") for n in range(8)]
+    reviewer = StaffFactory(is_superuser=True)
+    slow_now(monkeypatch)
+
+    def single(call):
+        try:
+            call()
+        except ConflictError:
+            return "409"
+        return "ok"
+
+    results = run_together(
+        lambda: services.purchases_review_bulk(
+            purchase_ids=[p.pk for p in reversed(purchases)],
+            reviewer=reviewer,
+            action=services.REJECT,
+            reason="Lote",
+        ),
+        lambda: single(lambda: services.purchase_approve(purchase=purchases[7], reviewer=reviewer)),
+        lambda: single(
+            lambda: services.purchase_reject(purchase=purchases[0], reviewer=reviewer, reason="Uma")
+        ),
+        lambda: services.purchase_create(
+            reseller=resellers[1], code="NEW", value=Decimal("50.00"), date=today
+        ),
+    )
+
+    bulk, approved, rejected, created = results
+    assert created is not None
+    assert approved in ("ok", "409")
+    assert rejected in ("ok", "409")
+    reviewed_in_bulk = {purchase_id for purchase_id, _reseller in bulk.reviewed}
+    assert len(reviewed_in_bulk) + bulk.skipped == 8
+    assert (purchases[7].pk in reviewed_in_bulk) == (approved == "409")
+    assert (purchases[0].pk in reviewed_in_bulk) == (rejected == "409")
+    stored = dict(Purchase.objects.values_list("code", "rejection_reason"))
+    for purchase in purchases:
+        expected = "Lote" if purchase.pk in reviewed_in_bulk else {"R-0": "Uma", "R-7": ""}[purchase.code]
+        assert stored[purchase.code] == expected
+    for reseller in resellers:
+        counted = Purchase.objects.filter(reseller=reseller).exclude(status=Purchase.Status.REJECTED)
+        month = MonthlyCashback.objects.filter(reseller=reseller).values_list("total_value", "purchase_count")
+        expected = [(sum(p.value for p in counted), counted.count())] if counted.exists() else []
+        assert list(month) == expected
+        # What is stored is what the rule computes from the committed rows.
+        before = list(MonthlyCashback.objects.filter(reseller=reseller).values())
+        services.monthly_cashback_recalculate(reseller_id=reseller.pk, month=today)
+        assert list(MonthlyCashback.objects.filter(reseller=reseller).values()) == [
+            {**row, "updated_at": after["updated_at"]}
+            for row, after in zip(
+                before, MonthlyCashback.objects.filter(reseller=reseller).values(), strict=True
+            )
+        ]
