@@ -3,9 +3,11 @@ nothing sent for a transaction that rolls back, a job finished by the next
 worker when one is killed mid-job with nothing done twice, an e-mail sent
 exactly once.
 
-The worker tests of the features built on these (a bulk approval of 5,000
-purchases, an export downloaded once the worker wrote it) take the same
-``celery_worker`` fixture (conftest.py), each in its own app's tests."""
+The worker tests of the features built on these take the same
+``celery_worker`` fixture (conftest.py), in their own app's tests: a bulk
+approval of 5,000 purchases through the admin
+(purchases/tests/test_worker_bulk_review.py) and an export downloaded once
+the worker wrote it (purchases/tests/test_worker_exports.py)."""
 
 import os
 import signal
