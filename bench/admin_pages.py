@@ -53,21 +53,10 @@ def parse_args():
 
 
 def setup() -> None:
-    sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
-    from loadtest import CPF_BLIND_INDEX_KEY, CPF_ENCRYPTION_KEY
+    from inprocess import setup_django
 
-    os.environ.setdefault("CPF_ENCRYPTION_KEYS", CPF_ENCRYPTION_KEY)
-    os.environ.setdefault("CPF_BLIND_INDEX_KEY", CPF_BLIND_INDEX_KEY)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    os.environ.setdefault("CACHE_KEY_PREFIX", "cashback-admin-pages")
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a seeded PostgreSQL database (see the docstring).")
-    import django
-
-    django.setup()
+    setup_django(cache_prefix="cashback-admin-pages")
 
 
 def pages() -> list[tuple[str, str]]:

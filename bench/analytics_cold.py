@@ -18,7 +18,6 @@ copy of the load test's template (it only reads):
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -33,21 +32,10 @@ def main() -> None:
     parser.add_argument("--explain", type=Path, help="Write the EXPLAIN of each route's SQL here.")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
-    from loadtest import CPF_BLIND_INDEX_KEY, CPF_ENCRYPTION_KEY
+    from inprocess import setup_django
 
-    os.environ.setdefault("CPF_ENCRYPTION_KEYS", CPF_ENCRYPTION_KEY)
-    os.environ.setdefault("CPF_BLIND_INDEX_KEY", CPF_BLIND_INDEX_KEY)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    os.environ.setdefault("CACHE_KEY_PREFIX", "cashback-analytics-cold")
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL copy of the load test's data (see the docstring).")
-    import django
-
-    django.setup()
+    setup_django(cache_prefix="cashback-analytics-cold")
 
     from django.core.cache import cache
     from django.db import connection

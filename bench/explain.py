@@ -15,7 +15,6 @@ purchases; it only reads (caches are bypassed by fresh namespaces):
 (the CPF keys of bench/loadtest.py, which this script uses when unset).
 """
 
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -47,21 +46,10 @@ def kept_notes() -> list[str]:
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
-    from loadtest import CPF_BLIND_INDEX_KEY, CPF_ENCRYPTION_KEY
+    from inprocess import setup_django
 
-    os.environ.setdefault("CPF_ENCRYPTION_KEYS", CPF_ENCRYPTION_KEY)
-    os.environ.setdefault("CPF_BLIND_INDEX_KEY", CPF_BLIND_INDEX_KEY)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    os.environ.setdefault("CACHE_KEY_PREFIX", "cashback-explain")
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("Set DATABASE_URL to the load test's PostgreSQL database (see the docstring).")
-    import django
-
-    django.setup()
+    setup_django(cache_prefix="cashback-explain")
 
     from django.core.cache import cache
     from django.db import connection
