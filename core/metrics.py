@@ -256,6 +256,9 @@ class BackgroundWorkCollector:
         tasks = CounterMetricFamily(
             "cashback_tasks", "Celery tasks run, by task name and outcome.", labels=["task", "outcome"]
         )
+        # Every app's tasks module, not only those this process happened to
+        # import: a task run by a worker is listed whichever process scrapes.
+        current_app.loader.import_default_modules()
         names = sorted(name for name in current_app.tasks if not name.startswith("celery."))
         keys = [_task_key(name, outcome) for name in names for outcome in TASK_OUTCOMES]
         try:
