@@ -381,7 +381,7 @@ class JobAdmin(ModelAdmin):
         job = self.get_queryset(request).filter(pk=pk).first()
         if job is None or not request.user.has_perm(job.permission):
             raise PermissionDenied
-        if not job_download_allowed(job, request.GET.get("token", "")):
+        if not job_download_allowed(job, request.GET.get("token", "")):  # forged (None) or expired
             self.message_user(
                 request, gettext("This link has expired or its file was removed."), messages.ERROR
             )

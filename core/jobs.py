@@ -246,15 +246,19 @@ def job_download_url(job: Job) -> str | None:
     return reverse("job-download", kwargs={"pk": job.pk}) + f"?token={token}"
 
 
-def job_download_allowed(job: Job, token: str) -> bool:
-    """The token is this job's current file's, and its file has not expired."""
-    if not job.file or job.file_expires_at is None or job.file_expires_at <= timezone.now():
-        return False
+def job_download_allowed(job: Job, token: str) -> bool | None:
+    """True when the token is this job's current file's and the file has not
+    expired; False when it is, but the file expired or was removed; None when
+    the token is not this job's file's at all (forged, another file's)."""
     try:
-        signed = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.JOB_FILE_SECONDS)
+        signed = signing.loads(token, salt=DOWNLOAD_SALT)
     except signing.BadSignature:
-        return False
-    return signed == {"job": str(job.pk), "file": job.file}
+        return None
+    if not isinstance(signed, dict) or signed.get("job") != str(job.pk):
+        return None
+    if not job.file or signed.get("file") != job.file:
+        return False  # the file it named was removed (expired, or written anew)
+    return job.file_expires_at is not None and job.file_expires_at > timezone.now()
 
 
 def jobs_visible_to(user):

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
@@ -89,13 +89,20 @@ class JobDownloadView(JobMixin, GenericAPIView):
         ],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description=_("The CSV file.")),
+            400: OpenApiResponse(description=_("No `token`.")),
             404: NOT_YOURS,
             410: OpenApiResponse(description=_("The link has expired or its file was removed.")),
         },
     )
     def get(self, request, pk):
+        token = request.query_params.get("token", "")
+        if not token:
+            raise ValidationError({"token": [_("This field is required.")]}, code="required")
         job = self.get_job()
-        if not job_download_allowed(job, request.query_params.get("token", "")):
+        allowed = job_download_allowed(job, token)
+        if allowed is None:
+            raise NotFound()
+        if not allowed:
             raise Gone()
         return job_file_response(job)
 
