@@ -95,8 +95,8 @@ class JobDownloadView(JobMixin, GenericAPIView):
         },
     )
     def get(self, request, pk):
-        token = request.query_params.get("token", "")
-        if not token:
+        token = request.query_params.get("token")
+        if token is None:
             raise ValidationError({"token": [_("This field is required.")]}, code="required")
         job = self.get_job()
         allowed = job_download_allowed(job, token)

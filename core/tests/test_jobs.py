@@ -216,6 +216,7 @@ def test_the_link_expires_with_the_file_and_a_forged_one_never_works():
     forged = url.rsplit("token=", 1)[0] + "token=" + "x" * 40
     assert client.get(forged).status_code == 404  # no such link
     assert client.get(url.rsplit("?", 1)[0]).status_code == 400  # no token at all
+    assert client.get(url.rsplit("?", 1)[0] + "?token=").status_code == 404  # an empty one
     Job.objects.filter(pk=job.pk).update(file_expires_at=timezone.now() - timedelta(seconds=1))
     response = client.get(url)
     assert response.status_code == 410
