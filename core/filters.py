@@ -1,4 +1,5 @@
 from django.utils.translation import gettext_lazy as _
+from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
@@ -10,13 +11,24 @@ class FilterBackend(DjangoFilterBackend):
     """django-filter's backend, skipped when the request names none of the
     filterset's parameters (the first page of a list, mostly): building and
     validating a filterset's form for nothing costs more per request than the
-    page's own query. With no parameter every filter is a no-op anyway."""
+    page's own query. With no parameter every filter is a no-op anyway.
+
+    The filterset used is kept as ``view.filterset`` (None when skipped), as
+    django-filter's own FilterView keeps it, for a view that reads the
+    cleaned filters (e.g. to count from a maintained figure)."""
 
     def filter_queryset(self, request, queryset, view):
+        view.filterset = None
         filterset_class = self.get_filterset_class(view, queryset)
         if filterset_class is not None and not set(request.query_params) & set(filterset_class.base_filters):
             return queryset
-        return super().filter_queryset(request, queryset, view)
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid() and self.raise_exception:
+            raise utils.translate_validation(filterset.errors)
+        view.filterset = filterset
+        return filterset.qs
 
 
 class OrderingFilter(filters.OrderingFilter):

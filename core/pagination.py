@@ -107,12 +107,16 @@ def _counted_once_per_window(object_list, compute, *, refresh: bool = False, kin
 
 
 class _LargeTablePaginator(Paginator):
-    def __init__(self, object_list, per_page, *, max_rows: int, cached_count: bool):
+    def __init__(self, object_list, per_page, *, max_rows: int, cached_count: bool, known_count=None):
         super().__init__(object_list, per_page)
         self.max_rows, self.cached_count = max_rows, cached_count
+        self.known_count = known_count
 
     @cached_property
     def count(self) -> int:
+        known = self.known_count() if self.known_count is not None else None
+        if known is not None:
+            return known
         if self.cached_count:
             return _counted_once_per_window(self.object_list, lambda: Paginator.count.func(self))
         return super().count
@@ -157,14 +161,26 @@ class _BoundedPage(Page):
 
 class LargeTablePagination(PageNumberPagination):
     """For lists that can hold millions of rows: pages deeper than
-    ``max_rows`` rows are refused, deep pages walk the ids alone first."""
+    ``max_rows`` rows are refused, deep pages walk the ids alone first.
+
+    A view that can tell the count without counting rows (from a figure
+    maintained with every write) says so in ``get_known_count()``: an int,
+    or None to count as usual; it is asked only when the count is needed."""
 
     max_rows = 10_000
     cached_count = False
 
+    def paginate_queryset(self, queryset, request, view=None):
+        self.known_count = getattr(view, "get_known_count", None)
+        return super().paginate_queryset(queryset, request, view)
+
     def django_paginator_class(self, object_list, per_page):
         return _LargeTablePaginator(
-            object_list, per_page, max_rows=self.max_rows, cached_count=self.cached_count
+            object_list,
+            per_page,
+            max_rows=self.max_rows,
+            cached_count=self.cached_count,
+            known_count=getattr(self, "known_count", None),
         )
 
 

@@ -1,5 +1,6 @@
 """Reads: permission-scoped purchase querysets, month summaries, the ledger."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.permissions import get_reseller
 from purchases import cashback
-from purchases.models import CashbackPolicy, MonthlyCashback, Purchase, PurchaseItem
+from purchases.models import CashbackPolicy, MonthlyCashback, MonthTotals, Purchase, PurchaseItem
 from purchases.months import current_month, month_start
 from resellers.models import Reseller
 from resellers.selectors import reseller_get_by_cpf, reseller_has_cpf
@@ -34,6 +35,25 @@ def purchase_list(*, user: User) -> QuerySet[Purchase]:
     if reseller is None:
         return Purchase.objects.none()
     return Purchase.objects.filter(reseller_id=reseller.pk)
+
+
+def purchase_count_from_figures(*, filters: Mapping[str, object]) -> int | None:
+    """How many purchases of everyone's (the staff's list) match ``filters``
+    (a list's cleaned filters), read from the month figures when they are a
+    month, a status, both or none: MonthTotals holds each month's count per
+    status, written in the transaction of every purchase write, so the
+    answer is exact and costs a dozen rows at most, where a COUNT read
+    100,000 to 1,000,000 rows (15-70 ms at 1,000,000 purchases). None for
+    any other filter (a reseller, dates, a search): the rows must say."""
+    used = {name for name, value in filters.items() if value not in (None, "")}
+    if not used <= {"month", "status"}:
+        return None
+    figures = MonthTotals.objects.all()
+    if month := filters.get("month"):
+        figures = figures.filter(month=month_start(month))
+    statuses = [filters["status"]] if filters.get("status") else list(Purchase.Status.values)
+    counts = figures.aggregate(**{status: Sum(f"{status}_count") for status in statuses})
+    return sum(count or 0 for count in counts.values())
 
 
 # The columns a purchase's answer shows, read without joins: the page's

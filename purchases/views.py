@@ -29,6 +29,7 @@ from purchases.selectors import (
     local_ledger_get,
     month_summary_get,
     purchase_columns,
+    purchase_count_from_figures,
     purchase_list,
     purchase_owner_get,
     purchase_rows,
@@ -153,9 +154,10 @@ def _items(validated_items):
             "Resellers see their own purchases, staff see everyone's (with the reseller). "
             "Each purchase carries the cashback percent of its month and its cashback value. "
             "Pages beyond the first 10,000 rows answer 400: narrow the filters (e.g. `month`). "
-            "The staff's `count` may be up to a few seconds old (`LIST_COUNT_CACHE_SECONDS`); "
-            "a reseller's is exact. Staff rows are `StaffPurchaseOutput`: with `reseller` and "
-            "`reviewed_by`."
+            "The staff's `count` is exact when the list is filtered by `month` and `status` at "
+            "most (read from the month figures); with other filters it may be up to a few "
+            "seconds old (`LIST_COUNT_CACHE_SECONDS`). A reseller's is exact. Staff rows are "
+            "`StaffPurchaseOutput`: with `reseller` and `reviewed_by`."
         ),
         tags=["purchases"],
         responses={
@@ -221,6 +223,15 @@ class PurchaseViewSet(
         if self.request is not None and self.request.user.is_staff:
             return StaffPurchaseOutputSerializer
         return PurchaseOutputSerializer
+
+    def get_known_count(self) -> int | None:
+        # The staff's list by month and status, or unfiltered: the month
+        # figures count it (exact, without reading the rows). A reseller's
+        # own list is counted from their rows (a few thousand at most).
+        if not self.request.user.is_staff:
+            return None
+        filterset = getattr(self, "filterset", None)
+        return purchase_count_from_figures(filters=filterset.form.cleaned_data if filterset else {})
 
     def list(self, request):
         # Not cached: on the mixed load test no answer was asked for twice.
