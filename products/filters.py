@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.filters import FilterSet
 from core.parsing import BooleanFilter, IdFilter, NumberFilter
 from products.models import Product
 from products.selectors import product_search
@@ -18,7 +19,7 @@ class ProductFilterForm(forms.Form):
         return cleaned
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(FilterSet):
     # A plain id, not a model choice: an unknown category is an empty list,
     # and validating the parameter costs no query.
     category = IdFilter(field_name="category_id", label=_("Category id"))

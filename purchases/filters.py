@@ -3,6 +3,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 
+from core.filters import FilterSet
 from core.parsing import DateFilter, IdFilter
 from purchases.models import Purchase
 from purchases.months import MONTH_PATTERN, month_start, next_month, parse_month
@@ -56,7 +57,7 @@ class PurchaseFilterForm(forms.Form):
         return cleaned
 
 
-class PurchaseFilter(django_filters.FilterSet):
+class PurchaseFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=Purchase.Status.choices, label=_("The purchase's status"))
     month = MonthFilter(label=_("Month (YYYY-MM)"))
     date_from = DateFilter(

@@ -1,11 +1,12 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from core.filters import FilterSet
 from resellers.models import Reseller
 from resellers.selectors import reseller_search
 
 
-class ResellerFilter(django_filters.FilterSet):
+class ResellerFilter(FilterSet):
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=254,
