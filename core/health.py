@@ -15,6 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from kombu import Connection
 
+from core import routing
+
 logger = logging.getLogger(__name__)
 
 STATES = {True: "ok", False: "failed", None: "in-process"}
@@ -80,11 +82,11 @@ def _broker_ok() -> bool | None:
 def ready(request):
     checks = {"database": _database_ok(), "cache": _cache_ok(), "broker": _broker_ok()}
     healthy = all(ok is not False for ok in checks.values())
-    return _answer(
-        request,
-        {
-            "status": "ok" if healthy else "unavailable",
-            "checks": {name: STATES[ok] for name, ok in checks.items()},
-        },
-        200 if healthy else 503,
-    )
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "checks": {name: STATES[ok] for name, ok in checks.items()},
+    }
+    if routing.enabled():
+        # Said, not required: without a replica the primary answers every read.
+        body["replicas"] = routing.replica_states()
+    return _answer(request, body, 200 if healthy else 503)

@@ -43,6 +43,7 @@ from prometheus_client.exposition import choose_encoder
 from rest_framework.throttling import BaseThrottle
 
 from core.cache import breaker_listeners
+from core.routing import replica_listeners
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,38 @@ def _breaker_changed(server: str, *, is_open: bool) -> None:
 
 
 breaker_listeners.append(_breaker_changed)
+
+# The read replicas (core.routing), per process, as each measure finds them:
+# the minimum over live workers (0 if any of them skips the replica) and the
+# largest lag any of them measured.
+replica_available = Gauge(
+    "cashback_replica_available",
+    "1 while reads go to the replica: it answers, is a standby and lags less than the bound.",
+    ["replica"],
+    multiprocess_mode="livemin",
+)
+replica_lag_seconds = Gauge(
+    "cashback_replica_lag_seconds",
+    "Seconds since the last transaction the replica replayed, when it was last measured.",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
+replica_failures_total = Counter(
+    "cashback_replica_failures_total",
+    "Times a replica did not answer (or was not a standby) and its reads went to the primary.",
+    ["replica"],
+)
+
+
+def _replica_measured(alias: str, *, usable: bool, lag: float | None) -> None:
+    replica_available.labels(alias).set(1 if usable else 0)
+    if lag is not None:
+        replica_lag_seconds.labels(alias).set(lag)
+    else:
+        replica_failures_total.labels(alias).inc()
+
+
+replica_listeners.append(_replica_measured)
 
 
 class _Children(dict):

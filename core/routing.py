@@ -102,6 +102,14 @@ class ReplicaHealth:
 
 _health: dict[str, ReplicaHealth] = {}
 _health_lock = threading.Lock()
+# Called with (alias, usable=bool, lag=seconds or None) after each measure of
+# a replica and when one fails (core.metrics keeps gauges of them).
+replica_listeners: list = []
+
+
+def _tell(alias: str, *, usable: bool, lag: float | None) -> None:
+    for listener in replica_listeners:
+        listener(alias, usable=usable, lag=lag)
 
 
 def health(alias: str) -> ReplicaHealth:
@@ -124,6 +132,7 @@ def replica_failed(alias: str, error: BaseException | None = None) -> None:
     state = health(alias)
     state.down_until = time.monotonic() + settings.DATABASE_REPLICA_DOWN_SECONDS
     state.failures += 1
+    _tell(alias, usable=False, lag=None)
     logger.warning(
         "Replica %s failed (%s): reads go to the primary for %s s.",
         alias,
@@ -168,18 +177,36 @@ def _check(alias: str) -> bool:
         # Not in recovery: a primary, or a standby that was promoted.
         state.lag = None
         logger.error("Replica %s is not a standby (not in recovery): reads go to the primary.", alias)
+        _tell(alias, usable=False, lag=None)
         return False
     state.replay_lsn = max(state.replay_lsn, int(replay_lsn))
     state.lag = float(lag)
-    if state.lag > settings.DATABASE_REPLICA_MAX_LAG_SECONDS:
+    usable = state.lag <= settings.DATABASE_REPLICA_MAX_LAG_SECONDS
+    _tell(alias, usable=usable, lag=state.lag)
+    if not usable:
         logger.warning(
             "Replica %s lags %.1f s (bound %s s): reads go to the primary.",
             alias,
             state.lag,
             settings.DATABASE_REPLICA_MAX_LAG_SECONDS,
         )
-        return False
-    return True
+    return usable
+
+
+def replica_states() -> dict[str, str]:
+    """Each replica as this process finds it (measured again when the last
+    measure is older than DATABASE_REPLICA_CHECK_SECONDS): "ok" (reads go
+    to it), "lagging" (beyond DATABASE_REPLICA_MAX_LAG_SECONDS) or "down"
+    (no answer, or not a standby). Reads skip any but "ok" replicas."""
+    states = {}
+    for alias in replicas():
+        if _check(alias):
+            states[alias] = "ok"
+        else:
+            state = health(alias)
+            lagging = state.lag is not None and time.monotonic() >= state.down_until
+            states[alias] = "lagging" if lagging else "down"
+    return states
 
 
 def _usable_replica() -> str | None:

@@ -458,6 +458,24 @@ def test_the_cache_breaker_state_is_exported():
     assert value(closed, "cache_breaker_opened_total", server="cache-test-server:6379") == 1
 
 
+@pytest.mark.usefixtures("metrics_on")
+def test_the_replicas_state_is_exported():
+    from core import routing
+
+    routing.health("metrics-replica")  # as a process that measured it
+    routing._tell("metrics-replica", usable=True, lag=0.4)
+    measured = scrape()
+    assert value(measured, "cashback_replica_available", replica="metrics-replica") == 1
+    assert value(measured, "cashback_replica_lag_seconds", replica="metrics-replica") == 0.4
+
+    routing._tell("metrics-replica", usable=False, lag=12.0)  # lagging beyond the bound
+    routing._tell("metrics-replica", usable=False, lag=None)  # then not answering
+    failed = scrape()
+    assert value(failed, "cashback_replica_available", replica="metrics-replica") == 0
+    assert value(failed, "cashback_replica_lag_seconds", replica="metrics-replica") == 12.0
+    assert value(failed, "cashback_replica_failures_total", replica="metrics-replica") == 1
+
+
 # --- Background work ------------------------------------------------------------
 
 

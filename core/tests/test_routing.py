@@ -194,6 +194,28 @@ def test_health_is_checked_at_most_every_few_seconds(replica, settings):
     assert replica.asked == ["check"]
 
 
+@pytest.mark.django_db
+def test_readiness_says_how_each_replica_is_and_never_fails_for_one(replica, settings, client):
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 5
+    settings.DATABASE_REPLICA_DOWN_SECONDS = 60
+    body = client.get("/health/ready").json()
+    assert (body["status"], body["replicas"]) == ("ok", {REPLICA: "ok"})
+    replica.lag = 6.0
+    assert client.get("/health/ready").json()["replicas"] == {REPLICA: "lagging"}
+    replica.error = OperationalError("connection refused")
+    response = client.get("/health/ready")
+    assert (response.status_code, response.json()["replicas"]) == (200, {REPLICA: "down"})
+    replica.error = None
+    # Left alone for DATABASE_REPLICA_DOWN_SECONDS: still down, not asked again.
+    asked = len(replica.asked)
+    assert routing.replica_states() == {REPLICA: "down"}
+    assert len(replica.asked) == asked
+
+
+def test_readiness_without_replicas_says_nothing_of_them(client):
+    assert "replicas" not in client.get("/health/ready").json()
+
+
 # --- Cached answers ----------------------------------------------------------------
 
 
