@@ -384,6 +384,27 @@ class MonthTotals(models.Model):
         return f"{self.month:%Y-%m}"
 
 
+class DayCounts(models.Model):
+    """One day's purchases of every reseller, counted per status: what the
+    staff's purchase list counts when it is filtered by month, dates and
+    status, summed over the days instead of counting the rows. A day
+    without purchases may have a row of zeros (its last purchase deleted)
+    or none."""
+
+    date = models.DateField(_("date"), primary_key=True)
+    validating_count = models.BigIntegerField(default=0)
+    approved_count = models.BigIntegerField(default=0)
+    rejected_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("day counts")
+        verbose_name_plural = _("day counts")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d}"
+
+
 class MonthTierResellers(models.Model):
     """How many resellers reached one cashback percent in one month: the
     MonthlyCashback rows of the month with that percent. A row may stay at

@@ -14,8 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.permissions import get_reseller
 from purchases import cashback
-from purchases.models import CashbackPolicy, MonthlyCashback, MonthTotals, Purchase, PurchaseItem
-from purchases.months import current_month, month_start
+from purchases.models import CashbackPolicy, DayCounts, MonthlyCashback, Purchase, PurchaseItem
+from purchases.months import current_month, month_start, next_month
 from resellers.models import Reseller
 from resellers.selectors import reseller_get_by_cpf, reseller_has_cpf
 
@@ -39,20 +39,25 @@ def purchase_list(*, user: User) -> QuerySet[Purchase]:
 
 def purchase_count_from_figures(*, filters: Mapping[str, object]) -> int | None:
     """How many purchases of everyone's (the staff's list) match ``filters``
-    (a list's cleaned filters), read from the month figures when they are a
-    month, a status, both or none: MonthTotals holds each month's count per
-    status, written in the transaction of every purchase write, so the
-    answer is exact and costs a dozen rows at most, where a COUNT read
-    100,000 to 1,000,000 rows (15-70 ms at 1,000,000 purchases). None for
-    any other filter (a reseller, dates, a search): the rows must say."""
+    (a list's cleaned filters), read from the day counts when they are a
+    month, dates, a status, any of these together or none: DayCounts holds
+    each day's count per status, written in the transaction of every
+    purchase write, so the answer is exact and costs a few hundred rows at
+    most, where a COUNT read every matching row (15-70 ms at 1,000,000
+    purchases, 0.6-4 s for a range of dates at 10,000,000). None for any
+    other filter (a reseller, a search): the rows must say."""
     used = {name for name, value in filters.items() if value not in (None, "")}
-    if not used <= {"month", "status"}:
+    if not used <= {"month", "date_from", "date_to", "status"}:
         return None
-    figures = MonthTotals.objects.all()
+    days = DayCounts.objects.all()
     if month := filters.get("month"):
-        figures = figures.filter(month=month_start(month))
+        days = days.filter(date__gte=month_start(month), date__lt=next_month(month_start(month)))
+    if date_from := filters.get("date_from"):
+        days = days.filter(date__gte=date_from)
+    if date_to := filters.get("date_to"):
+        days = days.filter(date__lte=date_to)
     statuses = [filters["status"]] if filters.get("status") else list(Purchase.Status.values)
-    counts = figures.aggregate(**{status: Sum(f"{status}_count") for status in statuses})
+    counts = days.aggregate(**{status: Sum(f"{status}_count") for status in statuses})
     return sum(count or 0 for count in counts.values())
 
 

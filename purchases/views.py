@@ -154,9 +154,10 @@ def _items(validated_items):
             "Resellers see their own purchases, staff see everyone's (with the reseller). "
             "Each purchase carries the cashback percent of its month and its cashback value. "
             "Pages beyond the first 10,000 rows answer 400: narrow the filters (e.g. `month`). "
-            "The staff's `count` is exact when the list is filtered by `month` and `status` at "
-            "most (read from the month figures); with other filters it may be up to a few "
-            "seconds old (`LIST_COUNT_CACHE_SECONDS`). A reseller's is exact. Staff rows are "
+            "The staff's `count` is exact when the list is filtered by `month`, `date_from`, "
+            "`date_to` and `status` at most (read from the day counts); with `reseller` or "
+            "`search` it may be up to a few seconds old (`LIST_COUNT_CACHE_SECONDS`). A "
+            "reseller's is exact. Staff rows are "
             "`StaffPurchaseOutput`: with `reseller` and `reviewed_by`."
         ),
         tags=["purchases"],
@@ -225,9 +226,9 @@ class PurchaseViewSet(
         return PurchaseOutputSerializer
 
     def get_known_count(self) -> int | None:
-        # The staff's list by month and status, or unfiltered: the month
-        # figures count it (exact, without reading the rows). A reseller's
-        # own list is counted from their rows (a few thousand at most).
+        # The staff's list by month, dates and status, or unfiltered: the day
+        # counts count it (exact, without reading the rows). A reseller's own
+        # list is counted from their rows (a few thousand at most).
         if not self.request.user.is_staff:
             return None
         filterset = getattr(self, "filterset", None)

@@ -28,7 +28,14 @@ from config.seeding.generate import (
     ResellerSpec,
 )
 from products.models import Category, Product
-from purchases.models import MonthlyCashback, MonthTotals, ProductMonthSales, Purchase, PurchaseItem
+from purchases.models import (
+    DayCounts,
+    MonthlyCashback,
+    MonthTotals,
+    ProductMonthSales,
+    Purchase,
+    PurchaseItem,
+)
 from resellers import cpf as cpf_codec
 from resellers.models import Reseller
 
@@ -373,7 +380,7 @@ def analyze() -> None:
         return
     tables = ", ".join(
         connection.ops.quote_name(model._meta.db_table)
-        for model in (Purchase, PurchaseItem, MonthlyCashback, MonthTotals, ProductMonthSales)
+        for model in (Purchase, PurchaseItem, MonthlyCashback, MonthTotals, ProductMonthSales, DayCounts)
     )
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {tables}")

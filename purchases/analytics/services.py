@@ -1,8 +1,9 @@
 """The analytics figures, written: MonthTotals (per calendar month: count,
 value and cashback per status, active resellers), MonthTierResellers (per
-month and cashback percent: resellers in that tier) and ProductMonthSales
+month and cashback percent: resellers in that tier), ProductMonthSales
 (per product and month: units and value in non-rejected purchases), the sums
-the analytics read instead of the purchase rows.
+the analytics read instead of the purchase rows, and DayCounts (per day:
+purchases per status), what the staff's purchase list counts by.
 
 Kept exact by the purchase services. Each write records what it changes,
 row by row (``FiguresChange``: a purchase's figures before and after, a
@@ -13,8 +14,8 @@ changes once, at its end, inside its transaction: one
 concurrent writes add up instead of overwriting each other, and a rolled
 back write changes nothing. Those statements are the last of every write
 transaction and lock the figures' rows in one global order (MonthTotals,
-MonthTierResellers, then ProductMonthSales; each by key), so two writes
-never wait for each other in a cycle.
+MonthTierResellers, ProductMonthSales, then DayCounts; each by key), so two
+writes never wait for each other in a cycle.
 
 ``analytics_figures_rebuild`` recomputes them from the rows, set-based (the
 seed builds them that way after its bulk inserts, ``manage.py
@@ -37,6 +38,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from core import cache
 from purchases.models import (
     FIGURE_MONEY,
+    DayCounts,
     MonthlyCashback,
     MonthTierResellers,
     MonthTotals,
@@ -56,6 +58,7 @@ MONTH_COLUMNS: tuple[str, ...] = (
     *(f"{status}_{figure}" for status in STATUSES for figure in ("count", "value", "cashback")),
 )
 PRODUCT_COLUMNS: tuple[str, ...] = ("quantity", "total_value")
+DAY_COLUMNS: tuple[str, ...] = tuple(f"{status}_count" for status in STATUSES)
 _MONEY = DecimalField(**FIGURE_MONEY)
 # Rows per increment statement (SQLite allows 999 parameters in old builds).
 _ROWS_PER_STATEMENT = 50
@@ -71,16 +74,20 @@ Item = tuple[int, int, Decimal]  # product id, quantity, unit price
 class PurchaseFigures:
     """What one purchase row adds to the figures."""
 
-    month: date
+    day: date
     status: str
     value: Decimal
     cashback: Decimal
     items: tuple[Item, ...] = ()
 
+    @property
+    def month(self) -> date:
+        return month_start(self.day)
+
     @classmethod
     def of(cls, purchase: Purchase, items: Sequence[PurchaseItem] = ()) -> "PurchaseFigures":
         return cls(
-            month=month_start(purchase.date),
+            day=purchase.date,
             status=str(purchase.status),
             value=purchase.value,
             cashback=purchase.cashback_value,
@@ -90,10 +97,11 @@ class PurchaseFigures:
 
 class FiguresChange:
     """The changes one write (or a batch of writes) makes to the figures,
-    summed per row of MonthTotals and ProductMonthSales."""
+    summed per row of each figure."""
 
     def __init__(self) -> None:
         self.months: defaultdict[date, defaultdict[str, Any]] = defaultdict(lambda: defaultdict(int))
+        self.days: defaultdict[date, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.tiers: defaultdict[tuple[date, Decimal], int] = defaultdict(int)
         self.products: defaultdict[tuple[int, date], list] = defaultdict(lambda: [0, ZERO])
 
@@ -102,6 +110,7 @@ class FiguresChange:
         month[f"{figures.status}_count"] += sign
         month[f"{figures.status}_value"] += sign * figures.value
         month[f"{figures.status}_cashback"] += sign * figures.cashback
+        self.days[figures.day][f"{figures.status}_count"] += sign
         if figures.status in COUNTED_STATUSES:
             for product_id, quantity, unit_price in figures.items:
                 sales = self.products[(product_id, figures.month)]
@@ -137,6 +146,9 @@ class FiguresChange:
         for month, columns in other.months.items():
             for column, amount in columns.items():
                 self.months[month][column] += amount
+        for day, columns in other.days.items():
+            for column, amount in columns.items():
+                self.days[day][column] += amount
         for key, amount in other.tiers.items():
             self.tiers[key] += amount
         for key, (quantity, value) in other.products.items():
@@ -154,6 +166,15 @@ class FiguresChange:
                 rows.append((month, *row))
         return rows
 
+    def day_rows(self) -> list[tuple]:
+        """(date, *DAY_COLUMNS) of every day that changes, by date."""
+        rows = []
+        for day in sorted(self.days):
+            row = tuple(self.days[day].get(column, 0) for column in DAY_COLUMNS)
+            if any(row):
+                rows.append((day, *row))
+        return rows
+
     def tier_rows(self) -> list[tuple]:
         """(month, percent, resellers) of every tier that changes, by key."""
         return [(month, percent, amount) for (month, percent), amount in sorted(self.tiers.items()) if amount]
@@ -168,11 +189,12 @@ class FiguresChange:
 
     def apply(self) -> None:
         """Add the changes to the stored figures: the month totals first,
-        then the tiers, then the product sales, each in key order (the lock
-        order)."""
+        then the tiers, the product sales, then the day counts, each in key
+        order (the lock order)."""
         _increment(MonthTotals, ["month"], list(MONTH_COLUMNS), self.month_rows())
         _increment(MonthTierResellers, ["month", "percent"], ["resellers"], self.tier_rows())
         _increment(ProductMonthSales, ["product", "month"], list(PRODUCT_COLUMNS), self.product_rows())
+        _increment(DayCounts, ["date"], list(DAY_COLUMNS), self.day_rows())
 
 
 def _increment(model, keys: list[str], columns: list[str], rows: list[tuple]) -> None:
@@ -290,6 +312,20 @@ def tier_resellers_computed(*, month: date | None = None) -> QuerySet:
     )
 
 
+def day_counts_computed(*, month: date | None = None) -> QuerySet:
+    """DayCounts as the purchase rows give them: one dict per day with
+    purchases, keyed "date" and DAY_COLUMNS."""
+    purchases = Purchase.objects.all()
+    if month is not None:
+        start, end = _month_range(month)
+        purchases = purchases.filter(date__gte=start, date__lt=end)
+    return (
+        purchases.values("date")
+        .annotate(**{f"{status}_count": Count("id", filter=Q(status=status)) for status in STATUSES})
+        .order_by()
+    )
+
+
 def product_sales_computed(*, month: date | None = None) -> QuerySet:
     """ProductMonthSales as the rows give them: one dict per product and
     month with items in non-rejected purchases, keyed "product_id",
@@ -328,6 +364,7 @@ class RebuildResult:
     months: int
     tiers: int
     product_months: int
+    days: int
 
 
 @transaction.atomic
@@ -335,20 +372,22 @@ def analytics_figures_rebuild(*, month: date | None = None) -> RebuildResult:
     """Recompute the figures of one month (or all) from the purchase rows
     (the tiers from the reseller-months, MonthlyCashback), set-based: the
     stored rows are deleted and the sums inserted in one statement per
-    table. On PostgreSQL the three tables are locked against writes first
+    table. On PostgreSQL the tables are locked against writes first
     (reads go on), so a purchase write that commits meanwhile
     is either in the sums or added after them, never lost or counted
     twice; purchase writes wait for the rebuild's commit (at 1,000,000
     purchases, about a second for a month, several for all). The cached
     analytics answers are dropped on commit."""
-    figures = (MonthTotals, MonthTierResellers, ProductMonthSales)
+    figures = (MonthTotals, MonthTierResellers, ProductMonthSales, DayCounts)
     if connection.vendor == "postgresql":
         tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in figures)
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
     for model in figures:
         stored = model.objects.all()
-        if month is not None:
+        if month is not None and model is DayCounts:
+            stored = stored.filter(date__gte=month_start(month), date__lt=next_month(month_start(month)))
+        elif month is not None:
             stored = stored.filter(month=month_start(month))
         stored.delete()  # one DELETE each: nothing refers to these rows
     cache.invalidate(cache.ANALYTICS)
@@ -368,6 +407,11 @@ def analytics_figures_rebuild(*, month: date | None = None) -> RebuildResult:
             {"product_id": "product", "month": "month", "units": "quantity", "sales_value": "total_value"},
             product_sales_computed(month=month),
         ),
+        days=_insert_from(
+            DayCounts,
+            {"date": "date", **{column: column for column in DAY_COLUMNS}},
+            day_counts_computed(month=month),
+        ),
     )
 
 
@@ -376,9 +420,10 @@ class Differences:
     months: list[date]
     tiers: list[tuple[date, Decimal]]
     product_months: list[tuple[int, date]]
+    days: list[date]
 
     def __bool__(self) -> bool:
-        return bool(self.months or self.tiers or self.product_months)
+        return bool(self.months or self.tiers or self.product_months or self.days)
 
 
 def analytics_figures_differences(*, month: date | None = None) -> Differences:
@@ -387,7 +432,11 @@ def analytics_figures_differences(*, month: date | None = None) -> Differences:
     stored_months = MonthTotals.objects.all()
     stored_tiers = MonthTierResellers.objects.all()
     stored_products = ProductMonthSales.objects.all()
+    stored_days = DayCounts.objects.all()
     if month is not None:
+        stored_days = stored_days.filter(
+            date__gte=month_start(month), date__lt=next_month(month_start(month))
+        )
         stored_months = stored_months.filter(month=month_start(month))
         stored_tiers = stored_tiers.filter(month=month_start(month))
         stored_products = stored_products.filter(month=month_start(month))
@@ -400,6 +449,9 @@ def analytics_figures_differences(*, month: date | None = None) -> Differences:
 
     def product_key(row: dict) -> tuple[int, date]:
         return (row["product_id"], row["month"])
+
+    def day_key(row: dict) -> date:
+        return row["date"]
 
     return Differences(
         months=_differing(
@@ -419,6 +471,9 @@ def analytics_figures_differences(*, month: date | None = None) -> Differences:
             product_sales_computed(month=month),
             product_key,
             ("units", "sales_value"),
+        ),
+        days=_differing(
+            stored_days.values("date", *DAY_COLUMNS), day_counts_computed(month=month), day_key, DAY_COLUMNS
         ),
     )
 

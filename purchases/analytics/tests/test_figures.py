@@ -33,6 +33,7 @@ from purchases.analytics.services import (
     figures_change,
 )
 from purchases.models import (
+    DayCounts,
     MonthlyCashback,
     MonthTierResellers,
     MonthTotals,
@@ -70,12 +71,14 @@ def cents(value) -> Decimal:
     return D(str(value or 0)).quantize(CENT)
 
 
-def figures_from_rows() -> tuple[dict, dict, dict]:
+def figures_from_rows() -> tuple[dict, dict, dict, dict]:
     months: dict = defaultdict(lambda: defaultdict(D))
     resellers: dict = defaultdict(set)
+    days: dict = defaultdict(lambda: defaultdict(int))
     for reseller_id, day, status, value, cashback in Purchase.objects.values_list(
         "reseller_id", "date", "status", "value", "cashback_value"
     ):
+        days[day][f"{status}_count"] += 1
         month = day.replace(day=1)
         resellers[month].add(reseller_id)
         months[month][f"{status}_count"] += 1
@@ -100,10 +103,11 @@ def figures_from_rows() -> tuple[dict, dict, dict]:
         },
         dict(tiers),
         {key: (quantity, cents(value)) for key, (quantity, value) in products.items() if quantity},
+        {day: dict(counts) for day, counts in days.items()},
     )
 
 
-def stored_figures() -> tuple[dict, dict, dict]:
+def stored_figures() -> tuple[dict, dict, dict, dict]:
     months = {}
     for row in MonthTotals.objects.values():
         month = row.pop("month")
@@ -122,7 +126,13 @@ def stored_figures() -> tuple[dict, dict, dict]:
         for row in ProductMonthSales.objects.values()
         if row["quantity"] or row["total_value"]
     }
-    return months, tiers, products
+    days = {}
+    for row in DayCounts.objects.values():
+        day = row.pop("date")
+        counts = {column: count for column, count in row.items() if count}
+        if counts:
+            days[day] = counts
+    return months, tiers, products, days
 
 
 # --- The analytics as they were computed before: aggregates over the rows ---------
@@ -409,7 +419,7 @@ def test_rebuild_puts_every_month_right(drifted):
 
     result = analytics_figures_rebuild()
 
-    assert (result.months, result.tiers, result.product_months) == (2, 2, 1)
+    assert (result.months, result.tiers, result.product_months, result.days) == (2, 2, 1, 3)
     assert stored_figures() == figures_from_rows()
     assert ProductMonthSales.objects.get(product=drifted).quantity == 6
 
@@ -430,14 +440,16 @@ def test_rebuild_drops_the_cached_answers(drifted, staff_client, django_capture_
 
 def test_the_command_checks_and_rebuilds(drifted):
     out = StringIO()
-    with pytest.raises(CommandError, match=r"2 month\(s\), 0 tier\(s\) and 1 product-month\(s\) differ"):
+    with pytest.raises(
+        CommandError, match=r"2 month\(s\), 0 tier\(s\), 1 product-month\(s\) and 1 day\(s\) differ"
+    ):
         call_command("rebuild_analytics", "--check", stdout=out)
     assert "month 2026-02: the totals differ" in out.getvalue()
 
     call_command("rebuild_analytics", "--month", "2026-02", stdout=out)
     assert (
-        "Rebuilt the figures of month 2026-02: 1 month row(s), 1 tier row(s), 0 product-month row(s)"
-        in out.getvalue()
+        "Rebuilt the figures of month 2026-02: 1 month row(s), 1 tier row(s), 0 product-month row(s), "
+        "1 day row(s)" in out.getvalue()
     )
     call_command("rebuild_analytics", stdout=out)
     call_command("rebuild_analytics", "--check", stdout=out)

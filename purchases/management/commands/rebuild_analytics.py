@@ -1,9 +1,9 @@
 """Recompute the analytics figures (MonthTotals, MonthTierResellers,
-ProductMonthSales) from the purchase rows, for one month or all of them. The purchase services keep the
-figures exact on every write; this puts them right after rows were written
-around the services (a restore, a hand-made SQL fix) and is what a periodic
-job runs. ``--check`` only compares, writing nothing, and exits with status 1
-when a figure differs."""
+ProductMonthSales, DayCounts) from the purchase rows, for one month or all of
+them. The purchase services keep the figures exact on every write; this puts
+them right after rows were written around the services (a restore, a
+hand-made SQL fix) and is what a periodic job runs. ``--check`` only
+compares, writing nothing, and exits with status 1 when a figure differs."""
 
 import argparse
 import time
@@ -44,11 +44,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"month {format_month(day)}, tier {percent}%: the resellers differ")
             for product_id, day in differences.product_months:
                 self.stdout.write(f"product {product_id}, month {format_month(day)}: the sales differ")
+            for day in differences.days:
+                self.stdout.write(f"day {day.isoformat()}: the counts differ")
             if differences:
                 raise CommandError(
-                    f"{len(differences.months)} month(s), {len(differences.tiers)} tier(s) and "
-                    f"{len(differences.product_months)} product-month(s) differ from the purchase rows: "
-                    "run rebuild_analytics."
+                    f"{len(differences.months)} month(s), {len(differences.tiers)} tier(s), "
+                    f"{len(differences.product_months)} product-month(s) and {len(differences.days)} day(s) "
+                    "differ from the purchase rows: run rebuild_analytics."
                 )
             self.stdout.write(self.style.SUCCESS(f"The figures of {scope} equal the purchase rows."))
             return
@@ -56,6 +58,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Rebuilt the figures of {scope}: {result.months} month row(s), {result.tiers} tier row(s), "
-                f"{result.product_months} product-month row(s) in {time.perf_counter() - started:.1f} s."
+                f"{result.product_months} product-month row(s), {result.days} day row(s) in "
+                f"{time.perf_counter() - started:.1f} s."
             )
         )
