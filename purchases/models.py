@@ -405,6 +405,25 @@ class DayCounts(models.Model):
         return f"{self.date:%Y-%m-%d}"
 
 
+class CodeCounts(models.Model):
+    """How many purchases, of every reseller's, carry one code: what the
+    staff's search by code counts, summed over the codes that contain the
+    term instead of counting the purchases (codes are unique per reseller
+    only, so one code may stand for one purchase of every reseller). A code
+    whose purchases are all gone keeps a row of zero until a rebuild."""
+
+    code = models.CharField(_("code"), max_length=64, primary_key=True)
+    purchase_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("code counts")
+        verbose_name_plural = _("code counts")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
 class MonthTierResellers(models.Model):
     """How many resellers reached one cashback percent in one month: the
     MonthlyCashback rows of the month with that percent. A row may stay at

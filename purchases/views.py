@@ -155,8 +155,9 @@ def _items(validated_items):
             "Each purchase carries the cashback percent of its month and its cashback value. "
             "Pages beyond the first 10,000 rows answer 400: narrow the filters (e.g. `month`). "
             "The staff's `count` is exact when the list is filtered by `month`, `date_from`, "
-            "`date_to` and `status` at most (read from the day counts); with `reseller` or "
-            "`search` it may be up to a few seconds old (`LIST_COUNT_CACHE_SECONDS`). A "
+            "`date_to` and `status` at most (read from the day counts), or by `search` alone "
+            "(read from the code counts); with `reseller`, or `search` with another filter, it "
+            "may be up to a few seconds old (`LIST_COUNT_CACHE_SECONDS`). A "
             "reseller's is exact. Staff rows are "
             "`StaffPurchaseOutput`: with `reseller` and `reviewed_by`."
         ),

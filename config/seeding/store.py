@@ -29,6 +29,7 @@ from config.seeding.generate import (
 )
 from products.models import Category, Product
 from purchases.models import (
+    CodeCounts,
     DayCounts,
     MonthlyCashback,
     MonthTotals,
@@ -380,7 +381,15 @@ def analyze() -> None:
         return
     tables = ", ".join(
         connection.ops.quote_name(model._meta.db_table)
-        for model in (Purchase, PurchaseItem, MonthlyCashback, MonthTotals, ProductMonthSales, DayCounts)
+        for model in (
+            Purchase,
+            PurchaseItem,
+            MonthlyCashback,
+            MonthTotals,
+            ProductMonthSales,
+            DayCounts,
+            CodeCounts,
+        )
     )
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {tables}")

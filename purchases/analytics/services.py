@@ -2,8 +2,9 @@
 value and cashback per status, active resellers), MonthTierResellers (per
 month and cashback percent: resellers in that tier), ProductMonthSales
 (per product and month: units and value in non-rejected purchases), the sums
-the analytics read instead of the purchase rows, and DayCounts (per day:
-purchases per status), what the staff's purchase list counts by.
+the analytics read instead of the purchase rows, DayCounts (per day:
+purchases per status) and CodeCounts (per code: purchases), what the staff's
+purchase list counts by.
 
 Kept exact by the purchase services. Each write records what it changes,
 row by row (``FiguresChange``: a purchase's figures before and after, a
@@ -14,7 +15,8 @@ changes once, at its end, inside its transaction: one
 concurrent writes add up instead of overwriting each other, and a rolled
 back write changes nothing. Those statements are the last of every write
 transaction and lock the figures' rows in one global order (MonthTotals,
-MonthTierResellers, ProductMonthSales, then DayCounts; each by key), so two
+MonthTierResellers, ProductMonthSales, DayCounts, then CodeCounts; each by
+key), so two
 writes never wait for each other in a cycle.
 
 ``analytics_figures_rebuild`` recomputes them from the rows, set-based (the
@@ -38,6 +40,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from core import cache
 from purchases.models import (
     FIGURE_MONEY,
+    CodeCounts,
     DayCounts,
     MonthlyCashback,
     MonthTierResellers,
@@ -79,6 +82,7 @@ class PurchaseFigures:
     value: Decimal
     cashback: Decimal
     items: tuple[Item, ...] = ()
+    code: str = ""
 
     @property
     def month(self) -> date:
@@ -92,6 +96,7 @@ class PurchaseFigures:
             value=purchase.value,
             cashback=purchase.cashback_value,
             items=tuple((item.product_id, item.quantity, item.unit_price) for item in items),
+            code=purchase.code,
         )
 
 
@@ -102,6 +107,7 @@ class FiguresChange:
     def __init__(self) -> None:
         self.months: defaultdict[date, defaultdict[str, Any]] = defaultdict(lambda: defaultdict(int))
         self.days: defaultdict[date, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.codes: defaultdict[str, int] = defaultdict(int)
         self.tiers: defaultdict[tuple[date, Decimal], int] = defaultdict(int)
         self.products: defaultdict[tuple[int, date], list] = defaultdict(lambda: [0, ZERO])
 
@@ -111,6 +117,8 @@ class FiguresChange:
         month[f"{figures.status}_value"] += sign * figures.value
         month[f"{figures.status}_cashback"] += sign * figures.cashback
         self.days[figures.day][f"{figures.status}_count"] += sign
+        if figures.code:
+            self.codes[figures.code] += sign
         if figures.status in COUNTED_STATUSES:
             for product_id, quantity, unit_price in figures.items:
                 sales = self.products[(product_id, figures.month)]
@@ -149,6 +157,8 @@ class FiguresChange:
         for day, columns in other.days.items():
             for column, amount in columns.items():
                 self.days[day][column] += amount
+        for code, amount in other.codes.items():
+            self.codes[code] += amount
         for key, amount in other.tiers.items():
             self.tiers[key] += amount
         for key, (quantity, value) in other.products.items():
@@ -175,6 +185,11 @@ class FiguresChange:
                 rows.append((day, *row))
         return rows
 
+    def code_rows(self) -> list[tuple]:
+        """(code, purchases) of every code that changes, by code: a change of
+        status, date or value leaves the code's count as it was."""
+        return [(code, amount) for code, amount in sorted(self.codes.items()) if amount]
+
     def tier_rows(self) -> list[tuple]:
         """(month, percent, resellers) of every tier that changes, by key."""
         return [(month, percent, amount) for (month, percent), amount in sorted(self.tiers.items()) if amount]
@@ -189,12 +204,13 @@ class FiguresChange:
 
     def apply(self) -> None:
         """Add the changes to the stored figures: the month totals first,
-        then the tiers, the product sales, then the day counts, each in key
-        order (the lock order)."""
+        then the tiers, the product sales, the day counts, then the code
+        counts, each in key order (the lock order)."""
         _increment(MonthTotals, ["month"], list(MONTH_COLUMNS), self.month_rows())
         _increment(MonthTierResellers, ["month", "percent"], ["resellers"], self.tier_rows())
         _increment(ProductMonthSales, ["product", "month"], list(PRODUCT_COLUMNS), self.product_rows())
         _increment(DayCounts, ["date"], list(DAY_COLUMNS), self.day_rows())
+        _increment(CodeCounts, ["code"], ["purchase_count"], self.code_rows())
 
 
 def _increment(model, keys: list[str], columns: list[str], rows: list[tuple]) -> None:
@@ -326,6 +342,12 @@ def day_counts_computed(*, month: date | None = None) -> QuerySet:
     )
 
 
+def code_counts_computed() -> QuerySet:
+    """CodeCounts as the purchase rows give them: one dict per code, keyed
+    "code" and "purchase_count"."""
+    return Purchase.objects.values("code").annotate(purchase_count=Count("id")).order_by()
+
+
 def product_sales_computed(*, month: date | None = None) -> QuerySet:
     """ProductMonthSales as the rows give them: one dict per product and
     month with items in non-rejected purchases, keyed "product_id",
@@ -365,6 +387,7 @@ class RebuildResult:
     tiers: int
     product_months: int
     days: int
+    codes: int | None  # None: a month's rebuild leaves the codes (they span months)
 
 
 @transaction.atomic
@@ -376,9 +399,12 @@ def analytics_figures_rebuild(*, month: date | None = None) -> RebuildResult:
     (reads go on), so a purchase write that commits meanwhile
     is either in the sums or added after them, never lost or counted
     twice; purchase writes wait for the rebuild's commit (at 1,000,000
-    purchases, about a second for a month, several for all). The cached
+    purchases, about a second for a month, several for all). The code
+    counts span months: only the rebuild of all rebuilds them. The cached
     analytics answers are dropped on commit."""
-    figures = (MonthTotals, MonthTierResellers, ProductMonthSales, DayCounts)
+    figures: tuple = (MonthTotals, MonthTierResellers, ProductMonthSales, DayCounts)
+    if month is None:
+        figures += (CodeCounts,)
     if connection.vendor == "postgresql":
         tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in figures)
         with connection.cursor() as cursor:
@@ -412,6 +438,11 @@ def analytics_figures_rebuild(*, month: date | None = None) -> RebuildResult:
             {"date": "date", **{column: column for column in DAY_COLUMNS}},
             day_counts_computed(month=month),
         ),
+        codes=None
+        if month is not None
+        else _insert_from(
+            CodeCounts, {"code": "code", "purchase_count": "purchase_count"}, code_counts_computed()
+        ),
     )
 
 
@@ -421,14 +452,16 @@ class Differences:
     tiers: list[tuple[date, Decimal]]
     product_months: list[tuple[int, date]]
     days: list[date]
+    codes: list[str]
 
     def __bool__(self) -> bool:
-        return bool(self.months or self.tiers or self.product_months or self.days)
+        return bool(self.months or self.tiers or self.product_months or self.days or self.codes)
 
 
 def analytics_figures_differences(*, month: date | None = None) -> Differences:
     """Which stored figures differ from a recomputation from the rows (rows
-    of zeros count as absent): what ``rebuild_analytics --check`` reports."""
+    of zeros count as absent): what ``rebuild_analytics --check`` reports.
+    The code counts span months: they are compared when ``month`` is None."""
     stored_months = MonthTotals.objects.all()
     stored_tiers = MonthTierResellers.objects.all()
     stored_products = ProductMonthSales.objects.all()
@@ -442,16 +475,19 @@ def analytics_figures_differences(*, month: date | None = None) -> Differences:
         stored_products = stored_products.filter(month=month_start(month))
 
     def month_key(row: dict) -> date:
-        return row["month"]
+        return _as_date_key(row["month"])
 
     def tier_key(row: dict) -> tuple[date, Decimal]:
-        return (row["month"], _figures(row, ["cashback_percent"])[0])
+        return (_as_date_key(row["month"]), _figures(row, ["cashback_percent"])[0])
 
     def product_key(row: dict) -> tuple[int, date]:
-        return (row["product_id"], row["month"])
+        return (row["product_id"], _as_date_key(row["month"]))
 
     def day_key(row: dict) -> date:
-        return row["date"]
+        return _as_date_key(row["date"])
+
+    def code_key(row: dict) -> str:
+        return row["code"]
 
     return Differences(
         months=_differing(
@@ -475,6 +511,14 @@ def analytics_figures_differences(*, month: date | None = None) -> Differences:
         days=_differing(
             stored_days.values("date", *DAY_COLUMNS), day_counts_computed(month=month), day_key, DAY_COLUMNS
         ),
+        codes=[]
+        if month is not None
+        else _differing(
+            CodeCounts.objects.values("code", "purchase_count"),
+            code_counts_computed(),
+            code_key,
+            ("purchase_count",),
+        ),
     )
 
 
@@ -492,7 +536,7 @@ def _differing(stored, computed, key: Callable, columns: Sequence[str]) -> list:
         for row in rows:
             values = _figures(row, columns)
             if any(values):
-                figures[_as_date_key(key(row))] = values
+                figures[key(row)] = values
         return figures
 
     left, right = nonzero(stored), nonzero(computed)
@@ -501,8 +545,6 @@ def _differing(stored, computed, key: Callable, columns: Sequence[str]) -> list:
 
 def _as_date_key(key):
     # TruncMonth on SQLite may answer a string; the stored rows a date.
-    if isinstance(key, tuple):
-        return tuple(_as_date_key(part) for part in key)
     if isinstance(key, str):
         return date.fromisoformat(key[:10])
     if hasattr(key, "date") and not isinstance(key, date):

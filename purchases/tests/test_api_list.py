@@ -13,7 +13,7 @@ from core import pagination
 from products.tests.factories import ProductFactory
 from purchases.analytics.services import analytics_figures_rebuild
 from purchases.models import Purchase
-from purchases.services import ItemInput, purchase_approve, purchase_reject
+from purchases.services import ItemInput, purchase_approve, purchase_delete, purchase_reject, purchase_update
 from resellers.tests.factories import ResellerFactory
 
 URL = "/api/v1/purchases/"
@@ -179,6 +179,35 @@ def test_the_staff_count_by_month_dates_and_status_is_exact_from_the_day_counts(
     make_purchase(reseller, "40.00", today)
     assert staff_client.get(URL).json()["count"] == 4
     assert staff_client.get(URL, {"month": this_month}).json()["count"] == 2
+
+
+def test_the_staff_count_of_a_search_is_exact_from_the_code_counts(staff_client, reseller, make_purchase):
+    other = ResellerFactory()
+    for owner, code in (
+        (reseller, "NF-000137"),
+        (other, "NF-000137"),
+        (other, "nf-000130"),
+        (reseller, "B-1"),
+    ):
+        make_purchase(owner, code=code)
+    expected = {"NF-00013": 3, "nf-000137": 2, "000130": 1, "B-1": 1, "NF-0009": 0, "-": 4}
+    for term, count in expected.items():
+        with CaptureQueriesContext(connection) as queries:
+            body = staff_client.get(URL, {"search": term}).json()
+        assert (body["count"], len(body["results"])) == (count, count), term
+        # No COUNT over the purchases: a sum over the code counts.
+        assert not any(
+            "COUNT(" in q["sql"] and "purchases_purchase" in q["sql"] for q in queries.captured_queries
+        ), term
+    # Exact at once after a write, a change of code and a delete.
+    purchase = make_purchase(reseller, code="NF-000139")
+    assert staff_client.get(URL, {"search": "NF-00013"}).json()["count"] == 4
+    purchase_update(purchase=purchase, code="Z-1")
+    assert staff_client.get(URL, {"search": "NF-00013"}).json()["count"] == 3
+    purchase_delete(purchase=Purchase.objects.get(reseller=other, code="NF-000137"))
+    assert staff_client.get(URL, {"search": "NF-000137"}).json()["count"] == 1
+    # With another filter, the rows are counted.
+    assert staff_client.get(URL, {"search": "NF-00013", "reseller": other.pk}).json()["count"] == 1
 
 
 def test_the_staff_count_with_other_filters_is_cached_briefly_and_the_reseller_count_is_exact(

@@ -99,10 +99,11 @@ def test_reseller_create_reads_back_only_the_new_row(
 ):
     make_purchase(reseller, "10.00", date(2026, 3, 1))  # the month has figures, its policy is cached
     # The user with their profile; the reseller's lock, the month's figures
-    # and their update, the insert, the analytics' month totals and day
-    # counts (in a savepoint here); no read of the month's purchases; then
-    # the answer, written as a read writes it: the new row and its items.
-    with django_assert_num_queries(11):
+    # and their update, the insert, the analytics' month totals, day counts
+    # and code counts (in a savepoint here); no read of the month's
+    # purchases; then the answer, written as a read writes it: the new row
+    # and its items.
+    with django_assert_num_queries(12):
         response = reseller_client.post(URL, {"code": "NF-1", "value": "10.00", "date": "2026-03-19"})
     assert response.status_code == 201
 

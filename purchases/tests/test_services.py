@@ -305,8 +305,8 @@ def test_recording_a_purchase_within_the_tier_touches_no_other_row(
     make_purchase(reseller, "100.00", date(2026, 3, 2), "B")
     # SAVEPOINT/RELEASE of the atomic block (the test runs in a transaction),
     # the reseller's lock, the month's figures, their update, the insert,
-    # the increments of the analytics' month totals and day counts.
-    with django_assert_num_queries(8) as queries:
+    # the increments of the analytics' month totals, day counts and code counts.
+    with django_assert_num_queries(9) as queries:
         make_purchase(reseller, "100.00", date(2026, 3, 3), "C")
     # The month's purchases are not read, nor is any other purchase changed.
     assert not [q for q in queries.captured_queries if 'FROM "purchases_purchase"' in q["sql"]]

@@ -33,6 +33,7 @@ from purchases.analytics.services import (
     figures_change,
 )
 from purchases.models import (
+    CodeCounts,
     DayCounts,
     MonthlyCashback,
     MonthTierResellers,
@@ -71,14 +72,16 @@ def cents(value) -> Decimal:
     return D(str(value or 0)).quantize(CENT)
 
 
-def figures_from_rows() -> tuple[dict, dict, dict, dict]:
+def figures_from_rows() -> tuple[dict, dict, dict, dict, dict]:
     months: dict = defaultdict(lambda: defaultdict(D))
     resellers: dict = defaultdict(set)
     days: dict = defaultdict(lambda: defaultdict(int))
-    for reseller_id, day, status, value, cashback in Purchase.objects.values_list(
-        "reseller_id", "date", "status", "value", "cashback_value"
+    codes: dict = defaultdict(int)
+    for reseller_id, code, day, status, value, cashback in Purchase.objects.values_list(
+        "reseller_id", "code", "date", "status", "value", "cashback_value"
     ):
         days[day][f"{status}_count"] += 1
+        codes[code] += 1
         month = day.replace(day=1)
         resellers[month].add(reseller_id)
         months[month][f"{status}_count"] += 1
@@ -104,10 +107,11 @@ def figures_from_rows() -> tuple[dict, dict, dict, dict]:
         dict(tiers),
         {key: (quantity, cents(value)) for key, (quantity, value) in products.items() if quantity},
         {day: dict(counts) for day, counts in days.items()},
+        dict(codes),
     )
 
 
-def stored_figures() -> tuple[dict, dict, dict, dict]:
+def stored_figures() -> tuple[dict, dict, dict, dict, dict]:
     months = {}
     for row in MonthTotals.objects.values():
         month = row.pop("month")
@@ -132,7 +136,8 @@ def stored_figures() -> tuple[dict, dict, dict, dict]:
         counts = {column: count for column, count in row.items() if count}
         if counts:
             days[day] = counts
-    return months, tiers, products, days
+    codes = dict(CodeCounts.objects.filter(purchase_count__gt=0).values_list("code", "purchase_count"))
+    return months, tiers, products, days, codes
 
 
 # --- The analytics as they were computed before: aggregates over the rows ---------
@@ -235,23 +240,27 @@ item_lists = st.lists(
 )
 days = st.tuples(st.integers(0, len(MONTHS) - 1), st.integers(1, 20))
 picks = st.integers(min_value=0, max_value=1_000)
+code_numbers = st.integers(min_value=0, max_value=5)
 # Half creates, so that the other writes find purchases to change.
 KINDS = ["create"] * 6 + ["update", "update", "delete", "approve", "reject", "bulk_approve", "bulk_reject"]
 
 
 @st.composite
 def writes(draw):
-    """One write: ("create", reseller, (month, day), value or items),
-    ("update", pick, (month, day) or None, ("value", v) / ("items", items) or None),
+    """One write: ("create", reseller, (month, day), value or items, code),
+    ("update", pick, (month, day) or None, ("value", v) / ("items", items) / ("code", n) or None),
     (delete / approve / reject, pick) or (bulk_approve / bulk_reject, picks)."""
     kind = draw(st.sampled_from(KINDS))
     if kind == "create":
         content = draw(values) if draw(st.booleans()) else draw(item_lists)
-        return (kind, draw(st.integers(0, 3)), draw(days), content)
+        # Few codes: shared by resellers (one count for all), and refused
+        # when a reseller has the code already.
+        return (kind, draw(st.integers(0, 3)), draw(days), content, draw(code_numbers))
     if kind == "update":
         moved = draw(days) if draw(st.booleans()) else None
-        content = draw(st.sampled_from(["value", "items", "none", "no items"]))
+        content = draw(st.sampled_from(["value", "items", "none", "no items", "code"]))
         change = {
+            "code": ("code", draw(code_numbers)),
             "value": ("value", draw(values)),
             "items": ("items", draw(item_lists)),
             "no items": ("items", []),
@@ -273,7 +282,6 @@ class World:
         self.reviewer = StaffFactory(is_superuser=True)
         self.admin = Client()
         self.admin.force_login(self.reviewer)
-        self.codes = 0
 
     def pick(self, index: int) -> Purchase | None:
         purchases = list(Purchase.objects.order_by("pk"))
@@ -285,11 +293,10 @@ class World:
     def apply(self, write) -> None:
         kind = write[0]
         if kind == "create":
-            _, reseller, (month, day), content = write
-            self.codes += 1
+            _, reseller, (month, day), content, code = write
             purchase_create(
                 reseller=self.resellers[reseller],
-                code=f"W-{self.codes}",
+                code=f"W-{code}",
                 date=MONTHS[month].replace(day=day),
                 **({"value": content} if isinstance(content, Decimal) else {"items": self.items(content)}),
             )
@@ -305,7 +312,9 @@ class World:
             changes = {}
             if moved is not None:
                 changes["date"] = MONTHS[moved[0]].replace(day=moved[1])
-            if content is not None:
+            if content is not None and content[0] == "code":
+                changes["code"] = f"W-{content[1]}"
+            elif content is not None:
                 changes[content[0]] = content[1] if content[0] == "value" else self.items(content[1])
             purchase_update(purchase=purchase, **changes)
         elif kind == "delete":
@@ -419,14 +428,17 @@ def test_rebuild_puts_every_month_right(drifted):
 
     result = analytics_figures_rebuild()
 
-    assert (result.months, result.tiers, result.product_months, result.days) == (2, 2, 1, 3)
+    assert (result.months, result.tiers, result.product_months, result.days, result.codes) == (2, 2, 1, 3, 3)
     assert stored_figures() == figures_from_rows()
     assert ProductMonthSales.objects.get(product=drifted).quantity == 6
 
 
 def test_rebuild_of_one_month_leaves_the_others(drifted):
-    analytics_figures_rebuild(month=date(2026, 3, 17))
+    assert analytics_figures_differences().codes == ["X"]
+    assert analytics_figures_rebuild(month=date(2026, 3, 17)).codes is None
+    # The codes span months: only the rebuild of all puts them right.
     assert analytics_figures_differences().months == [date(2026, 2, 1)]
+    assert analytics_figures_differences().codes == ["X"]
     assert not analytics_figures_differences(month=date(2026, 3, 1))
 
 
@@ -441,17 +453,20 @@ def test_rebuild_drops_the_cached_answers(drifted, staff_client, django_capture_
 def test_the_command_checks_and_rebuilds(drifted):
     out = StringIO()
     with pytest.raises(
-        CommandError, match=r"2 month\(s\), 0 tier\(s\), 1 product-month\(s\) and 1 day\(s\) differ"
+        CommandError,
+        match=r"2 month\(s\), 0 tier\(s\), 1 product-month\(s\), 1 day\(s\) and 1 code\(s\) differ",
     ):
         call_command("rebuild_analytics", "--check", stdout=out)
     assert "month 2026-02: the totals differ" in out.getvalue()
+    assert "code X: the count differs" in out.getvalue()
 
     call_command("rebuild_analytics", "--month", "2026-02", stdout=out)
     assert (
         "Rebuilt the figures of month 2026-02: 1 month row(s), 1 tier row(s), 0 product-month row(s), "
-        "1 day row(s)" in out.getvalue()
+        "1 day row(s) in" in out.getvalue()
     )
     call_command("rebuild_analytics", stdout=out)
+    assert "3 day row(s), 3 code row(s) in" in out.getvalue()
     call_command("rebuild_analytics", "--check", stdout=out)
     assert "The figures of every month equal the purchase rows." in out.getvalue()
 

@@ -1,9 +1,10 @@
 """Recompute the analytics figures (MonthTotals, MonthTierResellers,
-ProductMonthSales, DayCounts) from the purchase rows, for one month or all of
-them. The purchase services keep the figures exact on every write; this puts
-them right after rows were written around the services (a restore, a
-hand-made SQL fix) and is what a periodic job runs. ``--check`` only
-compares, writing nothing, and exits with status 1 when a figure differs."""
+ProductMonthSales, DayCounts, and CodeCounts when all months are rebuilt)
+from the purchase rows, for one month or all of them. The purchase services
+keep the figures exact on every write; this puts them right after rows
+were written around the services (a restore, a hand-made SQL fix) and is
+what a periodic job runs. ``--check`` only compares, writing nothing, and
+exits with status 1 when a figure differs."""
 
 import argparse
 import time
@@ -24,8 +25,9 @@ def month_argument(value: str):
 
 class Command(BaseCommand):
     help = (
-        "Recompute the analytics figures (per month, per month and tier, per product and month) from "
-        "the purchase rows: every month, or one with --month YYYY-MM. With --check, only report the "
+        "Recompute the analytics figures (per month, per month and tier, per product and month, per "
+        "day, and per code when every month is rebuilt) from the purchase rows: every month, or one "
+        "with --month YYYY-MM. With --check, only report the "
         "figures that differ (exit status 1 if any)."
     )
 
@@ -46,11 +48,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"product {product_id}, month {format_month(day)}: the sales differ")
             for day in differences.days:
                 self.stdout.write(f"day {day.isoformat()}: the counts differ")
+            for code in differences.codes:
+                self.stdout.write(f"code {code}: the count differs")
             if differences:
                 raise CommandError(
                     f"{len(differences.months)} month(s), {len(differences.tiers)} tier(s), "
-                    f"{len(differences.product_months)} product-month(s) and {len(differences.days)} day(s) "
-                    "differ from the purchase rows: run rebuild_analytics."
+                    f"{len(differences.product_months)} product-month(s), {len(differences.days)} day(s) "
+                    f"and {len(differences.codes)} code(s) differ from the purchase rows: "
+                    "run rebuild_analytics."
                 )
             self.stdout.write(self.style.SUCCESS(f"The figures of {scope} equal the purchase rows."))
             return
@@ -58,7 +63,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Rebuilt the figures of {scope}: {result.months} month row(s), {result.tiers} tier row(s), "
-                f"{result.product_months} product-month row(s), {result.days} day row(s) in "
-                f"{time.perf_counter() - started:.1f} s."
+                f"{result.product_months} product-month row(s), {result.days} day row(s)"
+                + ("" if result.codes is None else f", {result.codes} code row(s)")
+                + f" in {time.perf_counter() - started:.1f} s."
             )
         )
