@@ -256,6 +256,20 @@ class Purchase(models.Model):
             # purchases waiting for a review: their count (the admin's home) and
             # their list ("?status=validating", the next pending) are range scans.
             models.Index(fields=["status", "date", "id"], name="purchases_status_date_id_idx"),
+            # A status (and a month of it) in the other orders: the status's
+            # range, the month filtered in the index. Through the indexes
+            # above, a month's rejected purchases by value were a sort of all
+            # of them (page 100 at 10,000,000 purchases: 2.8 s, growing with
+            # the month); here page 100 reads 5,000 of the month's entries
+            # and those of the other months between them, the same at any size.
+            models.Index(
+                fields=["status", "value", "id"], include=["date"], name="purchases_st_value_id_idx"
+            ),
+            models.Index(
+                fields=["status", "created_at", "id"],
+                include=["date"],
+                name="purchases_st_created_id_idx",
+            ),
             # The reviewer filter in the default order: its pages, however
             # deep, are index-only ranges (page 100 of 7,000,000 reviews: 2 ms,
             # against 200 ms filtering the date index's rows on the table).
