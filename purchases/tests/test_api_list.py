@@ -262,6 +262,23 @@ def test_the_staff_first_page_reads_an_index_not_the_table(staff_user, make_purc
         assert "Sort" not in plan, (name, plan)
 
 
+def test_one_resellers_search_is_a_test_the_trigram_index_cannot_serve(
+    reseller, reseller_client, staff_client
+):
+    # At 1,000,000 purchases PostgreSQL ANDed the reseller's index with the
+    # trigram index, which reads every reseller's matches: their rows alone
+    # are cheaper, and a LIKE would let the planner choose the index again.
+    def search_sql(client, **params) -> str:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(URL, {"search": "NF-00013", **params}).status_code == 200
+        return next(q["sql"] for q in queries.captured_queries if "NF-00013" in q["sql"])
+
+    for sql in (search_sql(reseller_client), search_sql(staff_client, reseller=reseller.pk)):
+        assert "LIKE" not in sql.upper(), sql
+        assert "STRPOS(" in sql.upper() or "INSTR(" in sql.upper(), sql
+    assert "LIKE" in search_sql(staff_client).upper()
+
+
 def test_a_resellers_count_is_exact_whatever_the_count_cache(
     settings, reseller, reseller_client, make_purchase
 ):

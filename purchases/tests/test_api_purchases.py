@@ -270,6 +270,33 @@ def test_filters(reseller, reseller_client, staff_user, make_purchase):
     assert ids(search="mar-") == {mar.id, rejected.id}
 
 
+def test_the_search_matches_the_same_codes_for_one_reseller_as_for_everyone(
+    reseller, reseller_client, staff_client, make_purchase
+):
+    # One reseller's search filters their rows (no index); everyone's goes
+    # through the trigram index: the same match, in any case, with "_" and
+    # "%" taken literally.
+    codes = {code: make_purchase(reseller, code=code).id for code in ("AB_1", "ab-1", "xAB-10", "Q1")}
+    make_purchase(ResellerFactory(), code="AB_1")  # someone else's
+    terms = {
+        "ab": {"AB_1", "ab-1", "xAB-10"},
+        "B_1": {"AB_1"},
+        "b-1": {"ab-1", "xAB-10"},
+        "%": set(),
+        "_": {"AB_1"},
+        "Q": {"Q1"},
+        "ZZ": set(),
+    }
+    for term, expected in terms.items():
+        wanted = {codes[code] for code in expected}
+        own = reseller_client.get(URL, {"search": term}).json()["results"]
+        by_reseller = staff_client.get(URL, {"search": term, "reseller": reseller.pk}).json()["results"]
+        everyone = staff_client.get(URL, {"search": term}).json()["results"]
+        assert {row["id"] for row in own} == wanted, term
+        assert {row["id"] for row in by_reseller} == wanted, term
+        assert {row["id"] for row in everyone if row["reseller"]["id"] == reseller.pk} == wanted, term
+
+
 def test_staff_filters_by_reseller(staff_client, make_purchase):
     target = ResellerFactory()
     mine = make_purchase(target)
