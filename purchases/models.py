@@ -270,6 +270,16 @@ class Purchase(models.Model):
                 include=["date"],
                 name="purchases_st_created_id_idx",
             ),
+            # One code in each order: the staff's search reads the first rows
+            # of each code that contains the term, merged (PurchaseFilter).
+            # A code is unique per reseller only, so a common one has a
+            # purchase of every reseller, and through the indexes above its
+            # first page read every one of them (50,000 at 10,000,000
+            # purchases: 0.3 s) or walked the order until it found them (the
+            # first codes, the oldest purchases, by the newest first: 34 s).
+            models.Index(fields=["code", "date", "id"], name="purchases_code_date_id_idx"),
+            models.Index(fields=["code", "value", "id"], name="purchases_code_value_id_idx"),
+            models.Index(fields=["code", "created_at", "id"], name="purchases_code_created_id_idx"),
             # The reviewer filter in the default order: its pages, however
             # deep, are index-only ranges (page 100 of 7,000,000 reviews: 2 ms,
             # against 200 ms filtering the date index's rows on the table).

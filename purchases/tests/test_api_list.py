@@ -279,6 +279,54 @@ def test_one_resellers_search_is_a_test_the_trigram_index_cannot_serve(
     assert "LIKE" in search_sql(staff_client).upper()
 
 
+@pytest.mark.postgres
+def test_the_staff_search_read_code_by_code_shows_the_pages_of_all_the_matches(
+    staff_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    import random
+
+    from purchases import filters
+    from purchases.filters import PURCHASE_ORDERINGS
+
+    rng = random.Random(7)
+    today = timezone.localdate()
+    codes = [f"NF-{n:04d}" for n in range(1, 13)] + ["nf-0003", "ZZ-1"]
+    for _ in range(6):
+        reseller = ResellerFactory()
+        for code in rng.sample(codes, 9):
+            Purchase.objects.create(
+                reseller=reseller,
+                code=code,
+                # Few dates and values: ties, broken by the id.
+                value=Decimal(rng.choice(["10.00", "25.50", "99.90"])),
+                date=today - timedelta(days=rng.randint(0, 3)),
+            )
+    analytics_figures_rebuild()  # rows written around the services, as the seed does
+
+    def page(merged: bool, params: dict) -> tuple:
+        monkeypatch.setattr(filters, "MERGED_CODES", 64 if merged else 0)
+        with CaptureQueriesContext(connection) as queries:
+            response = staff_client.get(URL, params)
+        assert response.status_code == 200, (params, response.json())
+        body = response.json()
+        read_by_code = any("ARRAY(" in q["sql"] for q in queries.captured_queries)
+        assert read_by_code == (merged and body["count"] > 0), params
+        return body["count"], body["next"] is not None, [row["id"] for row in body["results"]]
+
+    for term in ("NF-000", "nf-0003", "NF-0001", "ZZ", "NOPE"):
+        for ordering in ("", *PURCHASE_ORDERINGS):
+            for number, size in ((1, 5), (2, 5), (3, 2), (1, 100)):
+                params = {"search": term, "page": number, "page_size": size}
+                if ordering:
+                    params["ordering"] = ordering
+                if number > 1 and page(False, {**params, "page": 1})[0] <= (number - 1) * size:
+                    continue  # past the last page: 404 either way
+                assert page(True, params) == page(False, params), params
+    # Refused parameters are refused as before, whatever the search.
+    assert staff_client.get(URL, {"search": "NF", "ordering": "code"}).status_code == 400
+    assert staff_client.get(URL, {"search": "NF", "page_size": 500}).status_code == 400
+
+
 def test_a_resellers_count_is_exact_whatever_the_count_cache(
     settings, reseller, reseller_client, make_purchase
 ):
