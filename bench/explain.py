@@ -100,11 +100,17 @@ def main() -> None:
             "month and status, page 40, ordering=value",
             f"month={old_month}&status=validating&page=40&ordering=value",
         ),
+        (
+            "month and status, page 80, ordering=-value",
+            f"month={old_month}&status=rejected&page=80&ordering=-value",
+        ),
         ("status=rejected, page 100, default ordering", "status=rejected&page=100"),
         ("status=approved, page 1, ordering=-value", "status=approved&ordering=-value"),
         ("45 days, page 80, ordering=-created_at", f"{days}&page=80&ordering=-created_at"),
         ("search by a code fragment, ordering=-value", "search=NF-00012&ordering=-value"),
         ("search by a code, page 1", "search=NF-000123"),
+        ("search by the first code (the oldest purchases), default ordering", "search=NF-000001"),
+        ("search by a code fragment, ordering=date", "search=NF-00019&ordering=date"),
         ("no filter, page 100, ordering=value", "page=100&ordering=value"),
     ]
     routes += [
@@ -123,6 +129,7 @@ def main() -> None:
                 "status=validating, page 10, ordering=created_at",
                 "status=validating&page=10&ordering=created_at",
             ),
+            ("search by a code fragment", "search=NF-00013"),
         )
     ]
     sections = [
