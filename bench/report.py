@@ -336,10 +336,11 @@ def _mixed(doc: dict) -> list[str]:
 def _alone(doc: dict) -> list[str]:
     setup = doc["setup"]
     lines = [
-        "## Each read route of the mix, alone",
+        "## Each route of the mix, alone",
         "",
         "The same random requests as the mix draws for the route (all four analytics routes together), "
-        f"without any other route or write; {setup['warmup']} s of warm-up, then {setup['duration']} s "
+        "without any other route: the reads without writes, each write on purchases no other run "
+        f"changes; {setup['warmup']} s of warm-up, then {setup['duration']} s "
         "measured, the ceiling run before and after.",
         "",
         "| route | requests/s | ratio to ceiling | p50 | p99 | server p50 | server p99 | answered from cache "

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Each route's cost at two dataset sizes, side by side, from the load
-test's JSON: bench/results/{mixed,best}-<size>.json of two runs of
+test's JSON: bench/results/{mixed,alone,best}-<size>.json of two runs of
 ``make loadtest`` (e.g. 1,000,000 and 10,000,000 purchases).
 
 A route's cost is the inverse of its ratio to the ceiling (the number of
@@ -86,7 +86,8 @@ def label(run: dict) -> str:
 
 
 def section(runs: dict) -> str:
-    (small_mixed, small_best), (large_mixed, large_best) = runs["small"], runs["large"]
+    (small_mixed, small_alone, small_best) = runs["small"]
+    (large_mixed, large_alone, large_best) = runs["large"]
     labels = (label(small_mixed), label(large_mixed))
     lines = [START, ""]
     for name, run in zip(labels, (small_mixed, large_mixed), strict=True):
@@ -107,11 +108,20 @@ def section(runs: dict) -> str:
     ]
     mixed_lines, mixed_over = table(small_mixed, large_mixed, labels)
     lines += mixed_lines
+    alone_over: list[str] = []
+    if small_alone and large_alone:
+        alone_lines, alone_over = table(small_alone, large_alone, labels)
+        title = "Each route of the mix alone (its random requests, nothing else at once):"
+        lines += ["", title, "", *alone_lines]
     best_over: list[str] = []
     if small_best and large_best:
         best_lines, best_over = table(small_best, large_best, labels)
         lines += ["", "Best case (the same URL again and again), by route:", "", *best_lines]
-    over = [f"{name} (mixed)" for name in mixed_over] + [f"{name} (best case)" for name in best_over]
+    over = (
+        [f"{name} (mixed)" for name in mixed_over]
+        + [f"{name} (alone)" for name in alone_over]
+        + [f"{name} (best case)" for name in best_over]
+    )
     grew = ", ".join(over) if over else "none"
     lines += ["", f"Routes whose cost grew more than {MAX_GROWTH}\N{MULTIPLICATION SIGN}: {grew}.", "", END]
     return "\n".join(lines)
@@ -132,7 +142,7 @@ def main() -> None:
         mixed = load(args.results, "mixed", size)
         if mixed is None:
             sys.exit(f"No {args.results / f'mixed-{size}.json'}: run `make loadtest` at that size first.")
-        runs[which] = (mixed, load(args.results, "best", size))
+        runs[which] = (mixed, load(args.results, "alone", size), load(args.results, "best", size))
     page = PAGE.read_text()
     if START not in page or END not in page:
         sys.exit(f"{PAGE} lacks the markers {START} and {END}.")

@@ -61,8 +61,10 @@ MIX = {
     APPROVE: 1.5,
 }
 WRITES = (CREATE, UPDATE, DELETE, APPROVE)
-# The read routes measured alone too (random parameters, no writes).
-ALONE = (RESELLER_LIST, STAFF_LIST, RESELLER_SUMMARY, PRODUCT_LIST, "analytics")
+# The routes measured alone too (random parameters, nothing else at once): the
+# reads, then each write, whose share of the mix gives it too few requests
+# there to show its cost steadily.
+ALONE = (RESELLER_LIST, STAFF_LIST, RESELLER_SUMMARY, PRODUCT_LIST, "analytics", *WRITES)
 ANALYTICS = (ANALYTICS_SUMMARY, ANALYTICS_MONTHLY, ANALYTICS_TOP_RESELLERS, ANALYTICS_TOP_PRODUCTS)
 
 # Filters of the purchase lists, with their weights.
@@ -334,15 +336,14 @@ class Generator:
             name = group.split()[-1]
             return group, "GET", STAFF_TOKEN, f"/api/v1/analytics/{name}/?month={self.month()}", ""
         if group in (UPDATE, DELETE):
-            token, reseller = self.reseller()
-            pool = self.pools.get(reseller.reseller_id)
-            if pool:
-                purchase = pool.pop()
-                if group == DELETE:
-                    return group, "DELETE", token, f"/api/v1/purchases/{purchase}/", ""
-                body = json.dumps({"value": self.value()})
-                return group, "PATCH", token, f"/api/v1/purchases/{purchase}/", body
-            return self.create(token)
+            owned = self.own_validating()
+            if owned is None:
+                return self.create(self.reseller()[0])
+            token, purchase = owned
+            if group == DELETE:
+                return group, "DELETE", token, f"/api/v1/purchases/{purchase}/", ""
+            body = json.dumps({"value": self.value()})
+            return group, "PATCH", token, f"/api/v1/purchases/{purchase}/", body
         if group == APPROVE:
             purchase = self.any_validating()
             if purchase is not None:
@@ -354,6 +355,19 @@ class Generator:
 
     def value(self) -> str:
         return f"{self.rng.randint(10_00, 1_500_00) / 100:.2f}"
+
+    def own_validating(self) -> tuple[int, int] | None:
+        """(token, purchase id) of a validating purchase of the reseller drawn;
+        once the busiest have none left, of a reseller drawn at random, so
+        that a PATCH or DELETE line stays one however many the run draws."""
+        token, reseller = self.reseller()
+        pool = self.pools.get(reseller.reseller_id)
+        for _ in range(20):
+            if pool:
+                return token, pool.pop()
+            rank = self.rng.randrange(len(self.data.resellers))
+            token, pool = rank + 1 + STAFF_TOKEN, self.pools.get(self.data.resellers[rank].reseller_id)
+        return None
 
     def any_validating(self) -> int | None:
         # Staff review any reseller's purchases: a random non-empty pool.
