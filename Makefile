@@ -54,10 +54,10 @@ bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # HTTP load test: 1,000,000 purchases on PostgreSQL, production settings under
-# gunicorn, wrk against a bare-Django ceiling: the mixed workload, each read
-# route alone, then the same-URL best case. Writes bench/RESULTS.md and
+# gunicorn, wrk against a bare-Django ceiling: the mixed workload, each
+# route of the mix alone, then the same-URL best case. Writes bench/RESULTS.md and
 # bench/results/*.json, then redraws docs/performance.svg and the figures of
-# docs/performance.md from them (see bench/README.md). About 9 minutes with
+# docs/performance.md from them (see bench/README.md). About 10 minutes with
 # the seeded template reused, a few more when it is seeded.
 loadtest: install
 	$(BIN)/python bench/loadtest.py $(LOADTEST_ARGS)
