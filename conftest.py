@@ -52,6 +52,20 @@ def clean_cache():
     _clear_cache()
 
 
+# Half a minute into a minute, an hour and a day.
+MID_WINDOW = 1_800_000_030.0
+
+
+@pytest.fixture(autouse=True)
+def throttle_clock(monkeypatch):
+    """The throttles count in fixed windows of the clock: a test that fills a
+    window would find a fresh one if its requests straddled a minute's edge.
+    Their clock stands still mid-window; a test that moves it sets its own."""
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: MID_WINDOW))
+
+
 # A Redis that does not answer: nothing listens on port 1.
 DEAD_REDIS = {
     "BACKEND": "django_redis.cache.RedisCache",

@@ -10,7 +10,6 @@ from django.test import Client, override_settings
 from django.utils import translation
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.factories import PASSWORD, StaffFactory
 from accounts.throttles import TOO_MANY_ATTEMPTS_MESSAGE
@@ -41,13 +40,6 @@ def store(request):
         caches["default"].clear()
         yield
         caches["default"].clear()
-
-
-@pytest.fixture(autouse=True)
-def mid_window(monkeypatch):
-    # Half a minute into a minute and into an hour: no window ends during the
-    # burst, whatever the rate's period.
-    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from django.core.cache import caches
 from django.test import Client
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.factories import PASSWORD, StaffFactory
 from conftest import authenticated_client
@@ -148,8 +147,8 @@ def test_successful_admin_logins_use_no_failure_budget(monkeypatch):
     ],
 )
 def test_a_refusal_says_when_the_window_ends(monkeypatch, scope, rate, path, body, retry_after):
-    # Half a minute into a minute (and into an hour).
-    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
+    # The throttles' clock stands half a minute into a minute and into an
+    # hour (the root conftest's throttle_clock).
     monkeypatch.setitem(api_settings.DEFAULT_THROTTLE_RATES, scope, rate)
     client = APIClient()
     client.post(path, body, format="json")

@@ -21,7 +21,6 @@ from django.utils import timezone
 from redis.sentinel import Sentinel
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.factories import PASSWORD
 from conftest import authenticated_client, run_together
@@ -136,9 +135,8 @@ def rejoined(old, new) -> bool:
 
 @pytest.fixture
 def rates(monkeypatch):
-    # One fixed window for the whole test, whatever the clock does.
-    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: 1_800_000_030.0))
-
+    # (The root conftest's throttle_clock keeps one fixed window for the
+    # whole test, whatever the clock does.)
     def set_rates(**rates):
         for scope, rate in rates.items():
             monkeypatch.setitem(api_settings.DEFAULT_THROTTLE_RATES, scope, rate)
