@@ -8,7 +8,7 @@ the filters (an ``OFFSET`` that deep reads and discards every row before it).
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.core.paginator import EmptyPage, Page, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
@@ -132,15 +132,37 @@ class _LargeTablePaginator(Paginator):
             requested = None  # validate_number answers it
         if requested is not None and requested * self.per_page > self.max_rows:
             self.refuse_deep_page()
-        number = self.validate_number(number)
+        number = self._page_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
         if bottom < DEFERRED_JOIN_FROM:
-            return self._get_page(self.object_list[bottom:top], number, self)
-        # A deep page: the OFFSET walks the ids alone (an index-only scan),
-        # then the page's rows are read by id, in the same order.
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        return self._get_page(_rows_in_order(self.object_list, ids), number, self)
+            rows = list(self.object_list[bottom:top])
+        else:
+            # A deep page: the OFFSET walks the ids alone (an index-only
+            # scan), then the page's rows are read by id, in the same order.
+            ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+            rows = _rows_in_order(self.object_list, ids)
+        if not rows and number > 1:
+            raise EmptyPage(self.error_messages["no_results"])
+        if len(rows) < self.per_page and "count" not in self.__dict__:
+            # A page that is not full is the last one: the rows before it and
+            # on it are the count, exact and without counting (a reseller's
+            # list of a month or a status often fits on a page or two).
+            self.__dict__["count"] = bottom + len(rows)
+        return self._get_page(rows, number, self)
+
+    def _page_number(self, number) -> int:
+        """Django's ``validate_number`` without the count: a page past the
+        last is known by holding no rows."""
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        return number
 
     @property
     def deep_page_message(self) -> str:

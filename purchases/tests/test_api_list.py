@@ -214,22 +214,53 @@ def test_the_staff_count_with_other_filters_is_cached_briefly_and_the_reseller_c
     settings, reseller, reseller_client, staff_client, make_purchase, django_capture_on_commit_callbacks
 ):
     settings.LIST_COUNT_CACHE_SECONDS = 5
-    mine = {"reseller": reseller.pk}
+    # Pages of one row: full pages, whose count is the list's.
+    mine = {"reseller": reseller.pk, "page_size": 1}
     make_purchase(reseller)
-    assert staff_client.get(URL, mine).json()["count"] == 1
-    assert reseller_client.get(URL).json()["count"] == 1
+    make_purchase(reseller)
+    assert staff_client.get(URL, mine).json()["count"] == 2
+    assert reseller_client.get(URL, {"page_size": 1}).json()["count"] == 2
     with django_capture_on_commit_callbacks(execute=True):
         make_purchase(reseller)
     # Staff, by a reseller (or a search): the count may be up to
     # LIST_COUNT_CACHE_SECONDS old (the rows are not).
     body = staff_client.get(URL, mine).json()
-    assert (body["count"], len(body["results"])) == (1, 2)
-    assert reseller_client.get(URL).json()["count"] == 2
+    assert (body["count"], body["results"][0]["code"]) == (2, "P-3")
+    assert reseller_client.get(URL, {"page_size": 1}).json()["count"] == 3
+    # A page that is not full is the last one, and says the count exactly.
+    body = staff_client.get(URL, {"reseller": reseller.pk}).json()
+    assert (body["count"], len(body["results"])) == (3, 3)
     # Other filters are other counts.
-    assert staff_client.get(URL, {**mine, "status": "validating"}).json()["count"] == 2
+    assert staff_client.get(URL, {**mine, "status": "validating"}).json()["count"] == 3
 
     settings.LIST_COUNT_CACHE_SECONDS = 0
-    assert staff_client.get(URL, mine).json()["count"] == 2
+    assert staff_client.get(URL, mine).json()["count"] == 3
+
+
+def test_a_page_that_is_not_full_is_counted_without_a_count(reseller, reseller_client, make_purchase):
+    for _ in range(5):
+        make_purchase(reseller)
+
+    def page(**params) -> tuple:
+        with CaptureQueriesContext(connection) as queries:
+            response = reseller_client.get(URL, params)
+        counted = any("COUNT(" in q["sql"] for q in queries.captured_queries)
+        body = response.json()
+        if response.status_code != 200:
+            return response.status_code, counted
+        return body["count"], len(body["results"]), body["next"] is not None, counted
+
+    # The last page, whole or not, tells the count from its rows.
+    assert page() == (5, 5, False, False)
+    assert page(page_size=2, page=3) == (5, 1, False, False)
+    # A full page does not know what follows: it counts.
+    assert page(page_size=2) == (5, 2, True, True)
+    assert page(page_size=5) == (5, 5, False, True)
+    # A page past the last holds no rows: 404, as before.
+    assert page(page_size=2, page=4) == (404, False)
+    assert page(page_size=5, page=2) == (404, False)
+    # An empty list is one empty page.
+    assert page(status="approved") == (0, 0, False, False)
 
 
 @pytest.mark.postgres
