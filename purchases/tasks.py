@@ -17,7 +17,12 @@ from core import routing
 from core.jobs import job_chunk_results, job_run, job_run_chunks
 from core.models import Job
 from purchases import notifications
-from purchases.analytics.services import analytics_figures_differences, analytics_figures_rebuild
+from purchases.analytics.services import (
+    analytics_figures_differences,
+    analytics_figures_rebuild,
+    code_counts_differences,
+    code_counts_recount,
+)
 from purchases.exports import purchase_export_list, purchase_export_write
 from purchases.models import REVIEW_PERMISSION
 from purchases.months import current_month, format_month, shift_month
@@ -47,13 +52,15 @@ def cashback_credits_refresh_active() -> int:
 
 
 @shared_task
-def analytics_figures_verify() -> list[str]:
+def analytics_figures_verify() -> dict:
     """Beat's check of the analytics figures the writes maintain: the current
-    and the previous month are compared with a recomputation from the rows
-    (reads only), and a month that differs is logged and rebuilt. Returns
-    the months rebuilt ("YYYY-MM"). A difference means a write path that
-    bypassed the services (a raw update, a restore): the figures heal by the
-    next night, and the log says which month to look at."""
+    and the previous month, and the code counts (which span months), are
+    compared with a recomputation from the rows (reads only); a month that
+    differs is logged and rebuilt, codes that differ are logged and
+    recounted. Returns what was put right: ``{"months": ["YYYY-MM", ...],
+    "codes": <how many>}``. A difference means a write path that bypassed
+    the services (a raw update, a restore): the figures heal by the next
+    night, and the log says where to look."""
     rebuilt = []
     this_month = current_month()
     for month in (shift_month(this_month, -1), this_month):
@@ -64,7 +71,16 @@ def analytics_figures_verify() -> list[str]:
             )
             analytics_figures_rebuild(month=month)
             rebuilt.append(format_month(month))
-    return rebuilt
+    codes = code_counts_differences()
+    if codes:
+        logger.error(
+            "The code counts of %d code(s) differed from the rows (%s%s); recounting them.",
+            len(codes),
+            ", ".join(codes[:10]),
+            ", ..." if len(codes) > 10 else "",
+        )
+        code_counts_recount(codes=codes)
+    return {"months": rebuilt, "codes": len(codes)}
 
 
 @shared_task

@@ -486,9 +486,6 @@ def analytics_figures_differences(*, month: date | None = None) -> Differences:
     def day_key(row: dict) -> date:
         return _as_date_key(row["date"])
 
-    def code_key(row: dict) -> str:
-        return row["code"]
-
     return Differences(
         months=_differing(
             stored_months.values("month", *MONTH_COLUMNS),
@@ -511,15 +508,50 @@ def analytics_figures_differences(*, month: date | None = None) -> Differences:
         days=_differing(
             stored_days.values("date", *DAY_COLUMNS), day_counts_computed(month=month), day_key, DAY_COLUMNS
         ),
-        codes=[]
-        if month is not None
-        else _differing(
-            CodeCounts.objects.values("code", "purchase_count"),
-            code_counts_computed(),
-            code_key,
-            ("purchase_count",),
-        ),
+        codes=[] if month is not None else code_counts_differences(),
     )
+
+
+def code_counts_differences() -> list[str]:
+    """The codes whose stored count differs from the purchase rows (a row of
+    zero counts as absent). One pass over every purchase: 0.3 to 0.4 s at
+    1,000,000 purchases."""
+    return _differing(
+        CodeCounts.objects.values("code", "purchase_count"),
+        code_counts_computed(),
+        lambda row: row["code"],
+        ("purchase_count",),
+    )
+
+
+# Codes recounted per statement by code_counts_recount.
+RECOUNT_BATCH = 1000
+
+
+@transaction.atomic
+def code_counts_recount(*, codes: Sequence[str]) -> int:
+    """Recount these codes' purchases from the rows, the rest of the code
+    counts left as they are; returns the rows written. The table is locked
+    against writes first, as by a rebuild, so a purchase written meanwhile
+    is counted once. Each batch of codes is one pass over the purchases (no
+    index leads with the code): for the few codes a night finds astray, not
+    for a restore (rebuild them all with ``rebuild_analytics``)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {connection.ops.quote_name(CodeCounts._meta.db_table)} IN EXCLUSIVE MODE"
+            )
+    written = 0
+    codes = sorted(set(codes))
+    for start in range(0, len(codes), RECOUNT_BATCH):
+        batch = codes[start : start + RECOUNT_BATCH]
+        CodeCounts.objects.filter(code__in=batch).delete()
+        written += _insert_from(
+            CodeCounts,
+            {"code": "code", "purchase_count": "purchase_count"},
+            code_counts_computed().filter(code__in=batch),
+        )
+    return written
 
 
 def _figures(row: dict, columns: Sequence[str]) -> tuple:
