@@ -23,6 +23,7 @@ their strings themselves (core.parsing).
 
 import functools
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -94,6 +95,22 @@ class StrictInputSerializer(StrictFieldsMixin, serializers.Serializer):
 # --- Output written from plain rows -------------------------------------------------
 
 
+# The time zone date-times are written in while a list of rows is written:
+# looked up once per list, not for each value (Django's lookup of the
+# current zone is a few microseconds, a quarter of a millisecond on a page
+# of 50 purchases).
+_ZONE = ContextVar("row_time_zone", default=None)
+
+
+class RowListSerializer(serializers.ListSerializer):
+    def to_representation(self, data):
+        token = _ZONE.set(timezone.get_current_timezone())
+        try:
+            return super().to_representation(data)
+        finally:
+            _ZONE.reset(token)
+
+
 class RowSerializer(serializers.Serializer):
     """Read-only output of plain rows: dicts whose keys are the declared
     fields' names (a selector builds them, with related data batched).
@@ -110,6 +127,9 @@ class RowSerializer(serializers.Serializer):
 
     def to_representation(self, row):
         return {name: write(row[name]) for name, write in self.row_writers()}
+
+    class Meta:
+        list_serializer_class = RowListSerializer
 
     @classmethod
     @functools.cache
@@ -157,5 +177,7 @@ def _nullable(write):
 
 def _iso_datetime(value) -> str:
     # As DRF's DateTimeField: ISO 8601 in the current time zone, "Z" for UTC.
-    text = timezone.localtime(value).isoformat()
+    if timezone.is_naive(value):
+        raise ValueError("localtime() cannot be applied to a naive datetime")
+    text = value.astimezone(_ZONE.get() or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
